@@ -1,0 +1,51 @@
+"""Primitives shared by the block builders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+
+from bot.safety import escape_mrkdwn
+
+Blocks = list[dict[str, Any]]
+SECTION_MAX = 3000
+MESSAGE_BLOCKS_MAX = 50
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def echo(text: str | None, limit: int = SECTION_MAX) -> str:
+    """User text made safe to show in mrkdwn: no pings, no markup injection, within the limit."""
+    return clip(escape_mrkdwn(text or ""), limit)
+
+
+def when(at: datetime | None) -> str:
+    """A Slack date token (shown in each reader's own timezone) with a UTC fallback text."""
+    if at is None:
+        return "—"
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{at:%Y-%m-%d %H:%M} UTC>"
+
+
+def user(uid: str | None) -> str:
+    """A mention of a user id the bot chose to mention (never user-supplied text)."""
+    return f"<@{uid}>" if uid else "—"
+
+
+def render(blocks: list[Block]) -> Blocks:
+    """Validate and serialise."""
+    return [b.to_dict() for b in blocks[:MESSAGE_BLOCKS_MAX]]
+
+
+def plain_message(text: str) -> Blocks:
+    """One section of bot-authored mrkdwn (callers escape any user text they include)."""
+    return render([SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))])
+
+
+def context(text: str) -> ContextBlock:
+    """A small grey line."""
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_MAX))])

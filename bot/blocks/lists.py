@@ -1,0 +1,98 @@
+"""Listings: open incidents, the timeline (paginated), evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from bot.blocks.base import Blocks, clip, context, echo, render, user
+from bot.catalog import Catalog
+from bot.ids import ActionId
+from storage.models import Evidence, Incident, TimelineEntry
+
+PAGE_SIZE = 40
+LINES_PER_SECTION = 10
+
+
+def _age(since: datetime, now: datetime) -> str:
+    minutes = int((now - since).total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes < 48 * 60 else f"{minutes // 1440}d"
+
+
+def incident_list(items: list[tuple[Incident, str | None]], catalog: Catalog, now: datetime) -> Blocks:
+    """Open incidents with severity, age and commander."""
+    if not items:
+        return render([SectionBlock(text=MarkdownTextObject(text="No open incidents. :sunny:"))])
+    blocks: list[Block] = [HeaderBlock(text=f"Open incidents ({len(items)})")]
+    for inc, commander in items[:45]:
+        sev = catalog.severity(inc.severity)
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
+            f"*{sev.name if sev else inc.severity}* <#{inc.channel_id}> — {echo(inc.title, 150)}\n"
+            f"{inc.status} · {inc.category} · open {_age(inc.created_at, now)} · commander {user(commander)}", 3000))))
+    return render(blocks)
+
+
+def entry_line(e: TimelineEntry) -> str:
+    """One timeline entry as a line of mrkdwn (user text neutralised)."""
+    data = e.data
+    what = {
+        "message": "", "bot_message": "(bot) ", "note": ":pushpin: note: ", "declared": ":rotating_light: declared: ",
+        "message_edited": f"edited #{e.refers_to}: ", "message_deleted": f"deleted message #{e.refers_to}",
+        "key_event_marked": f":pushpin: marked #{e.refers_to} as key event",
+        "status_changed": f"status {data.get('from')} → {data.get('to')} ",
+        "severity_changed": f"severity SEV{data.get('from')} → SEV{data.get('to')} ",
+        "role_assigned": f"{data.get('role')} → {user(data.get('user'))}",
+        "triage_submitted": f"triage template v{data.get('version')} submitted",
+        "evidence_added": f"evidence E{data.get('number')} ({data.get('kind')}) {echo(str(data.get('ref', '')), 200)} ",
+    }.get(e.kind, f"{e.kind} ")
+    text = echo(e.text, 300) if e.text and e.kind not in ("declared",) else ""
+    if e.kind == "declared":
+        text = echo(e.text, 150)
+    files = " ".join(f":paperclip: {echo(str(f.get('name')), 80)}" for f in data.get("files", []))
+    thread = " ↳" if e.thread_ts else ""
+    return clip(f"`#{e.seq}` {e.at:%H:%M:%S}{thread} {user(e.actor)}: {what}{text} {files}".rstrip(), 600)
+
+
+def timeline_page(incident: Incident, entries: list[TimelineEntry], *, page: int, show_all: bool) -> Blocks:
+    """One page of the timeline, within Slack's limits, with a next-page button."""
+    pages = max(1, -(-len(entries) // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    chunk = entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    label = "Full timeline" if show_all else "Key events"
+    blocks: list[Block] = [context(f"*{label}* of #{incident.channel_name} — page {page}/{pages}, "
+                                   f"{len(entries)} entries (times UTC)")]
+    for i in range(0, len(chunk), LINES_PER_SECTION):
+        lines = "\n".join(entry_line(e) for e in chunk[i:i + LINES_PER_SECTION])
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(lines, 3000))))
+    if not chunk:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="_Nothing recorded yet._")))
+    if page < pages:
+        blocks.append(ActionsBlock(elements=[ButtonElement(
+            text=f"Page {page + 1}", action_id=ActionId.TIMELINE_PAGE,
+            value=f"{incident.id}:{int(show_all)}:{page + 1}")]))
+    return render(blocks)
+
+
+def evidence_list(incident: Incident, items: list[Evidence]) -> Blocks:
+    """Evidence with digests."""
+    if not items:
+        return render([SectionBlock(text=MarkdownTextObject(
+            text="No evidence yet. Add some with `/retro evidence <kind> <ref> [note]`."))])
+    blocks: list[Block] = [context(f"*Evidence* of #{incident.channel_name} ({len(items)})")]
+    for e in items[:45]:
+        digest = f"sha256 `{e.sha256[:16]}…`" + (f" · file sha256 `{e.file_sha256[:16]}…`" if e.file_sha256 else "")
+        status = "" if e.status == "ok" else f" · *{e.status}*"
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
+            f"*E{e.number}* `{e.kind}` {echo(e.ref, 500)}{status}\n{echo(e.note, 1000)}\n"
+            f"{user(e.added_by)} · {e.added_at:%Y-%m-%d %H:%M} UTC · {digest}", 3000))))
+    return render(blocks)

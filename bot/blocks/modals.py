@@ -1,0 +1,105 @@
+"""Modals: declare, triage, evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from slack_sdk.models.blocks import (
+    Block,
+    DateTimePickerElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.blocks.base import clip
+from bot.catalog import Catalog
+from bot.evidence import KINDS
+from bot.ids import CallbackId, Field
+from bot.triage import FIELDS, TriageForm
+
+
+class ModalMeta(BaseModel):
+    """What a modal carries in private_metadata (≤ 3,000 characters)."""
+
+    team_id: str
+    channel_id: str
+    incident_id: int | None = None
+    response_url: str | None = None
+
+    def dump(self) -> str:
+        """Serialise for private_metadata."""
+        text = self.model_dump_json(exclude_none=True)
+        assert len(text) <= 3000
+        return text
+
+
+def _text(field: Field, label: str, *, multiline: bool = False, optional: bool = False, initial: str | None = None,
+          max_length: int = 3000, placeholder: str | None = None) -> InputBlock:
+    return InputBlock(block_id=field, label=label, optional=optional, element=PlainTextInputElement(
+        action_id=field, multiline=multiline, initial_value=initial or None, max_length=max_length,
+        placeholder=placeholder))
+
+
+def _view(callback: CallbackId, title: str, blocks: list[Block], meta: ModalMeta,
+          submit: str = "Save") -> dict[str, Any]:
+    view = View(type="modal", callback_id=callback, title=clip(title, 24), submit=submit, close="Cancel",
+                blocks=blocks, private_metadata=meta.dump())
+    data: dict[str, Any] = view.to_dict()
+    return data
+
+
+def declare_modal(catalog: Catalog, meta: ModalMeta) -> dict[str, Any]:
+    """Declare an incident: title, severity (with criteria), category, models, description."""
+    sev_options = [Option(value=str(s.level), label=clip(f"{s.name} — {s.criteria}", 75)) for s in catalog.severities]
+    cat_options = [Option(value=c.id, label=clip(c.name, 75)) for c in catalog.categories]
+    criteria = "\n".join(f"*{s.name}*: {s.criteria}" for s in catalog.severities)
+    blocks: list[Block] = [
+        _text(Field.TITLE, "Title", max_length=150, placeholder="Fraud model precision dropped after deploy"),
+        InputBlock(block_id=Field.SEVERITY, label="Severity", element=StaticSelectElement(
+            action_id=Field.SEVERITY, options=sev_options, initial_option=sev_options[min(2, len(sev_options) - 1)])),
+        SectionBlock(text=MarkdownTextObject(text=clip(criteria, 3000))),
+        InputBlock(block_id=Field.CATEGORY, label="Category", element=StaticSelectElement(
+            action_id=Field.CATEGORY, options=cat_options)),
+        _text(Field.MODELS, "Affected models (name@version, comma separated)", optional=True, max_length=500),
+        _text(Field.DESCRIPTION, "Description", multiline=True, optional=True),
+    ]
+    return _view(CallbackId.DECLARE, "Declare an incident", blocks, meta, submit="Declare")
+
+
+def triage_modal(form: TriageForm, meta: ModalMeta) -> dict[str, Any]:
+    """The standard template, pre-filled with the latest version."""
+    def stamp(value: Any) -> int | None:
+        return int(value.timestamp()) if value is not None else None
+
+    blocks: list[Block] = [
+        _text(Field.WHAT_HAPPENED, FIELDS["what_happened"], multiline=True, initial=form.what_happened),
+        InputBlock(block_id=Field.IMPACT_START, label=FIELDS["impact_start"], optional=True,
+                   element=DateTimePickerElement(action_id=Field.IMPACT_START,
+                                                 initial_date_time=stamp(form.impact_start))),
+        InputBlock(block_id=Field.DETECTED_AT, label=FIELDS["detected_at"], optional=True,
+                   element=DateTimePickerElement(action_id=Field.DETECTED_AT,
+                                                 initial_date_time=stamp(form.detected_at))),
+        _text(Field.DETECTION, FIELDS["detection"], multiline=True, initial=form.detection),
+        _text(Field.AFFECTED, FIELDS["affected"], multiline=True, initial=form.affected),
+        _text(Field.CUSTOMER_IMPACT, FIELDS["customer_impact"], multiline=True, initial=form.customer_impact),
+        _text(Field.CONTAINMENT, FIELDS["containment"], multiline=True, optional=True, initial=form.containment),
+    ]
+    return _view(CallbackId.TRIAGE, "Triage", blocks, meta)
+
+
+def evidence_modal(meta: ModalMeta) -> dict[str, Any]:
+    """Add one piece of evidence."""
+    options = [Option(value=k, label=k) for k in KINDS]
+    blocks: list[Block] = [
+        InputBlock(block_id=Field.KIND, label="Kind", element=StaticSelectElement(action_id=Field.KIND,
+                                                                                  options=options)),
+        _text(Field.REF, "Reference (URL, id, query, name@version…)", max_length=2000),
+        _text(Field.NOTE, "Note", multiline=True, optional=True),
+    ]
+    return _view(CallbackId.EVIDENCE, "Add evidence", blocks, meta)

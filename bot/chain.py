@@ -1,0 +1,129 @@
+"""The per-incident hash chain: atomic appends and verification."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.canonical import chain_hash, iso, sha256_hex
+from storage.models import GENESIS_HASH, Incident, TimelineEntry
+
+
+def entry_payload(entry: TimelineEntry) -> dict[str, Any]:
+    """What the chain commits to. Message text enters through its digest so it can be purged later."""
+    return {
+        "seq": entry.seq,
+        "at": iso(entry.at),
+        "kind": entry.kind,
+        "actor": entry.actor,
+        "slack_ts": entry.slack_ts,
+        "thread_ts": entry.thread_ts,
+        "refers_to": entry.refers_to,
+        "key_event": entry.key_event,
+        "text_sha256": entry.text_sha256,
+        "data": entry.data,
+    }
+
+
+async def bump_counter(session: AsyncSession, incident_id: int, column: str) -> int:
+    """Atomically increment one of the incident's counters and return the new value (locks the row)."""
+    counter = getattr(Incident, column)
+    result = await session.execute(
+        update(Incident).where(col(Incident.id) == incident_id).values({column: counter + 1}).returning(counter)
+    )
+    value = result.scalar_one()
+    assert isinstance(value, int)
+    return value
+
+
+async def append(
+    session: AsyncSession,
+    *,
+    incident_id: int,
+    kind: str,
+    at: datetime,
+    actor: str | None = None,
+    text: str | None = None,
+    slack_ts: str | None = None,
+    thread_ts: str | None = None,
+    refers_to: int | None = None,
+    key_event: bool = False,
+    data: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    """Append one entry to the incident's chain inside the caller's transaction (the caller commits).
+
+    The first statement is an UPDATE of the incident row, which serialises concurrent appenders on both
+    PostgreSQL (row lock) and SQLite (write lock) before the chain head is read.
+    """
+    result = await session.execute(
+        update(Incident)
+        .where(col(Incident.id) == incident_id)
+        .values(entry_count=col(Incident.entry_count) + 1)
+        .returning(col(Incident.entry_count), col(Incident.head_hash))
+    )
+    seq, prev_hash = result.one()
+    entry = TimelineEntry(
+        incident_id=incident_id, seq=seq, at=at, kind=kind, actor=actor, slack_ts=slack_ts, thread_ts=thread_ts,
+        refers_to=refers_to, key_event=key_event, text=text,
+        text_sha256=None if text is None else sha256_hex(text), data=data or {}, prev_hash=prev_hash, hash="",
+    )
+    entry.hash = chain_hash(prev_hash, entry_payload(entry))
+    session.add(entry)
+    await session.execute(update(Incident).where(col(Incident.id) == incident_id).values(head_hash=entry.hash))
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of recomputing a chain."""
+
+    ok: bool
+    count: int
+    head: str
+    bad_seq: int | None = None
+    reason: str = ""
+
+
+def verify_entries(entries: Iterable[TimelineEntry], *, expected_head: str | None = None,
+                   expected_count: int | None = None) -> ChainReport:
+    """Recompute the chain in order and name the first entry that does not match."""
+    running = GENESIS_HASH
+    count = 0
+    for count, entry in enumerate(entries, start=1):
+        if entry.seq != count:
+            return ChainReport(False, count - 1, running, entry.seq, f"gap: expected entry {count}, found {entry.seq}")
+        if entry.text is not None and entry.text_sha256 != sha256_hex(entry.text):
+            return ChainReport(False, count - 1, running, entry.seq, "text does not match its recorded digest")
+        if entry.prev_hash != running:
+            return ChainReport(False, count - 1, running, entry.seq, "previous-hash link is broken")
+        recomputed = chain_hash(running, entry_payload(entry))
+        if recomputed != entry.hash:
+            return ChainReport(False, count - 1, running, entry.seq, "content does not match its hash")
+        running = recomputed
+    if expected_count is not None and expected_count != count:
+        return ChainReport(False, count, running, count + 1,
+                           f"incident records {expected_count} entries, found {count}")
+    if expected_head is not None and expected_head != running:
+        return ChainReport(False, count, running, count, "chain head differs from the incident's recorded head")
+    return ChainReport(True, count, running)
+
+
+async def entries_of(session: AsyncSession, incident_id: int) -> list[TimelineEntry]:
+    """Every entry of an incident in chain order."""
+    rows = await session.exec(
+        select(TimelineEntry).where(TimelineEntry.incident_id == incident_id).order_by(col(TimelineEntry.seq))
+    )
+    return list(rows.all())
+
+
+async def verify_incident(session: AsyncSession, incident: Incident) -> ChainReport:
+    """Recompute an incident's chain from the database."""
+    assert incident.id is not None
+    return verify_entries(await entries_of(session, incident.id), expected_head=incident.head_hash,
+                          expected_count=incident.entry_count)

@@ -1,0 +1,90 @@
+"""Settings from the environment, built once at start and passed in; never a module global."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///retro.db"
+DEFAULT_API_URL = "https://slack.com/api/"
+
+
+class Settings(BaseSettings):
+    """Environment variables of the deployment contract (see README)."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_api_url: str = DEFAULT_API_URL
+    database_url: str = DEFAULT_DATABASE_URL
+    port: int = Field(default=3000, ge=0, le=65535)
+    host: str = "0.0.0.0"
+    retro_templates_dir: Path | None = None
+    retro_config: Path | None = None
+    retro_artifacts_dir: Path = Path("retro-artifacts")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    retro_scheduler: bool = True
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def socket_mode(self) -> bool:
+        """Socket Mode is used when an app-level token is configured."""
+        return self.slack_app_token is not None
+
+    @property
+    def has_slack_credentials(self) -> bool:
+        """True when a bot token (or OAuth client) is configured."""
+        return self.slack_bot_token is not None or self.slack_client_id is not None
+
+    def check_for_serve(self) -> None:
+        """Fail at start, with one line naming the variable, when `retro serve` cannot work."""
+        token = self.slack_bot_token.get_secret_value() if self.slack_bot_token else None
+        if self.retro_config is not None and not self.retro_config.is_file():
+            raise ConfigError(f"RETRO_CONFIG points at {self.retro_config}, which is not a file")
+        if self.retro_templates_dir is not None and not self.retro_templates_dir.is_dir():
+            raise ConfigError(f"RETRO_TEMPLATES_DIR points at {self.retro_templates_dir}, which is not a folder")
+        if token is not None and not token.startswith("xoxb-"):
+            raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if self.socket_mode:
+            app_token = self.slack_app_token.get_secret_value() if self.slack_app_token else ""
+            if not app_token.startswith("xapp-"):
+                raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+            if token is None:
+                raise ConfigError("SLACK_BOT_TOKEN is required with SLACK_APP_TOKEN (Socket Mode)")
+            return
+        if self.slack_signing_secret is None:
+            raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
+        if token is None and self.slack_client_id is None:
+            raise ConfigError("SLACK_BOT_TOKEN is required (or SLACK_CLIENT_ID/SLACK_CLIENT_SECRET for OAuth)")
+        if self.slack_client_id is not None and self.slack_client_secret is None:
+            raise ConfigError("SLACK_CLIENT_SECRET is required when SLACK_CLIENT_ID is set")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment; a malformed variable becomes one ConfigError line naming it."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]).upper() if err["loc"] else "configuration"
+        raise ConfigError(f"{name}: {err['msg']}") from None

@@ -1,0 +1,68 @@
+"""A complete local stack: the Slack emulator plus the real bot over HTTP (tests, `retro sandbox`, `retro demo`)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import create_app, make_client
+from bot.config import Settings
+from bot.deps import Deps, build_deps, utc_now
+from bot.runtime import learn_identity
+from bot.server import build_web_app
+from sandbox import SlackDriver, SlackEmulator
+from storage.migrate import upgrade_async
+
+SANDBOX_SECRET = "sandbox-signing-secret"
+SANDBOX_TOKEN = "xoxb-sandbox-token"
+
+
+@dataclass
+class LocalStack:
+    """Everything a scenario needs: the fake Slack, its users, and the bot serving real HTTP."""
+
+    emulator: SlackEmulator
+    driver: SlackDriver
+    deps: Deps
+    bolt: AsyncApp
+    events_url: str
+    settings: Settings
+
+
+@asynccontextmanager
+async def local_stack(*, database_url: str | None = None, clock: Callable[[], datetime] = utc_now,
+                      env: dict[str, str] | None = None) -> AsyncIterator[LocalStack]:
+    """Start the emulator and the bot on free loopback ports; tear both down afterwards."""
+    emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN)
+    await emulator.start()
+    with tempfile.TemporaryDirectory(prefix="retro-") as tmp:
+        url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'retro.db'}"
+        settings = Settings.model_validate({
+            "slack_bot_token": SANDBOX_TOKEN, "slack_signing_secret": SANDBOX_SECRET, "slack_api_url": emulator.api_url,
+            "database_url": url, "retro_artifacts_dir": Path(tmp) / "artifacts", **(env or {})})
+        await upgrade_async(url)
+        deps = build_deps(settings, clock=clock)
+        client = make_client(settings)
+        bolt = create_app(settings, client=client, deps=deps)
+        await learn_identity(deps, client)
+        runner = web.AppRunner(build_web_app(bolt, deps))
+        await runner.setup()
+        site = web.TCPSite(runner, host="127.0.0.1", port=0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        events_url = f"http://127.0.0.1:{port}/slack/events"
+        emulator.events_url = events_url
+        try:
+            yield LocalStack(emulator, SlackDriver(emulator), deps, bolt, events_url, settings)
+        finally:
+            await emulator.drain()
+            await runner.cleanup()
+            await deps.close()
+            await emulator.stop()

@@ -1,0 +1,32 @@
+"""Neutralising user text the bot echoes so it can never ping anyone."""
+
+from __future__ import annotations
+
+import re
+
+# Slack turns these into notifications: <!channel>, <!here>, <!everyone>, <!subteam^S1|@team>, <@U1>, <@W1>.
+_SPECIAL = re.compile(r"<!(channel|here|everyone|group)(\|[^>]*)?>", re.IGNORECASE)
+_SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>", re.IGNORECASE)
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_OTHER_BANG = re.compile(r"<!([^>]*)>")
+_BARE = re.compile(r"(?<![\w`])@(channel|here|everyone)\b", re.IGNORECASE)
+ZWSP = "\u200b"
+
+
+def _user_label(match: re.Match[str]) -> str:
+    return f"@{match.group(2) or match.group(1)}"
+
+
+def neutralise(text: str) -> str:
+    """Render mentions inert: special pings, user groups and user mentions become plain `@name` text."""
+    out = _SPECIAL.sub(lambda m: f"@{ZWSP}{m.group(1).lower()}", text)
+    out = _SUBTEAM.sub(lambda m: f"@{ZWSP}{m.group(2).lstrip('@') if m.group(2) else 'usergroup'}", out)
+    out = _USER.sub(_user_label, out)
+    out = _OTHER_BANG.sub(lambda m: m.group(1).split("|")[-1], out)
+    out = _BARE.sub(lambda m: f"@{ZWSP}{m.group(1)}", out)
+    return out.replace("<!", "<\u200b!").replace("<@", "<\u200b@")
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three characters Slack's mrkdwn reserves, after neutralising."""
+    return neutralise(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,26 @@
+"""`retro verify`: recompute a chain from the database and report the first bad entry."""
+
+from __future__ import annotations
+
+import sys
+
+from bot import chain, incidents
+from bot.config import Settings
+from storage.db import create_engine, session_factory
+
+
+async def verify_database(settings: Settings, ref: str) -> int:
+    """Exit 0 when the chain verifies, 1 (naming the first bad entry) when it does not."""
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            incident = await incidents.by_reference(session, ref)
+            report = await chain.verify_incident(session, incident)
+    finally:
+        await engine.dispose()
+    if report.ok:
+        print(f"OK #{incident.channel_name}: {report.count} entries, head {report.head}")
+        return 0
+    print(f"FAILED #{incident.channel_name}: entry {report.bad_seq}: {report.reason} "
+          f"({report.count} entries verified before it)", file=sys.stdout)
+    return 1

@@ -1,0 +1,56 @@
+"""The `/retro` router: ack, parse, then hand the typed command to its subcommand."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import incidents
+from bot.blocks import help_blocks
+from bot.blocks.lists import incident_list
+from bot.deps import Deps
+from bot.roles import current_roles
+from handlers import incident_cmds
+from handlers.context import Ctx
+from handlers.parsing import USAGE, Parsed, parse
+
+Subcommand = Callable[[Ctx, Parsed], Awaitable[None]]
+
+
+async def help_cmd(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro help`: the command list."""
+    await ctx.reply("Retro commands:\n" + "\n".join(USAGE.values()), help_blocks(USAGE))
+
+
+async def list_cmd(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro list`: open incidents with severity, age and commander."""
+    cmd.allow_options()
+    async with ctx.deps.session() as session:
+        found = await incidents.open_incidents(session, ctx.team_id)
+        items = [(i, (await current_roles(session, i.id or 0)).get("commander")) for i in found]
+    await ctx.reply(f"{len(items)} open incident(s)", incident_list(items, ctx.deps.catalog, ctx.deps.now()))
+
+
+def subcommands() -> dict[str, Subcommand]:
+    """Every subcommand by name; each area module contributes its own."""
+    table: dict[str, Subcommand] = {"help": help_cmd, "list": list_cmd}
+    table.update(incident_cmds.SUBCOMMANDS)
+    return table
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Register `/retro`."""
+    table = subcommands()
+
+    @app.command("/retro")
+    async def retro(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
+        await ack()
+        cmd = parse(str(body.get("text") or ""))
+        handler = table.get(cmd.name)
+        if handler is None:
+            raise cmd.fail(f"`{cmd.name}` is not available in this version of Retro.")
+        await handler(Ctx.of_command(deps, client, respond, body), cmd)

@@ -1,0 +1,63 @@
+"""The typed context a subcommand or interaction works with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import incidents
+from bot.blocks import Blocks
+from bot.deps import Deps
+from storage.models import Incident
+
+
+@dataclass
+class Ctx:
+    """Who asked, where, and how to answer them."""
+
+    deps: Deps
+    client: AsyncWebClient
+    respond: AsyncRespond | None
+    team_id: str
+    user_id: str
+    channel_id: str
+    trigger_id: str | None = None
+    enterprise_id: str | None = None
+
+    @classmethod
+    def of_command(cls, deps: Deps, client: AsyncWebClient, respond: AsyncRespond, body: dict[str, Any]) -> Ctx:
+        """From a slash-command payload."""
+        return cls(deps, client, respond, str(body.get("team_id", "")), str(body.get("user_id", "")),
+                   str(body.get("channel_id", "")), body.get("trigger_id"), body.get("enterprise_id"))
+
+    @classmethod
+    def of_interaction(cls, deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None,
+                       body: dict[str, Any]) -> Ctx:
+        """From a block_actions or view_submission payload."""
+        team = body.get("team") or {}
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        return cls(deps, client, respond, str(team.get("id") or body.get("user", {}).get("team_id", "")),
+                   str(body.get("user", {}).get("id", "")), str(channel or ""), body.get("trigger_id"),
+                   (body.get("enterprise") or {}).get("id"))
+
+    async def reply(self, text: str, blocks: Blocks | None = None, *, replace: bool = False) -> None:
+        """Answer the caller only (ephemeral), through response_url when there is one."""
+        if self.respond is not None:
+            await self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=replace)
+        elif self.channel_id.startswith(("C", "G")):
+            await self.client.chat_postEphemeral(channel=self.channel_id, user=self.user_id, text=text, blocks=blocks)
+        else:
+            await self.client.chat_postMessage(channel=self.user_id, text=text, blocks=blocks)
+
+    async def announce(self, text: str, blocks: Blocks | None = None) -> None:
+        """Answer in the channel for everyone, through response_url (works where the bot is not a member)."""
+        if self.respond is not None:
+            await self.respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False)
+
+    async def incident(self) -> Incident:
+        """The incident of the current channel, or a clear error listing the open ones."""
+        async with self.deps.session() as session:
+            return await incidents.require_in_channel(session, self.team_id, self.channel_id)

@@ -1,0 +1,182 @@
+"""Subcommands of live capture: start, role, roles, triage, status, sev, note, timeline, evidence."""
+
+from __future__ import annotations
+
+from bot import evidence, incidents, lifecycle, roles, slackops, timeline, triage
+from bot.blocks import declared_notice, echo
+from bot.blocks.card import duties_text
+from bot.blocks.lists import evidence_list, timeline_page
+from bot.blocks.modals import ModalMeta, declare_modal, evidence_modal, triage_modal
+from handlers.context import Ctx
+from handlers.parsing import Parsed, user_id
+from storage.models import Incident
+
+
+async def start(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro start <title> [sev=] [type=] [model=] [private=]`, or the declare modal without a title."""
+    cmd.allow_options("sev", "type", "model", "private")
+    if not cmd.words:
+        meta = ModalMeta(team_id=ctx.team_id, channel_id=ctx.channel_id, response_url=None)
+        await ctx.client.views_open(trigger_id=ctx.trigger_id, view=declare_modal(ctx.deps.catalog, meta))
+        return
+    models = tuple(m for m in cmd.options.get("model", "").split(",") if m)
+    decl = incidents.validate_declaration(ctx.deps.catalog, title=cmd.text(), severity=cmd.options.get("sev"),
+                                          category=cmd.options.get("type"), private=cmd.options.get("private"),
+                                          models=models)
+    await declare(ctx, decl)
+
+
+async def declare(ctx: Ctx, decl: incidents.Declaration) -> None:
+    """Open the incident and tell the declarer (and the invoking channel, unless private)."""
+    incident = await slackops.open_incident(ctx.client, ctx.deps, team_id=ctx.team_id, decl=decl, user=ctx.user_id,
+                                            from_channel=ctx.channel_id)
+    sev = ctx.deps.catalog.severity(decl.severity)
+    criteria = f" {sev.name}: {echo(sev.criteria)}" if sev else ""
+    await ctx.reply(f"Declared <#{incident.channel_id}>.{criteria}")
+    if not incident.private and ctx.channel_id != incident.channel_id:
+        await ctx.announce(declared_notice(incident, ctx.deps.catalog))
+
+
+async def role(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro role <role> @user`."""
+    cmd.allow_options()
+    if len(cmd.words) != 2:
+        raise cmd.fail("Name one role and one person.")
+    await assign_role(ctx, cmd.words[0], user_id(cmd.words[1], cmd.usage))
+
+
+async def assign_role(ctx: Ctx, role_id: str, uid: str) -> None:
+    """Assign, invite, tell the duties in the thread and refresh the card."""
+    incident = await ctx.incident()
+    async with ctx.deps.session() as session:
+        await roles.assign(session, catalog=ctx.deps.catalog, incident=incident, role=role_id, user=uid,
+                           actor=ctx.user_id, now=ctx.deps.now())
+    await slackops.invite(ctx.client, incident.channel_id, uid)
+    spec = ctx.deps.catalog.role(role_id.lower())
+    assert spec is not None
+    await slackops.post(ctx.client, ctx.deps, incident, text=duties_text(spec.name, spec.duties, uid),
+                        thread_ts=incident.card_ts)
+    await slackops.refresh_card(ctx.client, ctx.deps, incident)
+
+
+async def roles_cmd(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro roles`: who holds what, and the history."""
+    incident = await ctx.incident()
+    assert incident.id is not None
+    async with ctx.deps.session() as session:
+        history = await roles.role_history(session, incident.id)
+    lines = [f"{'•' if r.ended_at is None else '◦'} {r.role}: <@{r.user_id}> since {r.assigned_at:%H:%M} UTC"
+             + (f" until {r.ended_at:%H:%M}" if r.ended_at else "") for r in history]
+    await ctx.reply("\n".join(lines) or "No roles assigned.")
+
+
+async def triage_cmd(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro triage`: open the template modal, pre-filled with the latest version."""
+    incident = await ctx.incident()
+    assert incident.id is not None
+    async with ctx.deps.session() as session:
+        form = triage.form_of(await triage.latest(session, incident.id))
+    meta = ModalMeta(team_id=ctx.team_id, channel_id=incident.channel_id, incident_id=incident.id)
+    await ctx.client.views_open(trigger_id=ctx.trigger_id, view=triage_modal(form, meta))
+
+
+async def status(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro status <state> [reason]`."""
+    if not cmd.words:
+        raise cmd.fail("Name the new status.")
+    incident = await ctx.incident()
+    async with ctx.deps.session() as session:
+        incident = await lifecycle.change_status(session, catalog=ctx.deps.catalog, incident=incident,
+                                                 to=cmd.words[0], actor=ctx.user_id, reason=" ".join(cmd.words[1:]),
+                                                 now=ctx.deps.now())
+    await slackops.post(ctx.client, ctx.deps, incident, text=f"<@{ctx.user_id}> set the status to *{incident.status}*.")
+    await slackops.refresh_card(ctx.client, ctx.deps, incident)
+
+
+async def sev(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro sev <level> [reason]`."""
+    if not cmd.words:
+        raise cmd.fail("Name the new severity level.")
+    incident = await ctx.incident()
+    async with ctx.deps.session() as session:
+        incident = await lifecycle.change_severity(session, catalog=ctx.deps.catalog, incident=incident,
+                                                   level=cmd.words[0], actor=ctx.user_id,
+                                                   reason=" ".join(cmd.words[1:]), now=ctx.deps.now())
+    await slackops.post(ctx.client, ctx.deps, incident,
+                        text=f"<@{ctx.user_id}> set the severity to SEV{incident.severity}.")
+    await slackops.refresh_card(ctx.client, ctx.deps, incident)
+
+
+async def note(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro note <text>`: a key event, recorded verbatim."""
+    if not cmd.rest:
+        raise cmd.fail("A note needs some text.")
+    incident = await ctx.incident()
+    async with ctx.deps.session() as session:
+        entry = await timeline.add_note(session, incident=incident, text=cmd.rest, actor=ctx.user_id,
+                                        now=ctx.deps.now())
+    await ctx.reply(f":pushpin: Noted as key event #{entry.seq}: {echo(cmd.rest, 2500)}")
+
+
+async def timeline_cmd(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro timeline [all] [page=N]`."""
+    cmd.allow_options("page")
+    show_all = [w.lower() for w in cmd.words] == ["all"]
+    if cmd.words and not show_all:
+        raise cmd.fail(f"`{cmd.words[0]}` is not understood here; use `all` or nothing.")
+    page = cmd.options.get("page", "1")
+    if not page.isdigit():
+        raise cmd.fail("`page=` takes a number.")
+    incident = await ctx.incident()
+    await show_timeline(ctx, incident.id or 0, show_all=show_all, page=int(page))
+
+
+async def show_timeline(ctx: Ctx, incident_id: int, *, show_all: bool, page: int, replace: bool = False) -> None:
+    """Reply with one page of the timeline."""
+    async with ctx.deps.session() as session:
+        incident = await incidents.by_reference(session, str(incident_id), team_id=ctx.team_id)
+        entries = await timeline.entries(session, incident_id, key_only=not show_all)
+    await ctx.reply(f"Timeline of #{incident.channel_name}",
+                    timeline_page(incident, entries, page=page, show_all=show_all), replace=replace)
+
+
+async def evidence_cmd(ctx: Ctx, cmd: Parsed) -> None:
+    """`/retro evidence <kind> <ref> [note…] [options]`, or the list without arguments."""
+    incident = await ctx.incident()
+    assert incident.id is not None
+    if not cmd.words and not cmd.options:
+        async with ctx.deps.session() as session:
+            items = await evidence.listing(session, incident.id)
+        await ctx.reply(f"{len(items)} evidence item(s)", evidence_list(incident, items))
+        return
+    if len(cmd.words) < 2:
+        raise cmd.fail("Give a kind and a reference.")
+    item = evidence.validate(cmd.words[0], cmd.words[1], " ".join(cmd.words[2:]), cmd.options, now=ctx.deps.now())
+    await add_evidence(ctx, incident, item)
+
+
+async def add_evidence(ctx: Ctx, incident: Incident, item: evidence.EvidenceInput) -> None:
+    """Store an evidence item, hashing a shared Slack file's bytes when the reference is one."""
+    file_id = slackops.file_id_in(item.ref) if item.kind == "file" else None
+    file_sha: str | None = None
+    custody: dict[str, object] = {}
+    if file_id:
+        file_sha, custody = await slackops.file_digest(ctx.client, file_id)
+    async with ctx.deps.session() as session:
+        row = await evidence.add(session, incident=incident, item=item, actor=ctx.user_id, now=ctx.deps.now(),
+                                 file_id=file_id, file_sha256=file_sha, custody={"file": custody} if custody else None)
+    extra = f" · file sha256 `{file_sha[:16]}…`" if file_sha else ""
+    await ctx.reply(f"Recorded *E{row.number}* ({row.kind}) {echo(row.ref, 500)} · sha256 `{row.sha256[:16]}…`{extra}")
+
+
+def _evidence_modal_meta(ctx: Ctx, incident_id: int) -> ModalMeta:
+    return ModalMeta(team_id=ctx.team_id, channel_id=ctx.channel_id, incident_id=incident_id)
+
+
+async def open_evidence_modal(ctx: Ctx, incident_id: int) -> None:
+    """The card's Add evidence button."""
+    await ctx.client.views_open(trigger_id=ctx.trigger_id, view=evidence_modal(_evidence_modal_meta(ctx, incident_id)))
+
+
+SUBCOMMANDS = {"start": start, "role": role, "roles": roles_cmd, "triage": triage_cmd, "status": status,
+               "sev": sev, "note": note, "timeline": timeline_cmd, "evidence": evidence_cmd}

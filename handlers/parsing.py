@@ -1,0 +1,168 @@
+"""The `/retro` grammar: subcommand, positional words, `key=value` options, escaped mentions and channels.
+
+Every bad input raises a UsageError carrying the usage line; nothing here can raise anything else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from bot.errors import UsageError
+
+USAGE: dict[str, str] = {
+    "help": "/retro help",
+    "start": "/retro start <title> [sev=1..4] [type=<category>] [model=<name>@<version>] [private=yes]",
+    "list": "/retro list",
+    "role": "/retro role <role> @user",
+    "roles": "/retro roles",
+    "triage": "/retro triage",
+    "status": "/retro status <investigating|mitigated|resolved|closed> [reason]",
+    "sev": "/retro sev <level> [reason]",
+    "note": "/retro note <text>",
+    "timeline": "/retro timeline [all] [page=N]",
+    "evidence": "/retro evidence [<kind> <ref> [note…] [model=…] [snapshot=…] [from=… to=…] [flag=name:value]]",
+    "hypothesis": "/retro hypothesis <statement>",
+    "hypotheses": "/retro hypotheses",
+    "test": '/retro test H<n> <plan> expect="<expected outcome>" [criteria="<success criteria>"]',
+    "confirm": "/retro confirm H<n> [E<n> …] [note]",
+    "refute": "/retro refute H<n> [E<n> …] [note]",
+    "inconclusive": "/retro inconclusive H<n> [E<n> …] [note]",
+    "action": "/retro action <title> owner=@user due=<YYYY-MM-DD|+3d|+1w> [kind=guardrail|monitor|test|process|fix] "
+              "[hypothesis=H<n>]",
+    "actions": "/retro actions",
+    "done": "/retro done A<n> [note]",
+    "reassign": "/retro reassign A<n> @user",
+    "due": "/retro due A<n> <YYYY-MM-DD|+3d|+1w>",
+    "drop": "/retro drop A<n> <reason>",
+    "my": "/retro my",
+    "postmortem": "/retro postmortem",
+    "stats": "/retro stats [period=90d] [category=<id>]",
+    "search": "/retro search <words> [model=<name>] [category=<id>]",
+    "similar": "/retro similar",
+}
+GENERAL_USAGE = "/retro <" + "|".join(USAGE) + "> …  (try `/retro help`)"
+MAX_TEXT = 4000
+
+_MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,20})(?:\|[^>]*)?>$")
+_CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]{1,20})(?:\|([^>]*))?>$")
+_OPTION = re.compile(r"^([a-z][a-z_-]{0,30})=(.*)$", re.DOTALL)
+_QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word of the command; `quoted` when any part of it was inside quotes."""
+
+    text: str
+    quoted: bool = False
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A parsed `/retro` invocation."""
+
+    name: str
+    rest: str
+    words: tuple[str, ...] = ()
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def usage(self) -> str:
+        """The usage line of this subcommand."""
+        return USAGE.get(self.name, GENERAL_USAGE)
+
+    def fail(self, problem: str) -> UsageError:
+        """A usage error for this subcommand."""
+        return UsageError(problem, self.usage)
+
+    def allow_options(self, *keys: str) -> None:
+        """Refuse options this subcommand does not take."""
+        unknown = sorted(set(self.options) - set(keys))
+        if unknown:
+            allowed = ", ".join(f"{k}=" for k in keys) or "none"
+            raise self.fail(f"Unknown option {', '.join(f'`{k}=`' for k in unknown)} (allowed: {allowed}).")
+
+    def text(self) -> str:
+        """The positional words joined back as free text."""
+        return " ".join(self.words).strip()
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split on whitespace, honouring quotes that open a word or a value and keeping `<…>` references whole."""
+    tokens: list[Token] = []
+    buf: list[str] = []
+    quoted = False
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            if buf or quoted:
+                tokens.append(Token("".join(buf), quoted))
+            buf, quoted = [], False
+        elif ch in _QUOTES and (not buf or buf[-1].endswith("=")) and text.find(_QUOTES[ch], i + 1) >= 0:
+            # A quote opens only at the start of a word or right after `key=`; "model's" stays one word.
+            close = text.find(_QUOTES[ch], i + 1)
+            buf.append(text[i + 1:close])
+            quoted = True
+            i = close
+        elif ch == "<":
+            close = text.find(">", i + 1)
+            end = close if close >= 0 else n - 1
+            buf.append(text[i:end + 1])
+            i = end
+        else:
+            buf.append(ch)
+        i += 1
+    if buf or quoted:
+        tokens.append(Token("".join(buf), quoted))
+    return tokens
+
+
+def parse(text: str) -> Parsed:
+    """Parse the text after `/retro`; an empty text is `help`."""
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"The command is longer than {MAX_TEXT} characters.", GENERAL_USAGE)
+    stripped = text.strip()
+    if not stripped:
+        return Parsed("help", "")
+    head, _, rest = stripped.partition(" ")
+    name = head.lower()
+    if name not in USAGE:
+        raise UsageError(f"Unknown subcommand `{head[:40]}`.", GENERAL_USAGE)
+    words: list[str] = []
+    options: dict[str, str] = {}
+    for tok in tokenize(rest):
+        m = None if tok.text.startswith("<") else _OPTION.match(tok.text)
+        if m:
+            key = m.group(1).replace("_", "-")
+            if key in options:
+                raise UsageError(f"Option `{key}=` given twice.", USAGE[name])
+            options[key] = m.group(2)
+        else:
+            words.append(tok.text)
+    return Parsed(name, rest.strip(), tuple(words), options)
+
+
+def user_id(token: str, usage: str) -> str:
+    """The user id of an escaped mention `<@U123|bob>`."""
+    m = _MENTION.match(token.strip())
+    if not m:
+        raise UsageError(f"`{token[:60]}` is not a user mention; type @ and pick the person.", usage)
+    return m.group(1)
+
+
+def channel_ref(token: str, usage: str) -> tuple[str, str | None]:
+    """The id and name of an escaped channel reference `<#C123|name>`."""
+    m = _CHANNEL.match(token.strip())
+    if not m:
+        raise UsageError(f"`{token[:60]}` is not a channel reference; type # and pick the channel.", usage)
+    return m.group(1), m.group(2)
+
+
+def numbered(token: str, prefix: str, usage: str) -> int:
+    """The number of an id like `H2`, `E5` or `A1` (case-insensitive)."""
+    m = re.fullmatch(rf"{prefix}(\d{{1,6}})", token.strip(), re.IGNORECASE)
+    if not m:
+        raise UsageError(f"`{token[:40]}` is not an id like {prefix}1.", usage)
+    return int(m.group(1))

@@ -1,0 +1,38 @@
+"""Echoed user text can never ping anyone."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.safety import escape_mrkdwn, neutralise
+
+LIVE = re.compile(r"<[!@#]|<!(channel|here|everyone)|<@[UW]")
+
+
+def test_specials_become_plain_text() -> None:
+    out = neutralise("ping <!channel> <!here|here> <!everyone> <!subteam^S123|@ml-team> <@U1|bob> <@W2>")
+    assert "<!" not in out and "<@" not in out
+    assert "@bob" in out and "ml-team" in out and "@W2" in out
+
+
+def test_bare_words_are_defused() -> None:
+    out = neutralise("hey @channel and @here")
+    assert "@channel" not in out and "@here" not in out
+
+
+def test_escape_keeps_ordinary_text() -> None:
+    assert escape_mrkdwn("precision < 0.8 & recall > 0.5") == "precision &lt; 0.8 &amp; recall &gt; 0.5"
+
+
+PIECES = st.sampled_from(["<!channel>", "<!here>", "<!everyone>", "<!subteam^S1|@t>", "<@U123>", "<@W9|x>", "<",
+                          "!", "@", ">", "|", "channel", "here", " ", "<<!", "<!date^1^{date}|x>", "a"])
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(PIECES, max_size=20).map("".join) | st.text(max_size=200))
+def test_nothing_live_survives(text: str) -> None:
+    assert not LIVE.search(escape_mrkdwn(text))
+    assert "<!" not in neutralise(text) and "<@" not in neutralise(text)

@@ -1,0 +1,76 @@
+"""Architecture rules: the domain is Slack-free; the manifest and the listeners agree."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+DOMAIN = ["canonical", "catalog", "chain", "errors", "evidence", "incidents", "lifecycle", "roles", "safety",
+          "timeline", "timeparse", "triage", "config", "deps"]
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_domain_never_imports_slack() -> None:
+    for name in DOMAIN:
+        path = ROOT / "bot" / f"{name}.py"
+        assert path.exists(), name
+        bad = {m for m in imports_of(path) if m.split(".")[0] in ("slack_sdk", "slack_bolt", "handlers", "sandbox")}
+        assert not bad, f"bot/{name}.py imports {bad}"
+
+
+def test_storage_and_bot_never_import_handlers() -> None:
+    for pkg in ("bot", "storage"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            bad = {m for m in imports_of(path) if m.split(".")[0] == "handlers"}
+            assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
+def test_handlers_never_import_sandbox() -> None:
+    for path in (ROOT / "handlers").rglob("*.py"):
+        assert not {m for m in imports_of(path) if m.split(".")[0] == "sandbox"}, path
+
+
+def test_modules_stay_small() -> None:
+    for pkg in ("bot", "handlers", "storage", "sandbox"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            if "versions" in path.parts:
+                continue
+            assert len(path.read_text().splitlines()) <= 300, f"{path.relative_to(ROOT)} is over 300 lines"
+
+
+def test_manifest_events_match_listeners() -> None:
+    from handlers.events import SUBSCRIBED
+
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    events = {e.split(".")[0] for e in manifest["settings"]["event_subscriptions"]["bot_events"]}
+    assert events == set(SUBSCRIBED)
+
+
+def test_manifest_validates_against_slack_schema() -> None:
+    import jsonschema
+
+    shared = ROOT.parent / "shared" / "slack"
+    schema_file = shared / "manifest.schema.1.0.0.json"
+    if not schema_file.exists():  # the schema travels beside the project, not inside it
+        schema_file = ROOT / "tests" / "data" / "manifest.schema.1.0.0.json"
+    schema = json.loads(schema_file.read_text())
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    jsonschema.validate(manifest, schema)
+    assert manifest["_metadata"]["major_version"] == 1
+    command = manifest["features"]["slash_commands"][0]
+    assert command["command"] == "/retro" and command["should_escape"] is True
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
