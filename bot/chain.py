@@ -34,7 +34,7 @@ def entry_payload(entry: TimelineEntry) -> dict[str, Any]:
 async def bump_counter(session: AsyncSession, incident_id: int, column: str) -> int:
     """Atomically increment one of the incident's counters and return the new value (locks the row)."""
     counter = getattr(Incident, column)
-    result = await session.execute(
+    result = await session.exec(
         update(Incident).where(col(Incident.id) == incident_id).values({column: counter + 1}).returning(counter)
     )
     value = result.scalar_one()
@@ -59,15 +59,18 @@ async def append(
     """Append one entry to the incident's chain inside the caller's transaction (the caller commits).
 
     The first statement is an UPDATE of the incident row, which serialises concurrent appenders on both
-    PostgreSQL (row lock) and SQLite (write lock) before the chain head is read.
+    PostgreSQL (row lock) and SQLite (write lock) before the chain head is read. Times never run backwards along
+    the chain: an entry observed a moment before the one that won the lock takes that entry's time.
     """
-    result = await session.execute(
+    result = await session.exec(
         update(Incident)
         .where(col(Incident.id) == incident_id)
         .values(entry_count=col(Incident.entry_count) + 1)
-        .returning(col(Incident.entry_count), col(Incident.head_hash))
+        .returning(col(Incident.entry_count), col(Incident.head_hash), col(Incident.last_entry_at))
     )
-    seq, prev_hash = result.one()
+    seq, prev_hash, last_at = result.one()
+    if last_at is not None and at < last_at:
+        at = last_at
     entry = TimelineEntry(
         incident_id=incident_id, seq=seq, at=at, kind=kind, actor=actor, slack_ts=slack_ts, thread_ts=thread_ts,
         refers_to=refers_to, key_event=key_event, text=text,
@@ -75,7 +78,8 @@ async def append(
     )
     entry.hash = chain_hash(prev_hash, entry_payload(entry))
     session.add(entry)
-    await session.execute(update(Incident).where(col(Incident.id) == incident_id).values(head_hash=entry.hash))
+    await session.exec(update(Incident).where(col(Incident.id) == incident_id)
+                       .values(head_hash=entry.hash, last_entry_at=at))
     return entry
 
 

@@ -16,6 +16,7 @@ from bot.deps import Deps
 from bot.ids import ActionId
 from bot.roles import current_roles
 from handlers.context import Ctx
+from handlers.errors import guarded
 from handlers.incident_cmds import assign_role, open_evidence_modal, show_timeline
 
 
@@ -30,6 +31,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         return Ctx.of_interaction(deps, client, respond, body)
 
     @app.action(ActionId.OPEN_TRIAGE)
+    @guarded(deps)
     async def open_triage(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ctx = ctx_of(body, client, None)
@@ -40,11 +42,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await client.views_open(trigger_id=ctx.trigger_id, view=triage_modal(form, meta))
 
     @app.action(ActionId.ADD_EVIDENCE)
+    @guarded(deps)
     async def add_evidence(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         await open_evidence_modal(ctx_of(body, client, None), int(_value(body) or 0))
 
     @app.action(ActionId.ASSIGN_ROLES)
+    @guarded(deps)
     async def assign_roles(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                            respond: AsyncRespond) -> None:
         await ack()
@@ -55,6 +59,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ctx.reply("Pick people for the roles", roles_prompt_blocks(incident, held, deps.catalog))
 
     @app.action(re.compile(f"^{ActionId.ROLE_SELECT}:"))
+    @guarded(deps)
     async def role_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                           respond: AsyncRespond) -> None:
         await ack()
@@ -63,6 +68,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await assign_role(ctx_of(body, client, respond), role_id, str(action.get("selected_user") or ""))
 
     @app.action(ActionId.TIMELINE_PAGE)
+    @guarded(deps)
     async def timeline_page(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                             respond: AsyncRespond) -> None:
         await ack()

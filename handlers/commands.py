@@ -16,6 +16,7 @@ from bot.deps import Deps
 from bot.roles import current_roles
 from handlers import incident_cmds
 from handlers.context import Ctx
+from handlers.errors import guarded
 from handlers.parsing import USAGE, Parsed, parse
 
 Subcommand = Callable[[Ctx, Parsed], Awaitable[None]]
@@ -47,6 +48,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     table = subcommands()
 
     @app.command("/retro")
+    @guarded(deps)
     async def retro(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond) -> None:
         await ack()
         cmd = parse(str(body.get("text") or ""))

@@ -1,10 +1,16 @@
-"""The one error handler: typed errors become a specific reply, others a short reply with a correlation id."""
+"""Turning errors into replies: typed errors become a specific message, others a short one with a correlation id.
+
+Listeners are wrapped with `guarded`, which reports errors raised after `ack()` itself (letting them reach Bolt
+right after an ack can lose the ack and answer 404); `@app.error` covers middleware and everything else.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -12,37 +18,67 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.errors import RetroError
+from bot.safety import escape_mrkdwn
 from handlers.context import Ctx
 
 log = logging.getLogger("retro.errors")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
-def message_for(error: Exception) -> tuple[str, str | None]:
+def message_for(error: BaseException) -> tuple[str, str | None]:
     """The user-facing text and, for unexpected errors, the correlation id that is also logged."""
     if isinstance(error, RetroError):
-        return f":warning: {error.user_message}", None
+        return f":warning: {escape_mrkdwn(error.user_message)}", None
     cid = uuid.uuid4().hex[:12]
-    return f":x: Something went wrong on Retro's side (reference `{cid}`). Nothing you had recorded was lost.", cid
+    log.error("unhandled error, correlation id %s (%s)", cid, type(error).__name__, exc_info=error)
+    return f":x: Something went wrong on Retro's side (reference `{cid}`). Nothing already recorded was lost.", cid
+
+
+def ctx_for(deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None, body: dict[str, Any]) -> Ctx:
+    """Whom to answer for any kind of payload."""
+    if "command" in body:
+        return Ctx.of_command(deps, client, respond, body) if respond else Ctx(
+            deps, client, None, str(body.get("team_id", "")), str(body.get("user_id", "")),
+            str(body.get("channel_id", "")))
+    return Ctx.of_interaction(deps, client, respond, body)
+
+
+async def report(deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None, body: dict[str, Any],
+                 error: BaseException) -> None:
+    """Tell the person who acted what went wrong (never for Events API deliveries, which Slack retries)."""
+    text, cid = message_for(error)
+    if body.get("type") == "event_callback":
+        return
+    ctx = ctx_for(deps, client, respond, body)
+    if not ctx.user_id:
+        return
+    try:
+        await ctx.reply(text)
+    except Exception:  # the reply itself failed; the log line is what remains
+        log.warning("could not deliver the error reply%s", f" {cid}" if cid else "", exc_info=True)
+
+
+def guarded(deps: Deps) -> Callable[[F], F]:
+    """Wrap a listener (which must declare `body` and `client`) so its errors become replies."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        async def wrapper(**kwargs: Any) -> Any:
+            try:
+                return await fn(**kwargs)
+            except Exception as exc:
+                await report(deps, kwargs["client"], kwargs.get("respond"), kwargs["body"], exc)
+                return None
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    """Install the global error handler."""
+    """Install the global error handler (middleware failures and anything not guarded)."""
 
     @app.error
     async def on_error(error: Exception, body: dict[str, Any], client: AsyncWebClient,
                        respond: AsyncRespond | None) -> None:
-        text, cid = message_for(error)
-        if cid is not None:
-            log.error("unhandled error, correlation id %s (%s)", cid, type(error).__name__, exc_info=error)
-        if body.get("type") == "event_callback":
-            return  # Slack retries failed deliveries; there is nobody to answer
-        ctx = Ctx.of_interaction(deps, client, respond, body)
-        if "command" in body:
-            ctx.team_id, ctx.user_id = str(body.get("team_id", "")), str(body.get("user_id", ""))
-            ctx.channel_id = str(body.get("channel_id", ""))
-        if not ctx.user_id:
-            return
-        try:
-            await ctx.reply(text)
-        except Exception:  # the reply itself failed; the log line above is what remains
-            log.warning("could not deliver the error reply%s", f" {cid}" if cid else "", exc_info=True)
+        await report(deps, client, respond, body, error)

@@ -14,6 +14,7 @@ from bot.deps import Deps
 from bot.errors import RetroError, UsageError
 from bot.ids import CallbackId, Field
 from handlers.context import Ctx
+from handlers.errors import guarded
 from handlers.incident_cmds import add_evidence, declare
 from handlers.viewstate import values_of
 
@@ -28,6 +29,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         return ctx, meta, values_of(body["view"])
 
     @app.view(CallbackId.DECLARE)
+    @guarded(deps)
     async def on_declare(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         ctx, meta, v = ctx_of(body, client)
         models = tuple(m.strip() for m in str(v.get(Field.MODELS) or "").split(",") if m.strip())
@@ -43,6 +45,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await declare(ctx, decl)
 
     @app.view(CallbackId.TRIAGE)
+    @guarded(deps)
     async def on_triage(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         ctx, meta, v = ctx_of(body, client)
         try:
@@ -67,6 +70,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await slackops.post(client, deps, incident, text=text, thread_ts=incident.card_ts)
 
     @app.view(CallbackId.EVIDENCE)
+    @guarded(deps)
     async def on_evidence(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         ctx, meta, v = ctx_of(body, client)
         try:

@@ -1,0 +1,49 @@
+"""Small helpers for scenarios over the local stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import select
+
+from bot import chain
+from bot.local import LocalStack
+from sandbox import CommandResult
+from storage.models import Incident, TimelineEntry
+
+
+async def run(stack: LocalStack, user: str, channel: str, text: str) -> CommandResult:
+    """Run `/retro <text>` and wait for its replies."""
+    result = await stack.driver.command(user, channel, text)
+    assert result.ok, (text, result.status, result.ack_error)
+    await result.replies()
+    return result
+
+
+async def incident_named(stack: LocalStack, channel_name: str) -> Incident:
+    """The incident row behind a channel name."""
+    async with stack.deps.session() as s:
+        row = (await s.exec(select(Incident).where(Incident.channel_name == channel_name))).one()
+        await s.refresh(row)
+        return row
+
+
+async def entries(stack: LocalStack, incident_id: int) -> list[TimelineEntry]:
+    """The incident's chain in order."""
+    async with stack.deps.session() as s:
+        return await chain.entries_of(s, incident_id)
+
+
+async def declare(stack: LocalStack, title: str, *, user: str = "alice", options: str = "sev=2 type=data-drift",
+                  channel: str = "#general") -> tuple[Incident, CommandResult]:
+    """Declare through /retro start and return the new incident."""
+    before = {c.id for c in stack.emulator.state.channels.values()}
+    result = await run(stack, user, channel, f"start {title} {options}".strip())
+    created = [c for c in stack.emulator.state.channels.values() if c.id not in before]
+    assert len(created) == 1, result.text()
+    return await incident_named(stack, created[0].name), result
+
+
+def texts(messages: list[dict[str, Any]]) -> str:
+    """All message texts of a channel, joined."""
+    return "\n".join(str(m.get("text") or "") for m in messages)
