@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.deps import Deps, build_deps
 from bot.errors import ConfigError
+from bot.observability import Metrics
 
 log = logging.getLogger("retro")
 HANDLER_GROUP = "retro.handlers"
@@ -31,12 +32,40 @@ def registrars() -> list[Registrar]:
     return [ep.load() for ep in found]
 
 
-def make_client(settings: Settings, token: str | None = None) -> AsyncWebClient:
-    """A Web API client on SLACK_API_URL that waits out 429s and retries dropped connections."""
+class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
+    """Waits out 429s like slack_sdk's handler and counts them per method."""
+
+    def __init__(self, metrics: Metrics | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metrics = metrics
+
+    async def _can_retry_async(self, *, state: Any, request: Any, response: Any = None,
+                               error: Exception | None = None) -> bool:
+        if self.metrics is not None and response is not None and response.status_code == 429:
+            method = str(request.url).rstrip("/").rsplit("/", 1)[-1].split("?")[0]
+            self.metrics.slack_ratelimited.labels(method=method).inc()
+        return bool(await super()._can_retry_async(state=state, request=request, response=response, error=error))
+
+
+class CountingWebClient(AsyncWebClient):
+    """AsyncWebClient that counts calls per method for /metrics."""
+
+    metrics: Metrics | None = None
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> Any:
+        """Count, then call."""
+        if self.metrics is not None:
+            self.metrics.slack_calls.labels(method=api_method).inc()
+        return await super().api_call(api_method, **kwargs)
+
+
+def make_client(settings: Settings, token: str | None = None, *, metrics: Metrics | None = None) -> AsyncWebClient:
+    """A Web API client on SLACK_API_URL that waits out 429s, retries dropped connections and counts calls."""
     if token is None and settings.slack_bot_token is not None:
         token = settings.slack_bot_token.get_secret_value()
-    client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=15)
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=5))
+    client = CountingWebClient(token=token, base_url=settings.slack_api_url, timeout=15)
+    client.metrics = metrics
+    client.retry_handlers.append(CountingRateLimitHandler(metrics, max_retry_count=5))
     client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
     return client
 
@@ -45,9 +74,18 @@ def create_app(settings: Settings, *, client: AsyncWebClient | None = None, deps
     """Build the async Bolt app with every Retro listener registered."""
     deps = deps or build_deps(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    oauth = None
+    if settings.slack_client_id is not None:
+        from bot.oauth import oauth_settings  # multi-workspace: tokens come from the installation store
+
+        oauth = oauth_settings(settings, deps)
+        deps.installation_store = oauth.installation_store
+        client = client or make_client(settings, metrics=deps.metrics)
+        client.token = None
     app = AsyncApp(
-        client=client or make_client(settings),
+        client=client or make_client(settings, metrics=deps.metrics),
         signing_secret=secret,
+        oauth_settings=oauth,
         logger=log,
         process_before_response=False,
         raise_error_for_unhandled_request=False,

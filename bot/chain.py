@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,7 +15,7 @@ from bot.canonical import chain_hash, iso, sha256_hex
 from storage.models import GENESIS_HASH, Incident, TimelineEntry
 
 
-def entry_payload(entry: TimelineEntry) -> dict[str, Any]:
+def entry_payload(entry: TimelineEntry | Chained) -> dict[str, Any]:
     """What the chain commits to. Message text enters through its digest so it can be purged later."""
     return {
         "seq": entry.seq,
@@ -42,45 +42,94 @@ async def bump_counter(session: AsyncSession, incident_id: int, column: str) -> 
     return value
 
 
-async def append(
-    session: AsyncSession,
-    *,
-    incident_id: int,
-    kind: str,
-    at: datetime,
-    actor: str | None = None,
-    text: str | None = None,
-    slack_ts: str | None = None,
-    thread_ts: str | None = None,
-    refers_to: int | None = None,
-    key_event: bool = False,
-    data: dict[str, Any] | None = None,
-) -> TimelineEntry:
-    """Append one entry to the incident's chain inside the caller's transaction (the caller commits).
+@dataclass
+class NewEntry:
+    """An entry about to be chained; `refers_to` may be filled in by a resolver that sees earlier entries."""
 
-    The first statement is an UPDATE of the incident row, which serialises concurrent appenders on both
-    PostgreSQL (row lock) and SQLite (write lock) before the chain head is read. Times never run backwards along
-    the chain: an entry observed a moment before the one that won the lock takes that entry's time.
+    kind: str
+    at: datetime
+    actor: str | None = None
+    text: str | None = None
+    slack_ts: str | None = None
+    thread_ts: str | None = None
+    refers_to: int | None = None
+    key_event: bool = False
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Chained:
+    """A freshly chained entry, as written (the same fields as a stored TimelineEntry)."""
+
+    incident_id: int
+    seq: int
+    at: datetime
+    kind: str
+    actor: str | None
+    slack_ts: str | None
+    thread_ts: str | None
+    refers_to: int | None
+    key_event: bool
+    text: str | None
+    text_sha256: str | None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+Resolver = Callable[[NewEntry, list[Chained]], Awaitable[None]]
+
+
+async def append_many(session: AsyncSession, incident_id: int, items: list[NewEntry], *,
+                      resolve: Resolver | None = None) -> list[Chained]:
+    """Append entries in order inside the caller's transaction (the caller commits).
+
+    The first statement is an UPDATE of the incident row reserving all the sequence numbers at once; it
+    serialises concurrent appenders on PostgreSQL (row lock) and SQLite (write lock) before the chain head is
+    read. Times never run backwards along the chain: an entry observed a moment before the one that won the lock
+    takes that entry's time.
     """
     result = await session.exec(
         update(Incident)
         .where(col(Incident.id) == incident_id)
-        .values(entry_count=col(Incident.entry_count) + 1)
+        .values(entry_count=col(Incident.entry_count) + len(items))
         .returning(col(Incident.entry_count), col(Incident.head_hash), col(Incident.last_entry_at))
     )
-    seq, prev_hash, last_at = result.one()
-    if last_at is not None and at < last_at:
-        at = last_at
-    entry = TimelineEntry(
-        incident_id=incident_id, seq=seq, at=at, kind=kind, actor=actor, slack_ts=slack_ts, thread_ts=thread_ts,
-        refers_to=refers_to, key_event=key_event, text=text,
-        text_sha256=None if text is None else sha256_hex(text), data=data or {}, prev_hash=prev_hash, hash="",
-    )
-    entry.hash = chain_hash(prev_hash, entry_payload(entry))
-    session.add(entry)
+    last_seq, prev_hash, last_at = result.one()
+    made: list[Chained] = []
+    for seq, item in enumerate(items, start=last_seq - len(items) + 1):
+        if resolve is not None:
+            await resolve(item, made)
+        at = item.at if last_at is None or item.at >= last_at else last_at
+        entry = Chained(incident_id, seq, at, item.kind, item.actor, item.slack_ts, item.thread_ts, item.refers_to,
+                        item.key_event, item.text, None if item.text is None else sha256_hex(item.text), item.data,
+                        prev_hash, "")
+        entry.hash = chain_hash(prev_hash, entry_payload(entry))
+        prev_hash, last_at = entry.hash, at
+        made.append(entry)
+    if made:
+        # Core bulk insert: building ORM objects costs more than the hashing here.
+        await session.exec(insert(TimelineEntry), params=[_row(e) for e in made])
     await session.exec(update(Incident).where(col(Incident.id) == incident_id)
-                       .values(head_hash=entry.hash, last_entry_at=at))
-    return entry
+                       .values(head_hash=prev_hash, last_entry_at=last_at))
+    return made
+
+
+_COLUMNS = ("incident_id", "seq", "at", "kind", "actor", "slack_ts", "thread_ts", "refers_to", "key_event", "text",
+            "text_sha256", "data", "prev_hash", "hash")
+
+
+def _row(entry: Chained) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in _COLUMNS}
+
+
+async def append(session: AsyncSession, *, incident_id: int, kind: str, at: datetime, actor: str | None = None,
+                 text: str | None = None, slack_ts: str | None = None, thread_ts: str | None = None,
+                 refers_to: int | None = None, key_event: bool = False,
+                 data: dict[str, Any] | None = None) -> Chained:
+    """Append one entry to the incident's chain inside the caller's transaction (the caller commits)."""
+    item = NewEntry(kind, at, actor, text, slack_ts, thread_ts, refers_to, key_event, data or {})
+    return (await append_many(session, incident_id, [item]))[0]
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, RetroError
+from bot.observability import setup_logging
 
 NO_TOKENS = """Retro needs Slack credentials to serve a real workspace:
   1. Create an app at https://api.slack.com/apps from manifest.yml (Create New App > From an app manifest).
@@ -27,15 +28,20 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set)")
     sb = sub.add_parser("sandbox", help="a local Slack in the terminal, with the real bot behind it")
     sb.add_argument("--as", dest="user", default="alice", help="the user you type as (default alice)")
-    verify = sub.add_parser("verify", help="recompute an incident's hash chain (by channel name or id)")
-    verify.add_argument("incident", help="incident channel name (inc-…) or numeric id")
+    verify = sub.add_parser("verify", help="check an incident's hash chain in the database, or a bundle offline")
+    verify.add_argument("incident", help="incident channel name (inc-…), numeric id, or an exported bundle folder")
+    export = sub.add_parser("export", help="write an incident's bundle: postmortem, incident.json, timeline, MANIFEST")
+    export.add_argument("incident", help="incident channel name (inc-…) or numeric id")
+    export.add_argument("-o", "--out", type=Path, help="folder to write (default ./<channel>-bundle)")
+    render = sub.add_parser("render", help="re-render a bundle's postmortem from its incident.json")
+    render.add_argument("bundle", type=Path, help="an exported bundle folder")
+    render.add_argument("-o", "--out", type=Path, help="write the Markdown here instead of standard output")
+    render.add_argument("--check", action="store_true", help="compare with the bundle's postmortem.md (exit 1 if not)")
+    demo = sub.add_parser("demo", help="run a scripted ML incident in the sandbox and write its verified bundle")
+    demo.add_argument("-o", "--out", type=Path, default=Path("retro-demo"), help="bundle folder (default ./retro-demo)")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "current"], help="apply pending migrations / show revision")
     return p
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,7 +52,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         settings = load_settings()
-        _setup_logging(settings.log_level)
+        interactive = args.cmd in ("sandbox", "demo")
+        setup_logging("WARNING" if interactive else settings.log_level,
+                      json_lines=settings.log_format == "json" and not interactive)
         return asyncio.run(_dispatch(args, settings))
     except ConfigError as exc:
         print(f"retro: configuration error: {exc}", file=sys.stderr)
@@ -82,7 +90,17 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         print(f"database at {current or 'no schema'} (head {head_revision()})")
         return 0
     if args.cmd == "verify":
-        from bot.verify_cli import verify_database
+        from bot.verify_cli import verify
 
-        return await verify_database(settings, args.incident)
+        return await verify(settings, args.incident)
+    if args.cmd in ("export", "render"):
+        from bot import export_cli
+
+        if args.cmd == "export":
+            return await export_cli.export_incident(settings, args.incident, args.out)
+        return export_cli.render_bundle(settings, args.bundle, args.out, args.check)
+    if args.cmd == "demo":
+        from bot.demo import run_demo
+
+        return await run_demo(settings, out=args.out)
     raise AssertionError(args.cmd)

@@ -32,7 +32,23 @@ class Settings(BaseSettings):
     retro_config: Path | None = None
     retro_artifacts_dir: Path = Path("retro-artifacts")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
     retro_scheduler: bool = True
+    # Evidence collectors (docs/collectors.md): each is off until its system is configured.
+    mlflow_tracking_uri: str | None = None
+    mlflow_tracking_token: SecretStr | None = None
+    mlflow_tracking_username: str | None = None
+    mlflow_tracking_password: SecretStr | None = None
+    prometheus_url: str | None = None
+    retro_fetch_allow: str = ""
+    retro_fetch_allow_private: bool = False
+    retro_fetch_timeout: float = Field(default=20.0, gt=0, le=300)
+    retro_fetch_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    retro_artifact_inline_max: int = Field(default=256 * 1024, ge=0)
+    retro_datacheck_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    retro_drift_psi: float = Field(default=0.2, gt=0)
+    retro_drift_ks: float = Field(default=0.15, gt=0, le=1)
+    retro_drift_null_delta: float = Field(default=0.05, gt=0, le=1)
 
     @field_validator("slack_api_url")
     @classmethod
@@ -41,10 +57,24 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
+    @field_validator("mlflow_tracking_uri", "prometheus_url", mode="before")
+    @classmethod
+    def _collector_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or not value.strip().startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL (Retro talks to the server's HTTP API)")
+        return value.strip().rstrip("/")
+
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def fetch_allow(self) -> tuple[str, ...]:
+        """RETRO_FETCH_ALLOW as lowercase host globs (comma or space separated); empty means link only."""
+        return tuple(p.lower().rstrip(".") for p in self.retro_fetch_allow.replace(",", " ").split() if p)
 
     @property
     def socket_mode(self) -> bool:

@@ -2,22 +2,57 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
+from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
+from bot.ingest import IngestQueue
+from bot.observability import Metrics
+from bot.postmortem import template_environment
 from storage.db import SessionFactory, create_engine, session_factory, session_scope
 
 
 def utc_now() -> datetime:
     """The current time, aware, in UTC."""
     return datetime.now(UTC)
+
+
+class InFlight:
+    """Counts listener work still running after its ack (graceful shutdown and tests wait on it)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @asynccontextmanager
+    async def track(self) -> AsyncIterator[None]:
+        """Mark one unit of work as running."""
+        self.count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True once nothing is running; False if the timeout passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
 
 @dataclass
@@ -31,6 +66,14 @@ class Deps:
     clock: Callable[[], datetime] = utc_now
     bot_user_id: str | None = None
     workspace_url: dict[str, str] = field(default_factory=dict)
+    metrics: Metrics = field(default_factory=Metrics)
+    installation_store: Any = None  # slack_sdk's store in multi-workspace mode (kept untyped: no Slack here)
+    ingest: IngestQueue = field(init=False)
+    inflight: InFlight = field(default_factory=InFlight)
+    templates: Environment = field(default_factory=template_environment)  # postmortem Jinja2, built once
+
+    def __post_init__(self) -> None:
+        self.ingest = IngestQueue(self.session)
 
     def now(self) -> datetime:
         """The current time from the configured clock."""
@@ -43,7 +86,8 @@ class Deps:
             yield session
 
     async def close(self) -> None:
-        """Release the database pool."""
+        """Finish queued ingestion, then release the database pool."""
+        await self.ingest.close()
         await self.engine.dispose()
 
 
@@ -51,4 +95,5 @@ def build_deps(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
     """Create the engine and load the team configuration (no network)."""
     engine = create_engine(settings.database_url)
     return Deps(settings=settings, catalog=load_catalog(settings.retro_config), engine=engine,
-                sessions=session_factory(engine), clock=clock)
+                sessions=session_factory(engine), clock=clock,
+                templates=template_environment(settings.retro_templates_dir))

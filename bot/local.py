@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from bot.app import create_app, make_client
 from bot.config import Settings
 from bot.deps import Deps, build_deps, utc_now
 from bot.runtime import learn_identity
+from bot.scheduler import ReminderScheduler, start_scheduler
 from bot.server import build_web_app
 from sandbox import SlackDriver, SlackEmulator
 from storage.migrate import upgrade_async
@@ -34,12 +36,28 @@ class LocalStack:
     bolt: AsyncApp
     events_url: str
     settings: Settings
+    scheduler: ReminderScheduler | None = None
+
+    async def settle(self, timeout: float = 15.0) -> None:
+        """Wait until Slack has delivered everything and the bot has finished all work it acked."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            await self.emulator.drain(timeout)
+            if self.deps.inflight.count == 0 and self.emulator.activity.inflight == 0:
+                await asyncio.sleep(0.01)
+                if self.deps.inflight.count == 0 and self.emulator.activity.inflight == 0:
+                    return
+            await self.deps.inflight.wait_idle(timeout)
+        raise TimeoutError("the sandbox did not settle")
 
 
 @asynccontextmanager
 async def local_stack(*, database_url: str | None = None, clock: Callable[[], datetime] = utc_now,
-                      env: dict[str, str] | None = None) -> AsyncIterator[LocalStack]:
-    """Start the emulator and the bot on free loopback ports; tear both down afterwards."""
+                      env: dict[str, str] | None = None, scheduler: bool = False) -> AsyncIterator[LocalStack]:
+    """Start the emulator and the bot on free loopback ports; tear both down afterwards.
+
+    The reminder scheduler only runs with `scheduler=True`; tests call `bot.scheduler.sweep` themselves.
+    """
     emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN)
     await emulator.start()
     with tempfile.TemporaryDirectory(prefix="retro-") as tmp:
@@ -49,7 +67,7 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
             "database_url": url, "retro_artifacts_dir": Path(tmp) / "artifacts", **(env or {})})
         await upgrade_async(url)
         deps = build_deps(settings, clock=clock)
-        client = make_client(settings)
+        client = make_client(settings, metrics=deps.metrics)
         bolt = create_app(settings, client=client, deps=deps)
         await learn_identity(deps, client)
         runner = web.AppRunner(build_web_app(bolt, deps))
@@ -59,9 +77,12 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         events_url = f"http://127.0.0.1:{port}/slack/events"
         emulator.events_url = events_url
+        reminders = await start_scheduler(deps, client) if scheduler else None
         try:
-            yield LocalStack(emulator, SlackDriver(emulator), deps, bolt, events_url, settings)
+            yield LocalStack(emulator, SlackDriver(emulator), deps, bolt, events_url, settings, reminders)
         finally:
+            if reminders is not None:
+                await reminders.stop()
             await emulator.drain()
             await runner.cleanup()
             await deps.close()

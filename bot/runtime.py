@@ -13,6 +13,7 @@ from bot.app import create_app, make_client
 from bot.config import Settings
 from bot.deps import Deps, build_deps
 from bot.errors import ConfigError
+from bot.scheduler import start_scheduler
 from bot.server import build_web_app, serve_until_stopped
 from storage.migrate import upgrade_async
 from storage.models import Workspace
@@ -43,7 +44,7 @@ async def boot(settings: Settings, *, client: AsyncWebClient | None = None) -> t
     """Apply pending migrations, build the app and learn its identity."""
     await upgrade_async(settings.database_url)
     deps = build_deps(settings)
-    client = client or make_client(settings)
+    client = client or make_client(settings, metrics=deps.metrics)
     bolt = create_app(settings, client=client, deps=deps)
     if settings.slack_bot_token is not None:
         await learn_identity(deps, client)
@@ -65,7 +66,11 @@ async def serve(settings: Settings) -> None:
             await handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack over Socket Mode")
 
+    reminders = await start_scheduler(deps, bolt.client) if settings.retro_scheduler else None
+
     async def on_stop() -> None:
+        if reminders is not None:
+            await reminders.stop()
         await deps.close()
 
     await serve_until_stopped(web_app, host=settings.host, port=settings.port, extra=extra, on_stop=on_stop)

@@ -87,7 +87,8 @@ async def refresh_card(client: AsyncWebClient, deps: Deps, incident: Incident) -
     try:
         if incident.card_ts:
             await client.chat_update(channel=incident.channel_id, ts=incident.card_ts,
-                                     text=f"Incident: {incident.title}", blocks=card_blocks(incident, roles, deps.catalog))
+                                     text=f"Incident: {incident.title}",
+                                     blocks=card_blocks(incident, roles, deps.catalog))
         if incident.roles_ts:
             await client.chat_update(channel=incident.channel_id, ts=incident.roles_ts, text="Roles for this incident",
                                      blocks=roles_prompt_blocks(incident, roles, deps.catalog))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import chain
-from bot.incidents import by_channel
-from storage.models import Incident, ProcessedEvent, TimelineEntry
+from storage.models import Incident, TimelineEntry
 
 
 @dataclass(frozen=True)
@@ -63,26 +60,20 @@ class Marked:
 Happening = Posted | Edited | Deleted | Marked
 
 
-@dataclass
-class IngestResult:
-    """What ingesting one delivery did."""
-
-    duplicate: bool = False
-    entries: list[TimelineEntry] = field(default_factory=list)
-    incident_id: int | None = None
-
-
-async def claim_event(session: AsyncSession, team_id: str, event_id: str, now: datetime) -> bool:
-    """Insert the delivery's key; False if it was already processed (another delivery or replica got it)."""
-    values = {"team_id": team_id, "event_id": event_id, "received_at": now}
-    table = ProcessedEvent.__table__  # type: ignore[attr-defined]
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        stmt: Any = pg_insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
-    else:
-        stmt = sqlite_insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
-    result = await session.execute(stmt)
-    return result.first() is not None
+def new_entry(what: Happening, now: datetime) -> chain.NewEntry:
+    """The chain entry for a happening; edits, deletions and marks get `refers_to` from a resolver."""
+    if isinstance(what, Posted):
+        files = [dict(f) for f in what.files]
+        return chain.NewEntry("bot_message" if what.bot else "message", now, what.user, what.text, what.ts,
+                              what.thread_ts,
+                              data={k: v for k, v in (("files", files), ("permalink", what.permalink)) if v})
+    if isinstance(what, Edited):
+        return chain.NewEntry("message_edited", now, what.user, what.text, what.ts,
+                              data={"edited_ts": what.edited_ts} if what.edited_ts else {})
+    if isinstance(what, Deleted):
+        return chain.NewEntry("message_deleted", now, what.user, slack_ts=what.ts)
+    return chain.NewEntry("key_event_marked", now, what.user, slack_ts=what.ts, key_event=True,
+                          data={"how": what.how})
 
 
 async def find_message(session: AsyncSession, incident_id: int, ts: str) -> TimelineEntry | None:
@@ -93,46 +84,30 @@ async def find_message(session: AsyncSession, incident_id: int, ts: str) -> Time
     return rows.first()
 
 
-async def record(session: AsyncSession, incident: Incident, what: Happening, now: datetime) -> TimelineEntry:
+def original_resolver(session: AsyncSession, incident_id: int) -> chain.Resolver:
+    """Point edits, deletions and marks at the message they concern (earlier in the batch, or stored)."""
+
+    async def resolve(item: chain.NewEntry, earlier: list[chain.Chained]) -> None:
+        if item.kind not in ("message_edited", "message_deleted", "key_event_marked") or item.slack_ts is None:
+            return
+        local = next((e for e in reversed(earlier) if e.slack_ts == item.slack_ts
+                      and e.kind in ("message", "bot_message")), None)
+        original = local or await find_message(session, incident_id, item.slack_ts)
+        item.refers_to = original.seq if original else None
+
+    return resolve
+
+
+async def record(session: AsyncSession, incident: Incident, what: Happening, now: datetime) -> chain.Chained:
     """Append one happening to the incident's chain (caller commits)."""
     assert incident.id is not None
-    if isinstance(what, Posted):
-        files = [dict(f) for f in what.files]
-        return await chain.append(
-            session, incident_id=incident.id, kind="bot_message" if what.bot else "message", at=now,
-            actor=what.user, text=what.text, slack_ts=what.ts, thread_ts=what.thread_ts,
-            data={k: v for k, v in (("files", files), ("permalink", what.permalink)) if v})
-    original = await find_message(session, incident.id, what.ts)
-    ref = original.seq if original else None
-    if isinstance(what, Edited):
-        return await chain.append(session, incident_id=incident.id, kind="message_edited", at=now, actor=what.user,
-                                  text=what.text, slack_ts=what.ts, refers_to=ref,
-                                  data={"edited_ts": what.edited_ts} if what.edited_ts else {})
-    if isinstance(what, Deleted):
-        return await chain.append(session, incident_id=incident.id, kind="message_deleted", at=now,
-                                  actor=what.user, slack_ts=what.ts, refers_to=ref)
-    return await chain.append(session, incident_id=incident.id, kind="key_event_marked", at=now, actor=what.user,
-                              slack_ts=what.ts, refers_to=ref, key_event=True, data={"how": what.how})
-
-
-async def ingest(session: AsyncSession, *, team_id: str, event_id: str | None, what: Happening | None,
-                 now: datetime) -> IngestResult:
-    """De-duplicate a delivery and record it in the same transaction; commits. Exactly once per event_id."""
-    if event_id is not None and not await claim_event(session, team_id, event_id, now):
-        await session.rollback()
-        return IngestResult(duplicate=True)
-    result = IngestResult()
-    if what is not None:
-        incident = await by_channel(session, team_id, what.channel)
-        if incident is not None:
-            result.incident_id = incident.id
-            result.entries.append(await record(session, incident, what, now))
-    await session.commit()
-    return result
+    made = await chain.append_many(session, incident.id, [new_entry(what, now)],
+                                   resolve=original_resolver(session, incident.id))
+    return made[0]
 
 
 async def add_note(session: AsyncSession, *, incident: Incident, text: str, actor: str,
-                   now: datetime) -> TimelineEntry:
+                   now: datetime) -> chain.Chained:
     """An explicit key event typed with `/retro note`; commits."""
     assert incident.id is not None
     entry = await chain.append(session, incident_id=incident.id, kind="note", at=now, actor=actor, text=text,
@@ -142,7 +117,7 @@ async def add_note(session: AsyncSession, *, incident: Incident, text: str, acto
 
 
 async def record_bot_post(session: AsyncSession, *, incident: Incident, ts: str, text: str, thread_ts: str | None,
-                          now: datetime, bot_user: str | None) -> TimelineEntry:
+                          now: datetime, bot_user: str | None) -> chain.Chained:
     """The bot's own post (Slack does not echo it back to us); commits."""
     entry = await record(session, incident, Posted(incident.channel_id, bot_user, ts, text, thread_ts, bot=True), now)
     await session.commit()

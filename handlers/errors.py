@@ -43,11 +43,11 @@ def ctx_for(deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None, bo
     return Ctx.of_interaction(deps, client, respond, body)
 
 
-async def report(deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None, body: dict[str, Any],
+async def report(deps: Deps, client: AsyncWebClient | None, respond: AsyncRespond | None, body: dict[str, Any],
                  error: BaseException) -> None:
     """Tell the person who acted what went wrong (never for Events API deliveries, which Slack retries)."""
     text, cid = message_for(error)
-    if body.get("type") == "event_callback":
+    if body.get("type") == "event_callback" or client is None:
         return
     ctx = ctx_for(deps, client, respond, body)
     if not ctx.user_id:
@@ -59,16 +59,17 @@ async def report(deps: Deps, client: AsyncWebClient, respond: AsyncRespond | Non
 
 
 def guarded(deps: Deps) -> Callable[[F], F]:
-    """Wrap a listener (which must declare `body` and `client`) so its errors become replies."""
+    """Wrap a listener so its errors become replies (to reply, it must declare `body` and `client`)."""
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         async def wrapper(**kwargs: Any) -> Any:
-            try:
-                return await fn(**kwargs)
-            except Exception as exc:
-                await report(deps, kwargs["client"], kwargs.get("respond"), kwargs["body"], exc)
-                return None
+            async with deps.inflight.track():
+                try:
+                    return await fn(**kwargs)
+                except Exception as exc:
+                    await report(deps, kwargs.get("client"), kwargs.get("respond"), kwargs.get("body") or {}, exc)
+                    return None
 
         return wrapper  # type: ignore[return-value]
 

@@ -9,10 +9,12 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import chain
+from bot import chain, home
 from bot.deps import Deps
 from bot.errors import RetroError
+from bot.oauth import forget_workspace
 from bot.slackops import file_digest
+from handlers.errors import guarded
 
 log = logging.getLogger("retro.events")
 
@@ -41,27 +43,41 @@ def register(app: AsyncApp, deps: Deps) -> None:
     """Register a listener for every subscribed event."""
 
     @app.event("message")
+    @guarded(deps)
     async def on_message(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         incident_id = context.get("incident_id")
         if incident_id and event.get("files") and event.get("subtype") in (None, "file_share", "thread_broadcast"):
             await hash_shared_files(deps, client, int(incident_id), event)
 
     @app.event("reaction_added")
+    @guarded(deps)
     async def on_reaction(event: dict[str, Any]) -> None:
         return None  # key-event reactions are recorded by the ingest middleware
 
     @app.event("pin_added")
+    @guarded(deps)
     async def on_pin(event: dict[str, Any]) -> None:
         return None  # pins are recorded by the ingest middleware
 
     @app.event("app_home_opened")
-    async def on_home(event: dict[str, Any]) -> None:
-        return None
+    @guarded(deps)
+    async def on_home(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
+        if event.get("tab", "home") == "home" and event.get("user"):
+            await home.publish(client, deps, team_id=str(context.team_id or ""), user=str(event["user"]))
+
+    async def forget(body: dict[str, Any], context: AsyncBoltContext, why: str) -> None:
+        team_id = str(body.get("team_id") or context.team_id or "")
+        await forget_workspace(deps, team_id=team_id, enterprise_id=body.get("enterprise_id"),
+                               store=deps.installation_store)
+        log.info("workspace forgotten", extra={"team": team_id, "why": why})
 
     @app.event("app_uninstalled")
-    async def on_uninstalled(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        log.info("app uninstalled from team %s", context.team_id)
+    @guarded(deps)
+    async def on_uninstalled(body: dict[str, Any], context: AsyncBoltContext) -> None:
+        await forget(body, context, "app_uninstalled")
 
     @app.event("tokens_revoked")
-    async def on_tokens_revoked(event: dict[str, Any], context: AsyncBoltContext) -> None:
-        log.info("tokens revoked in team %s", context.team_id)
+    @guarded(deps)
+    async def on_tokens_revoked(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
+        if (event.get("tokens") or {}).get("bot"):
+            await forget(body, context, "tokens_revoked")

@@ -1,36 +1,54 @@
-"""Global middleware: de-duplicate Events API deliveries and record timeline happenings before the 200."""
+"""Global middleware: de-duplicate Events API deliveries and record timeline happenings before the 200.
+
+A class-based middleware (no per-request argument injection): it sits on the hot path of every event.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot import timeline
 from bot.deps import Deps
 from handlers.payloads import happening_of
 
 
-def register(app: AsyncApp, deps: Deps) -> None:
-    """Install the ingest middleware."""
+class IngestMiddleware(AsyncMiddleware):
+    """Claims each delivery's event_id and records what it means, in one group-committed transaction."""
 
-    @app.middleware
-    async def ingest(body: dict[str, Any], context: AsyncBoltContext,
-                     next: Callable[[], Awaitable[None]]) -> BoltResponse | None:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
+                            next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:
+        """Record, then continue; a repeat delivery is answered 200 without running listeners."""
+        body = req.body
         if body.get("type") != "event_callback" or not body.get("event_id"):
-            await next()
-            return None
+            return await next()
+        deps, context = self.deps, req.context
         team_id = str(body.get("team_id") or context.team_id or "")
         what = happening_of(body.get("event") or {}, key_reaction=deps.catalog.key_event_reaction,
                             base_url=deps.workspace_url.get(team_id), bot_id=context.bot_id)
-        async with deps.session() as session:
-            result = await timeline.ingest(session, team_id=team_id, event_id=str(body["event_id"]), what=what,
-                                           now=deps.now())
+        try:
+            result = await deps.ingest.submit(team_id=team_id, event_id=str(body["event_id"]), what=what,
+                                              now=deps.now())
+        except SQLAlchemyError:
+            deps.metrics.db_errors.inc()
+            raise  # Bolt answers 500 and Slack delivers the event again later
         if result.duplicate:
+            context["duplicate"] = True
             # Returning None here would answer 404 and make Slack retry more.
             return BoltResponse(status=200, body="")
+        if result.entries:
+            deps.metrics.events_recorded.inc(len(result.entries))
         context["incident_id"] = result.incident_id
-        await next()
-        return None
+        return await next()
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Install the ingest middleware."""
+    app.use(IngestMiddleware(deps))

@@ -10,6 +10,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, normalise_url
 
@@ -34,16 +35,21 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
+def _read_revision(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+async def database_revision(engine: AsyncEngine) -> str | None:
+    """The revision an open engine's database is at."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_read_revision)
+
+
 async def current_revision(url: str) -> str | None:
     """The revision the database is at, or None when it has no schema yet."""
     engine = create_engine(url)
-
-    def _read(conn: Connection) -> str | None:
-        return MigrationContext.configure(conn).get_current_revision()
-
     try:
-        async with engine.connect() as conn:
-            return await conn.run_sync(_read)
+        return await database_revision(engine)
     finally:
         await engine.dispose()
 

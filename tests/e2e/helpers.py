@@ -16,7 +16,7 @@ async def run(stack: LocalStack, user: str, channel: str, text: str) -> CommandR
     """Run `/retro <text>` and wait for its replies."""
     result = await stack.driver.command(user, channel, text)
     assert result.ok, (text, result.status, result.ack_error)
-    await result.replies()
+    await stack.settle()
     return result
 
 

@@ -96,10 +96,11 @@ async def test_the_scripted_incident(stack: LocalStack) -> None:
     await drv.join("bob", ch)
     await drv.click("bob", action_id=f"{ActionId.ROLE_SELECT}:scribe", block_id="role:scribe", channel=ch,
                     message_ts=incident.roles_ts, selected_user=bob)
-    await emu.drain()
+    await stack.settle()
     assert any("Only the incident commander" in str(e.get("text")) for e in drv.ephemerals("bob"))
     await drv.click("alice", action_id=f"{ActionId.ROLE_SELECT}:scribe", block_id="role:scribe", channel=ch,
                     message_ts=incident.roles_ts, selected_user=bob)
+    await stack.settle()
     await run(stack, "alice", ch, f"role ml-owner <@{carol}|carol>")
     channel = drv.channel_by_name(ch)
     assert channel is not None and carol in channel.members
@@ -112,9 +113,10 @@ async def test_the_scripted_incident(stack: LocalStack) -> None:
     await drv.submit_view("alice", values={"what_happened": "precision fell from 0.91 to 0.62",
                                            "detection": "PagerDuty alert on precision", "affected": "fraud@3",
                                            "customer_impact": "false declines"})
+    await stack.settle()
     await run(stack, "bob", ch, "triage")
     await drv.submit_view("bob", values={"what_happened": "precision fell from 0.91 to 0.62 after deploy"})
-    await emu.drain()
+    await stack.settle()
 
     # 20 messages from 4 users, a thread, an edit, a deletion and a file
     users = ["alice", "bob", "carol", "dave"]
@@ -126,7 +128,7 @@ async def test_the_scripted_incident(stack: LocalStack) -> None:
     await drv.delete("dave", ch, stamps[3])
     file_id = await drv.share_file("dave", ch, "confusion.csv", b"tp,fp\n10,90\n")
     await drv.react("alice", ch, stamps[5], "pushpin")
-    await emu.drain()
+    await stack.settle()
 
     # evidence of four kinds
     await run(stack, "alice", ch, "evidence log https://logs.example.com/q?id=9 spike at 14:10 from=-2h to=now")
@@ -144,7 +146,7 @@ async def test_the_scripted_incident(stack: LocalStack) -> None:
     assert "needs a reason" in back.text()
     await run(stack, "alice", ch, "status resolved")
     await run(stack, "alice", ch, "note rollback confirmed by <!channel> dashboards")
-    await emu.drain()
+    await stack.settle()
 
     rows = await entries(stack, incident.id)
     kinds = [e.kind for e in rows]

@@ -1,0 +1,80 @@
+"""Non-API endpoints Slack hosts: upload URLs, url_private downloads, sign-in page, response_url."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from . import api_files, responses
+from .events import Activity
+from .state import SlackError
+from .workspace import Workspace
+
+
+class HostedRoutes:
+    """aiohttp handlers for files and response_url hooks."""
+
+    def __init__(self, ws: Workspace, activity: Activity, bot_token: str) -> None:
+        self.ws = ws
+        self.activity = activity
+        self.bot_token = bot_token
+
+    def register(self, app: web.Application) -> None:
+        """Add the routes to an application."""
+        app.router.add_post("/upload/v1/{file_id}", self.upload)
+        app.router.add_get("/files/{file_id}/{name}", self.download)
+        app.router.add_get("/signin", self.signin)
+        app.router.add_post("/response/{team}/{hook_id}", self.response)
+
+    async def upload(self, request: web.Request) -> web.Response:
+        """The upload URL from files.getUploadURLExternal: raw body or multipart."""
+        data = b""
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            for value in form.values():
+                if isinstance(value, web.FileField):
+                    data = value.file.read()
+                else:
+                    data = value.encode() if isinstance(value, str) else bytes(value)
+                break
+        else:
+            data = await request.read()
+        if not api_files.store_upload(self.ws, request.match_info["file_id"], data):
+            return web.Response(status=404, text="file_not_found", content_type="text/plain")
+        return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
+
+    async def download(self, request: web.Request) -> web.StreamResponse:
+        """`url_private`: the file for the bot token, a sign-in redirect otherwise."""
+        f = self.ws.files.get(request.match_info["file_id"])
+        if f is None or f.content is None or f.name != request.match_info["name"]:
+            return web.Response(status=404, text="File not found")
+        if request.headers.get("Authorization", "") != f"Bearer {self.bot_token}":
+            # Without the token Slack redirects to its sign-in page (HTML, not the file).
+            raise web.HTTPFound(f"/signin?redir={request.path}")
+        return web.Response(body=f.content, content_type=f.mimetype)
+
+    async def signin(self, request: web.Request) -> web.Response:
+        """The HTML page unauthenticated downloads end up on."""
+        html = "<!DOCTYPE html><html><head><title>Sign in | Slack</title></head><body>Sign in</body></html>"
+        return web.Response(text=html, content_type="text/html")
+
+    async def response(self, request: web.Request) -> web.Response:
+        """A response_url: applies the posted message like Slack does."""
+        self.activity.begin()
+        try:
+            try:
+                body = json.loads(await request.read() or b"{}")
+            except json.JSONDecodeError:
+                return web.json_response({"ok": False, "error": "invalid_payload"}, status=400)
+            if not isinstance(body, dict):
+                return web.json_response({"ok": False, "error": "invalid_payload"}, status=400)
+            try:
+                hook = responses.use_hook(self.ws, request.match_info["hook_id"])
+                responses.apply_response(self.ws, hook, body)
+            except SlackError as err:
+                status = 404 if err.error in ("no_active_hooks", "used_url", "expired_url") else 400
+                return web.json_response({"ok": False, "error": err.error}, status=status)
+            return web.json_response({"ok": True})
+        finally:
+            self.activity.end()

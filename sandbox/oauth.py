@@ -1,0 +1,172 @@
+"""OAuth v2: the authorize ("Allow") page, one-time codes and oauth.v2.access."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from . import oauth_pages
+from .api_common import Params
+from .state import JSON, SlackError
+from .tenancy import Tenancy
+
+AUTHORIZE_PATH = "/oauth/v2/authorize"
+CODE_TTL_SECONDS = 600
+
+
+@dataclass
+class OAuthClient:
+    """The app's OAuth credentials and the redirect URLs configured for it."""
+
+    client_id: str
+    client_secret: str
+    redirect_uris: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AuthCode:
+    """A one-time `code` handed to the app's redirect URL."""
+
+    code: str
+    client_id: str
+    team_id: str
+    user_id: str
+    scopes: list[str]
+    user_scopes: list[str]
+    redirect_uri: str
+    explicit_redirect: bool
+    issued: float
+    used: bool = False
+
+
+def _scopes(raw: str | None) -> list[str]:
+    return [s.strip() for s in (raw or "").replace(" ", ",").split(",") if s.strip()]
+
+
+def with_query(url: str, params: Mapping[str, str]) -> str:
+    """`url` with extra query parameters appended."""
+    return url + ("&" if "?" in url else "?") + urlencode(params)
+
+
+class OAuthServer:
+    """Slack's side of the OAuth v2 install flow for the one emulated app."""
+
+    def __init__(self, tenancy: Tenancy) -> None:
+        self.tenancy = tenancy
+        self.client: OAuthClient | None = None
+        self.codes: dict[str, AuthCode] = {}
+
+    def configure(self, client_id: str, client_secret: str, redirect_uris: list[str]) -> None:
+        """Set the credentials oauth.v2.access accepts and the app's configured redirect URLs."""
+        self.client = OAuthClient(client_id, client_secret, redirect_uris)
+
+    def register(self, app: web.Application) -> None:
+        """Add the authorize routes to an application."""
+        app.router.add_get(AUTHORIZE_PATH, self.page)
+        app.router.add_post(AUTHORIZE_PATH, self.allow)
+
+    def _redirect_for(self, query: Mapping[str, str]) -> str:
+        client = self.client
+        if client is None or query.get("client_id") != client.client_id:
+            raise SlackError("invalid_client_id")
+        asked = query.get("redirect_uri")
+        if not asked:
+            if not client.redirect_uris:
+                raise SlackError("bad_redirect_uri")
+            return client.redirect_uris[0]
+        # A redirect_uri must match a configured redirect URL or sit below it.
+        if client.redirect_uris and not any(asked == u or asked.startswith(u.rstrip("/") + "/")
+                                            for u in client.redirect_uris):
+            raise SlackError("bad_redirect_uri")
+        return asked
+
+    def check(self, query: Mapping[str, str]) -> str:
+        """Validate an authorize request; returns where the user will be sent back to."""
+        redirect = self._redirect_for(query)
+        if not _scopes(query.get("scope")) and not _scopes(query.get("user_scope")):
+            raise SlackError("invalid_scope")
+        return redirect
+
+    def authorize(self, query: Mapping[str, str], *, team_id: str, user: str, allow: bool = True) -> str:
+        """The user's decision on the Allow page: returns the redirect URL carrying `code` (or `error`)."""
+        redirect = self.check(query)
+        ws = self.tenancy.get(team_id)
+        installer = ws.user(user)
+        if installer.is_bot or installer.deleted:
+            raise SlackError("user_not_found")
+        state = {"state": query["state"]} if "state" in query else {}
+        if not allow:
+            return with_query(redirect, {"error": "access_denied", **state})
+        code = f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(32)}"
+        assert self.client is not None
+        self.codes[code] = AuthCode(code, self.client.client_id, ws.team_id, installer.id,
+                                    _scopes(query.get("scope")), _scopes(query.get("user_scope")), redirect,
+                                    bool(query.get("redirect_uri")), time.monotonic())
+        return with_query(redirect, {"code": code, **state})
+
+    async def page(self, request: web.Request) -> web.Response:
+        """GET: the consent page an installing user sees."""
+        query = dict(request.query)
+        try:
+            self.check(query)
+        except SlackError as err:
+            return oauth_pages.error_page(err.error)
+        teams = [(ws.team_id, ws.team_name) for ws in self.tenancy.workspaces.values()]
+        return oauth_pages.allow_page(query, teams, _scopes(query.get("scope")))
+
+    async def allow(self, request: web.Request) -> web.Response:
+        """POST: the Allow (or Cancel) button; redirects to the app like Slack does."""
+        form = {k: v for k, v in (await request.post()).items() if isinstance(v, str)}
+        query = {k: v for k, v in form.items() if k not in ("team", "user", "decision")}
+        try:
+            url = self.authorize(query, team_id=form.get("team", ""), user=form.get("user", ""),
+                                 allow=form.get("decision", "allow") == "allow")
+        except SlackError as err:
+            return oauth_pages.error_page(err.error)
+        raise web.HTTPFound(url)
+
+    def _client_credentials(self, p: Params, authorization: str) -> tuple[str, str]:
+        if authorization.startswith("Basic "):
+            try:
+                decoded = base64.b64decode(authorization.removeprefix("Basic ").strip()).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                raise SlackError("invalid_client_id") from None
+            client_id, _, secret = decoded.partition(":")
+            return client_id, secret
+        return p.text("client_id") or "", p.text("client_secret") or ""
+
+    def access(self, p: Params, authorization: str) -> JSON:
+        """oauth.v2.access: exchange a code for a bot token (credentials via Basic auth or the form)."""
+        client_id, secret = self._client_credentials(p, authorization)
+        client = self.client
+        if client is None or client_id != client.client_id:
+            raise SlackError("invalid_client_id")
+        if not secrets.compare_digest(secret, client.client_secret):
+            raise SlackError("bad_client_secret")
+        grant_type = p.text("grant_type")
+        if grant_type == "refresh_token":
+            raise SlackError("invalid_refresh_token")
+        if grant_type not in (None, "", "authorization_code"):
+            raise SlackError("invalid_grant_type")
+        code = self.codes.get(p.text("code") or "")
+        expired = code is not None and time.monotonic() - code.issued > CODE_TTL_SECONDS
+        if code is None or code.used or expired or code.client_id != client_id:
+            raise SlackError("invalid_code")
+        redirect = p.text("redirect_uri")
+        if (redirect or code.explicit_redirect) and redirect != code.redirect_uri:
+            raise SlackError("bad_redirect_uri")
+        code.used = True
+        ws = self.tenancy.get(code.team_id)
+        grant = self.tenancy.grant(ws, scopes=code.scopes, installer=code.user_id)
+        authed_user: JSON = {"id": code.user_id}
+        return {"app_id": ws.app_id, "authed_user": authed_user, "scope": ",".join(code.scopes),
+                "token_type": "bot", "access_token": grant.token, "bot_user_id": ws.bot_user_id,
+                "team": {"id": ws.team_id, "name": ws.team_name}, "enterprise": None,
+                "is_enterprise_install": False}
