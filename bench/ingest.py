@@ -9,56 +9,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from sqlmodel import col, func, select
 
 from bot import incidents
-from bot.local import SANDBOX_SECRET, SANDBOX_TOKEN
+from bot.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
 from sandbox import SlackDriver, SlackEmulator
 from storage.db import create_engine, session_factory
 from storage.models import TimelineEntry
 
 ROOT = Path(__file__).resolve().parents[1]
 ROUNDS = 2
-
-
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_http(url: str, timeout: float = 30) -> None:
-    """Wait until a server answers."""
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            try:
-                async with http.get(url) as resp:
-                    if resp.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(url)
-
-
-def start_retro(port: int, api_url: str, db_url: str) -> subprocess.Popen[bytes]:
-    """`retro serve` as its own process."""
-    env = {**os.environ, "SLACK_BOT_TOKEN": SANDBOX_TOKEN, "SLACK_SIGNING_SECRET": SANDBOX_SECRET,
-           "SLACK_API_URL": api_url, "DATABASE_URL": db_url, "PORT": str(port), "HOST": "127.0.0.1",
-           "LOG_LEVEL": "WARNING", "RETRO_SCHEDULER": "false"}
-    env.pop("SLACK_APP_TOKEN", None)
-    return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=ROOT)
 
 
 def load(url: str, channel: str, n: int, run_id: str, kind: str = "events") -> dict[str, Any]:
@@ -88,7 +54,8 @@ async def measure(db_url: str, n: int = 3000) -> dict[str, Any]:
     emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN)
     await emulator.start()
     port, bare_port = free_port(), free_port()
-    retro = start_retro(port, emulator.api_url, db_url)
+    retro = spawn_serve(port=port, api_url=emulator.api_url, database_url=db_url, cwd=ROOT,
+                        extra_env={"RETRO_SCHEDULER": "false"})
     bare = subprocess.Popen([sys.executable, "-m", "bench.bare_bolt", "--port", str(bare_port), "--secret",
                              SANDBOX_SECRET], cwd=ROOT)
     try:

@@ -20,6 +20,16 @@ from bot.errors import ConfigError
 from bot.observability import Metrics
 
 log = logging.getLogger("retro")
+
+
+class _EnvTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns it ignores it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+log.addFilter(_EnvTokenNotice())
 HANDLER_GROUP = "retro.handlers"
 Registrar = Callable[[AsyncApp, Deps], Any]
 

@@ -134,10 +134,15 @@ async def serve_until_stopped(web_app: web.Application, *, host: str, port: int,
     side = asyncio.create_task(extra()) if extra else None
     try:
         await stop.wait()
-        log.info("shutting down")
+        log.info("shutting down: no new requests; finishing in-flight ones")
     finally:
         if side is not None:
             side.cancel()
+        # Order matters: stop listening and let in-flight requests finish (they need the database), then stop
+        # background work and release the database.
+        await runner.cleanup()
+        deps = web_app[DEPS_KEY]
+        if not await deps.inflight.wait_idle(timeout=5):
+            log.warning("shutdown: %d listener tasks still running", deps.inflight.count)
         if on_stop is not None:
             await on_stop()
-        await runner.cleanup()
