@@ -146,7 +146,8 @@ async def require_in_channel(session: AsyncSession, team_id: str, channel_id: st
     incident = await by_channel(session, team_id, channel_id)
     if incident is not None:
         return incident
-    listing = ", ".join(f"#{i.channel_name}" for i in await open_incidents(session, team_id)) or "none"
+    public = [i for i in await open_incidents(session, team_id) if not i.private]
+    listing = ", ".join(f"#{i.channel_name}" for i in public) or "none"
     raise NotInIncidentError(f"This command works inside an incident channel. Open incidents: {listing}.")
 
 

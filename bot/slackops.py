@@ -11,10 +11,11 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import incidents, timeline
-from bot.blocks import Blocks, card_blocks, roles_prompt_blocks
+from bot.blocks import Blocks, card_blocks, echo, roles_prompt_blocks
 from bot.deps import Deps
 from bot.errors import ConflictError, RetroError
 from bot.roles import current_roles
+from bot.safety import neutralise
 from storage.models import Incident
 
 log = logging.getLogger("retro.slack")
@@ -64,10 +65,10 @@ async def open_incident(client: AsyncWebClient, deps: Deps, *, team_id: str, dec
                                           channel_name=channel_name, now=deps.now())
     await client.conversations_invite(channel=channel_id, users=user)
     sev = deps.catalog.severity(decl.severity)
-    topic = f"{sev.name if sev else decl.severity} · {decl.category} · investigating · {decl.title}"
+    topic = f"{sev.name if sev else decl.severity} · {decl.category} · investigating · {neutralise(decl.title)}"
     await client.conversations_setTopic(channel=channel_id, topic=topic[:250])
     roles = {"commander": user}
-    card_ts = await post(client, deps, incident, text=f"Incident: {decl.title}",
+    card_ts = await post(client, deps, incident, text=f"Incident: {echo(decl.title, 150)}",
                          blocks=card_blocks(incident, roles, deps.catalog))
     await client.pins_add(channel=channel_id, timestamp=card_ts)
     roles_ts = await post(client, deps, incident, text="Roles for this incident",
@@ -87,7 +88,7 @@ async def refresh_card(client: AsyncWebClient, deps: Deps, incident: Incident) -
     try:
         if incident.card_ts:
             await client.chat_update(channel=incident.channel_id, ts=incident.card_ts,
-                                     text=f"Incident: {incident.title}",
+                                     text=f"Incident: {echo(incident.title, 150)}",
                                      blocks=card_blocks(incident, roles, deps.catalog))
         if incident.roles_ts:
             await client.chat_update(channel=incident.channel_id, ts=incident.roles_ts, text="Roles for this incident",

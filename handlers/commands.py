@@ -14,7 +14,7 @@ from bot.blocks import help_blocks
 from bot.blocks.lists import incident_list
 from bot.deps import Deps
 from bot.roles import current_roles
-from handlers import incident_cmds
+from handlers import collect_cmds, incident_cmds, ledger_cmds, postmortem_cmds
 from handlers.context import Ctx
 from handlers.errors import guarded
 from handlers.parsing import USAGE, Parsed, parse
@@ -32,6 +32,8 @@ async def list_cmd(ctx: Ctx, cmd: Parsed) -> None:
     cmd.allow_options()
     async with ctx.deps.session() as session:
         found = await incidents.open_incidents(session, ctx.team_id)
+    found = await ctx.visible(found)
+    async with ctx.deps.session() as session:
         items = [(i, (await current_roles(session, i.id or 0)).get("commander")) for i in found]
     await ctx.reply(f"{len(items)} open incident(s)", incident_list(items, ctx.deps.catalog, ctx.deps.now()))
 
@@ -40,6 +42,9 @@ def subcommands() -> dict[str, Subcommand]:
     """Every subcommand by name; each area module contributes its own."""
     table: dict[str, Subcommand] = {"help": help_cmd, "list": list_cmd}
     table.update(incident_cmds.SUBCOMMANDS)
+    table.update(postmortem_cmds.SUBCOMMANDS)
+    table.update(ledger_cmds.SUBCOMMANDS)
+    table.update(collect_cmds.SUBCOMMANDS)
     return table
 
 

@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import incidents
 from bot.blocks import Blocks
 from bot.deps import Deps
+from bot.errors import NotAllowedError
 from storage.models import Incident
 
 
@@ -45,7 +46,7 @@ class Ctx:
 
     async def reply(self, text: str, blocks: Blocks | None = None, *, replace: bool = False) -> None:
         """Answer the caller only (ephemeral), through response_url when there is one."""
-        if self.respond is not None:
+        if self.respond is not None and self.respond.response_url:
             await self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=replace)
         elif self.channel_id.startswith(("C", "G")):
             await self.client.chat_postEphemeral(channel=self.channel_id, user=self.user_id, text=text, blocks=blocks)
@@ -54,10 +55,33 @@ class Ctx:
 
     async def announce(self, text: str, blocks: Blocks | None = None) -> None:
         """Answer in the channel for everyone, through response_url (works where the bot is not a member)."""
-        if self.respond is not None:
+        if self.respond is not None and self.respond.response_url:
             await self.respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False)
 
     async def incident(self) -> Incident:
         """The incident of the current channel, or a clear error listing the open ones."""
         async with self.deps.session() as session:
             return await incidents.require_in_channel(session, self.team_id, self.channel_id)
+
+    async def incident_by_id(self, ref: str | int) -> Incident:
+        """An incident named by a button or modal, in this workspace, that the caller may act on."""
+        async with self.deps.session() as session:
+            incident = await incidents.by_reference(session, str(ref), team_id=self.team_id)
+        if incident.private and not await self.is_member(incident.channel_id):
+            raise NotAllowedError("This incident is private: only members of its channel can act on it.")
+        return incident
+
+    async def visible(self, found: list[Incident]) -> list[Incident]:
+        """The incidents the caller may see: public ones, and private ones whose channel they are in."""
+        return [i for i in found if not i.private or await self.is_member(i.channel_id)]
+
+    async def is_member(self, channel_id: str) -> bool:
+        """Whether the caller is a member of a channel (asked of Slack, page by page)."""
+        cursor = None
+        while True:
+            resp = await self.client.conversations_members(channel=channel_id, cursor=cursor, limit=1000)
+            if self.user_id in (resp.get("members") or []):
+                return True
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return False

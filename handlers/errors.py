@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
@@ -30,6 +31,10 @@ def message_for(error: BaseException) -> tuple[str, str | None]:
     if isinstance(error, RetroError):
         return f":warning: {escape_mrkdwn(error.user_message)}", None
     cid = uuid.uuid4().hex[:12]
+    if isinstance(error, SlackApiError):  # Slack refused a call: an outside failure, not a bug of ours
+        code = str(error.response.get("error") or "unknown")
+        log.warning("Slack API refused a call (%s), correlation id %s", code, cid)
+        return f":x: Slack refused the request (`{escape_mrkdwn(code)}`); reference `{cid}`.", cid
     log.error("unhandled error, correlation id %s (%s)", cid, type(error).__name__, exc_info=error)
     return f":x: Something went wrong on Retro's side (reference `{cid}`). Nothing already recorded was lost.", cid
 

@@ -17,9 +17,21 @@ def permalink(base_url: str | None, channel: str, ts: str, thread_ts: str | None
     return f"{link}?thread_ts={thread_ts}&cid={channel}" if thread_ts else link
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    """A nested object of the payload, or {} when Slack (or anyone) sent something else."""
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    """A string field, or None when absent or of another type."""
+    return value if isinstance(value, str) and value else None
+
+
 def _files(event: dict[str, Any]) -> tuple[dict[str, Any], ...]:
-    return tuple({"id": f.get("id"), "name": f.get("name"), "mimetype": f.get("mimetype"), "size": f.get("size")}
-                 for f in event.get("files") or [] if isinstance(f, dict))
+    files = event.get("files")
+    return tuple({"id": _str(f.get("id")), "name": _str(f.get("name")), "mimetype": _str(f.get("mimetype")),
+                  "size": f.get("size") if isinstance(f.get("size"), int) else None}
+                 for f in (files if isinstance(files, list) else []) if isinstance(f, dict))
 
 
 def happening_of(event: dict[str, Any], *, key_reaction: str, base_url: str | None = None,
@@ -29,40 +41,39 @@ def happening_of(event: dict[str, Any], *, key_reaction: str, base_url: str | No
     if etype == "message":
         return _message(event, base_url, bot_id)
     if etype == "reaction_added" and event.get("reaction") == key_reaction:
-        item = event.get("item") or {}
-        if item.get("type") == "message" and item.get("channel") and item.get("ts"):
-            return Marked(str(item["channel"]), event.get("user"), str(item["ts"]), f"reaction:{key_reaction}")
+        item = _obj(event.get("item"))
+        channel, ts = _str(item.get("channel")), _str(item.get("ts"))
+        if item.get("type") == "message" and channel and ts:
+            return Marked(channel, _str(event.get("user")), ts, f"reaction:{key_reaction}")
     if etype == "pin_added":
-        item = event.get("item") or {}
-        message = item.get("message") or {}
-        channel = event.get("channel_id") or item.get("channel")
-        if channel and message.get("ts"):
-            return Marked(str(channel), event.get("user"), str(message["ts"]), "pin")
+        item = _obj(event.get("item"))
+        ts = _str(_obj(item.get("message")).get("ts"))
+        channel = _str(event.get("channel_id")) or _str(item.get("channel"))
+        if channel and ts:
+            return Marked(channel, _str(event.get("user")), ts, "pin")
     return None
 
 
 def _message(event: dict[str, Any], base_url: str | None, bot_id: str | None) -> Happening | None:
-    channel = event.get("channel")
+    channel = _str(event.get("channel"))
     subtype = event.get("subtype")
     if not channel or subtype in IGNORED_SUBTYPES:
         return None
     if subtype == "message_changed":
-        new = event.get("message") or {}
-        old = event.get("previous_message") or {}
-        if not new.get("ts") or new.get("text") == old.get("text") or (bot_id and new.get("bot_id") == bot_id):
+        new, old = _obj(event.get("message")), _obj(event.get("previous_message"))
+        ts = _str(new.get("ts"))
+        if not ts or new.get("text") == old.get("text") or (bot_id and new.get("bot_id") == bot_id):
             return None  # unfurls and our own card refreshes also arrive as message_changed
-        return Edited(str(channel), new.get("user"), str(new["ts"]), str(new.get("text") or ""),
-                      (new.get("edited") or {}).get("ts"))
+        return Edited(channel, _str(new.get("user")), ts, _str(new.get("text")) or "",
+                      _str(_obj(new.get("edited")).get("ts")))
     if subtype == "message_deleted":
-        ts = event.get("deleted_ts") or (event.get("previous_message") or {}).get("ts")
-        if not ts:
-            return None
-        return Deleted(str(channel), str(ts), (event.get("previous_message") or {}).get("user"))
-    ts = event.get("ts")
+        previous = _obj(event.get("previous_message"))
+        ts = _str(event.get("deleted_ts")) or _str(previous.get("ts"))
+        return Deleted(channel, ts, _str(previous.get("user"))) if ts else None
+    ts = _str(event.get("ts"))
     if not ts:
         return None
-    thread_ts = event.get("thread_ts")
-    thread = str(thread_ts) if thread_ts and thread_ts != ts else None
-    return Posted(str(channel), event.get("user") or event.get("bot_id"), str(ts), str(event.get("text") or ""),
-                  thread, _files(event), permalink(base_url, str(channel), str(ts), thread),
-                  bot=bool(event.get("bot_id")))
+    thread_ts = _str(event.get("thread_ts"))
+    thread = thread_ts if thread_ts and thread_ts != ts else None
+    return Posted(channel, _str(event.get("user")) or _str(event.get("bot_id")), ts, _str(event.get("text")) or "",
+                  thread, _files(event), permalink(base_url, channel, ts, thread), bot=bool(event.get("bot_id")))

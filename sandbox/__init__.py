@@ -6,6 +6,7 @@ from .render import Rendered, Target, render_message, render_view
 from .repl import run_repl
 from .results import CommandResult
 from .state import ApiCall, Delivery, SlackError
+from .workspace import Workspace
 
 __all__ = [
     "ApiCall",
@@ -16,6 +17,7 @@ __all__ = [
     "SlackEmulator",
     "SlackError",
     "Target",
+    "Workspace",
     "render_message",
     "render_view",
     "run_repl",

@@ -17,16 +17,21 @@ SYSTEM_SUBTYPES = {"channel_join", "channel_leave", "channel_topic", "channel_pu
 
 
 class SlackDriver:
-    """Acts as workspace members. Users may be given by name (`"alice"`) or id; channels by id or `#name`."""
+    """Acts as members of one workspace. Users may be given by name (`"alice"`) or id; channels by id or `#name`."""
 
-    def __init__(self, emulator: SlackEmulator, *, ack_timeout: float = 3.0) -> None:
+    def __init__(self, emulator: SlackEmulator, *, team_id: str | None = None, ack_timeout: float = 3.0) -> None:
         self.emulator = emulator
         self.ack_timeout = ack_timeout
+        self.team_id = emulator.workspace_for(team_id).team_id
+
+    def for_team(self, team_id: str) -> SlackDriver:
+        """A driver acting in another workspace of the same emulator."""
+        return SlackDriver(self.emulator, team_id=team_id, ack_timeout=self.ack_timeout)
 
     @property
     def ws(self) -> Workspace:
-        """The emulator's workspace."""
-        return self.emulator.workspace
+        """The workspace this driver acts in."""
+        return self.emulator.workspace_for(self.team_id)
 
     def user(self, ref: str) -> User:
         """Resolve a user name or id."""
@@ -161,7 +166,7 @@ class SlackDriver:
                       escape: bool = True) -> CommandResult:
         """Run a slash command (escaped like a command with should_escape); replies arrive after draining."""
         sent = self._client_format(text, labels=True) if escape else text
-        return await interactions.slash_command(self.emulator, self.user(user), self.channel(channel), sent,
+        return await interactions.slash_command(self.emulator, self.ws, self.user(user), self.channel(channel), sent,
                                                 command=command, timeout=self.ack_timeout)
 
     async def click(self, user: str, *, action_id: str, channel: str | None = None,
@@ -176,7 +181,7 @@ class SlackDriver:
                 raise SlackError("not_found", detail="no App Home view published for this user")
         picked: Any = selected_user if selected_user is not None else selected_option
         picked = value if picked is None else picked
-        return await interactions.click(self.emulator, u, action_id=action_id,
+        return await interactions.click(self.emulator, self.ws, u, action_id=action_id,
                                         channel=self.channel(channel) if channel else None,
                                         message_ts=message_ts, view_id=view_id, block_id=block_id,
                                         value=picked, timeout=self.ack_timeout)
@@ -190,12 +195,12 @@ class SlackDriver:
             if not stack:
                 raise SlackError("not_found", detail="no modal open for this user")
             view_id = stack[-1].id
-        return await interactions.submit_view(self.emulator, u, view_id, values or {},
+        return await interactions.submit_view(self.emulator, self.ws, u, view_id, values or {},
                                               timeout=self.ack_timeout)
 
     async def close_view(self, user: str) -> int | None:
         """Close the user's top modal (the app hears about it only with notify_on_close)."""
-        return await interactions.close_view(self.emulator, self.user(user), timeout=self.ack_timeout)
+        return await interactions.close_view(self.emulator, self.ws, self.user(user), timeout=self.ack_timeout)
 
     def messages(self, channel: str, *, include_threads: bool = True,
                  include_system: bool = False) -> list[JSON]:

@@ -4,26 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections.abc import Iterable
 
 from aiohttp import web
 
-from . import actions, api_chat, api_conversations, api_files, api_views, views
-from .api_common import ApiContext, Handler, Params
+from . import actions, install, views
 from .events import Activity, EventBus
 from .hosted import HostedRoutes
-from .state import JSON, ApiCall, Channel, Delivery, SlackError
-from .workspace import Workspace
-
-log = logging.getLogger(__name__)
-HANDLERS: dict[str, Handler] = {**api_conversations.HANDLERS, **api_chat.HANDLERS, **api_views.HANDLERS,
-                                **api_files.HANDLERS}
+from .oauth import AUTHORIZE_PATH, OAuthServer
+from .state import JSON, ApiCall, Channel, Delivery
+from .tenancy import Tenancy
+from .webapi import WebApi
+from .workspace import SEED_HUMANS, Workspace
 
 
 class SlackEmulator:
-    """A faithful local Slack workspace: Web API under `api_url`, events sent to `events_url`."""
+    """A faithful local Slack: workspaces with one app, Web API under `api_url`, events sent to `events_url`."""
 
     def __init__(self, *, signing_secret: str, events_url: str | None = None, team_id: str = "T0SANDBOX",
                  bot_token: str = "xoxb-sandbox-token", trigger_ttl: float = 3.0, retry_delay: float = 0.05,
@@ -33,27 +30,25 @@ class SlackEmulator:
         self.bot_token = bot_token
         self.trigger_ttl = trigger_ttl
         self.drain_settle = drain_settle
-        self.workspace = Workspace(team_id=team_id)
-        self.activity = Activity()
-        self.bus = EventBus(self.workspace, self.activity, signing_secret=signing_secret,
-                            verification_token=verification_token, retry_delay=retry_delay,
-                            timeout=delivery_timeout)
-        self.bus.url = events_url
-        self.bus.subscriptions = set(event_subscriptions) if event_subscriptions is not None else None
-        self.workspace.emit = self._emit
-        self.calls: list[ApiCall] = []
-        self._rl_every: int | None = None
-        self._rl_retry_after = 1
-        self._rl_methods: set[str] | None = None
-        self._rl_seen = 0
         self._runner: web.AppRunner | None = None
         self._base = ""
+        self.activity = Activity()
+        self.bus = EventBus(self.activity, signing_secret=signing_secret, verification_token=verification_token,
+                            retry_delay=retry_delay, timeout=delivery_timeout)
+        self.bus.url = events_url
+        self.bus.subscriptions = set(event_subscriptions) if event_subscriptions is not None else None
+        self.tenancy = Tenancy(app_id="A0SANDBOX", on_add=self._wire)
+        self.workspace = self.tenancy.add(team_id, name="Sandbox", domain="sandbox", token=bot_token)
+        self.oauth = OAuthServer(self.tenancy)
+        self.api = WebApi(self)
+        self.calls: list[ApiCall] = self.api.calls
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Start serving HTTP and delivering events."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/api/{method}", self._handle_api)
-        HostedRoutes(self.workspace, self.activity, self.bot_token).register(app)
+        app.router.add_route("*", "/api/{method}", self.api.handle)
+        HostedRoutes(self.tenancy, self.activity).register(app)
+        self.oauth.register(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -63,7 +58,8 @@ class SlackEmulator:
         sockets = getattr(server, "sockets", None) or []
         bound_port = sockets[0].getsockname()[1] if sockets else port
         self._base = f"http://{host}:{bound_port}"
-        self.workspace.public_url = self._base
+        for ws in self.tenancy.workspaces.values():
+            ws.public_url = self._base
         await self.bus.start()
 
     async def stop(self) -> None:
@@ -106,31 +102,34 @@ class SlackEmulator:
 
     def ratelimit(self, every_nth: int | None, retry_after: int = 1, methods: set[str] | None = None) -> None:
         """Answer every n-th matching call with HTTP 429 (None turns it off)."""
-        self._rl_every = every_nth
-        self._rl_retry_after = retry_after
-        self._rl_methods = set(methods) if methods else None
-        self._rl_seen = 0
+        self.api.ratelimit(every_nth, retry_after, methods)
 
-    def add_user(self, name: str, *, real_name: str | None = None, is_bot: bool = False) -> str:
+    def workspace_for(self, team_id: str | None = None) -> Workspace:
+        """A workspace by team id (the default workspace for None)."""
+        return self.workspace if team_id is None else self.tenancy.get(team_id)
+
+    def add_user(self, name: str, *, real_name: str | None = None, is_bot: bool = False,
+                 team_id: str | None = None) -> str:
         """Add a workspace member; returns its user id."""
-        return self.workspace.add_user(name, real_name=real_name, is_bot=is_bot)
+        return self.workspace_for(team_id).add_user(name, real_name=real_name, is_bot=is_bot)
 
     def create_channel(self, name: str, *, creator: str = "alice", members: Iterable[str] = (),
-                       is_private: bool = False) -> str:
+                       is_private: bool = False, team_id: str | None = None) -> str:
         """Create a channel as a human (the bot is only in it if listed in `members`)."""
-        ws = self.workspace
+        ws = self.workspace_for(team_id)
         ch = actions.create_channel(ws, name, ws.user(creator), is_private=is_private)
         for ref in members:
             actions.join_channel(ws, ch, ws.user(ref))
         return ch.id
 
-    def channel(self, ref: str) -> Channel:
+    def channel(self, ref: str, *, team_id: str | None = None) -> Channel:
         """A channel by id or `#name`."""
-        return self.workspace.channel(ref)
+        return self.workspace_for(team_id).channel(ref)
 
-    def issue_trigger(self, user: str) -> str:
+    def issue_trigger(self, user: str, *, team_id: str | None = None) -> str:
         """Issue a trigger_id for a user, as an interaction would."""
-        return views.issue_trigger(self.workspace, self.workspace.user(user).id)
+        ws = self.workspace_for(team_id)
+        return views.issue_trigger(ws, ws.user(user).id)
 
     def calls_for(self, method: str) -> list[ApiCall]:
         """Calls of one Web API method (including rate-limited ones)."""
@@ -148,17 +147,23 @@ class SlackEmulator:
         """Every event delivery record, in order."""
         return self.bus.deliveries
 
-    def events(self, type: str | None = None) -> list[JSON]:
-        """Inner events that were sent (or dropped), optionally of one type."""
+    def events(self, type: str | None = None, *, team_id: str | None = None) -> list[JSON]:
+        """Inner events that were sent (or dropped), optionally of one type or one workspace."""
         out = []
         for d in self.bus.deliveries:
             event = d.payload.get("event")
+            if team_id is not None and d.payload.get("team_id") != team_id:
+                continue
             if isinstance(event, dict) and (type is None or event.get("type") == type):
                 out.append(event)
         return out
 
-    def _emit(self, event: JSON) -> None:
-        self.bus.publish(event)
+    def _wire(self, ws: Workspace) -> None:
+        ws.public_url = self._base or ws.public_url
+        ws.emit = lambda event: self._publish(event, ws)
+
+    def _publish(self, event: JSON, ws: Workspace) -> None:
+        self.bus.publish(event, ws)
 
     async def drain(self, timeout: float = 10.0, *, settle: float | None = None) -> None:
         """Wait until no events are queued or in flight and no API calls happened for `settle` seconds."""
@@ -196,73 +201,49 @@ class SlackEmulator:
         except (json.JSONDecodeError, AttributeError):
             return result.text.strip() == challenge
 
-    async def _read_params(self, request: web.Request) -> tuple[JSON, str | None]:
-        params: JSON = dict(request.query)
-        token = params.pop("token", None)
-        if request.method == "POST" and request.can_read_body:
-            if request.content_type == "application/json":
-                raw = await request.read()
-                body = json.loads(raw) if raw.strip() else {}
-                if not isinstance(body, dict):
-                    raise SlackError("invalid_json")
-                params.update(body)
-            else:
-                form = await request.post()
-                for key, value in form.items():
-                    params[key] = value.file.read() if isinstance(value, web.FileField) else value
-                token = str(params.pop("token", "")) or token
-        return params, token
+    def add_workspace(self, team_id: str, *, name: str, domain: str, installed: bool = True,
+                      humans: Iterable[str] = SEED_HUMANS) -> Workspace:
+        """Add a workspace (own users, #general, bot user); installed ones get a bot token at once."""
+        return self.tenancy.add(team_id, name=name, domain=domain, humans=humans, installed=installed)
 
-    def _ratelimited(self, method: str) -> bool:
-        if not self._rl_every or (self._rl_methods is not None and method not in self._rl_methods):
-            return False
-        self._rl_seen += 1
-        return self._rl_seen % self._rl_every == 0
+    def bot_token_for(self, team_id: str | None = None) -> str:
+        """The newest live bot token of a workspace (KeyError when the app is not installed there)."""
+        ws = self.workspace_for(team_id)
+        live = self.tenancy.live_tokens(ws.team_id)
+        if not live:
+            raise KeyError(f"the app is not installed in {ws.team_id}")
+        return live[-1].token
 
-    async def _handle_api(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        self.activity.begin()
-        call = ApiCall(method=method, params={}, at=time.time())
-        self.calls.append(call)
-        try:
-            try:
-                call.params, token = await self._read_params(request)
-            except (json.JSONDecodeError, SlackError):
-                return self._reply(call, {"ok": False, "error": "invalid_json"})
-            header = request.headers.get("Authorization", "")
-            token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else token
-            if not token:
-                return self._reply(call, {"ok": False, "error": "not_authed"})
-            if token != self.bot_token:
-                return self._reply(call, {"ok": False, "error": "invalid_auth"})
-            if self._ratelimited(method):
-                call.ratelimited = True
-                call.status = 429
-                call.error = "ratelimited"
-                return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                         headers={"Retry-After": str(self._rl_retry_after)})
-            handler = HANDLERS.get(method)
-            if handler is None:
-                # Retired APIs answer method_deprecated rather than unknown_method.
-                family = method.split(".")[0]
-                retired = method == "files.upload" or family in ("channels", "groups", "im", "mpim")
-                error = "method_deprecated" if retired else "unknown_method"
-                return self._reply(call, {"ok": False, "error": error})
-            ctx = ApiContext(ws=self.workspace, trigger_ttl=self.trigger_ttl)
-            try:
-                result = handler(ctx, Params(call.params))
-            except SlackError as err:
-                return self._reply(call, {"ok": False, "error": err.error, **err.extra})
-            except Exception:
-                log.exception("sandbox handler for %s crashed", method)
-                call.status, call.error = 500, "fatal_error"
-                return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
-            return self._reply(call, {"ok": True, **result})
-        finally:
-            self.activity.end()
+    def configure_oauth(self, client_id: str, client_secret: str, *, redirect_uris: Iterable[str] = ()) -> None:
+        """Set the app's OAuth credentials and (optionally) its configured redirect URLs."""
+        self.oauth.configure(client_id, client_secret, list(redirect_uris))
 
-    @staticmethod
-    def _reply(call: ApiCall, body: JSON) -> web.Response:
-        call.ok = bool(body.get("ok"))
-        call.error = body.get("error")
-        return web.json_response(body)
+    @property
+    def authorize_url(self) -> str:
+        """The OAuth v2 authorize page, for `AsyncOAuthSettings(authorization_url=...)`."""
+        return self._base + AUTHORIZE_PATH
+
+    async def oauth_authorize(self, authorize_url: str, *, user: str = "alice", team_id: str | None = None,
+                              allow: bool = True) -> str:
+        """Open an authorize URL as `user` and press Allow (or Cancel); returns the redirect back to the app."""
+        team = self.workspace_for(team_id or install.team_in(authorize_url)).team_id
+        return await install.authorize(self._base, authorize_url, team_id=team, user=user, allow=allow)
+
+    async def install_app(self, install_url: str, *, team_id: str | None = None, user: str = "alice",
+                          allow: bool = True) -> tuple[int, str]:
+        """Follow the app's install URL, Allow, and load its redirect in one browser session: (status, body)."""
+        team = self.workspace_for(team_id or install.team_in(install_url)).team_id
+        return await install.install(self._base, install_url, team_id=team, user=user, allow=allow)
+
+    async def uninstall(self, team_id: str | None = None) -> list[Delivery]:
+        """Uninstall the app from a workspace: revoke its bot tokens, send app_uninstalled and tokens_revoked."""
+        ws = self.workspace_for(team_id)
+        if not ws.installed:
+            raise ValueError(f"the app is not installed in {ws.team_id}")
+        revoked = self.tenancy.revoke(ws.team_id)
+        bots = sorted({grant.bot_user_id for grant in revoked})
+        sent = [self.bus.publish({"type": "app_uninstalled"}, ws),
+                self.bus.publish({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": bots}}, ws)]
+        ws.uninstall_bot()
+        await self.drain()
+        return sent

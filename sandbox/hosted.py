@@ -9,16 +9,15 @@ from aiohttp import web
 from . import api_files, responses
 from .events import Activity
 from .state import SlackError
-from .workspace import Workspace
+from .tenancy import Tenancy
 
 
 class HostedRoutes:
-    """aiohttp handlers for files and response_url hooks."""
+    """aiohttp handlers for files and response_url hooks, across the emulator's workspaces."""
 
-    def __init__(self, ws: Workspace, activity: Activity, bot_token: str) -> None:
-        self.ws = ws
+    def __init__(self, tenancy: Tenancy, activity: Activity) -> None:
+        self.tenancy = tenancy
         self.activity = activity
-        self.bot_token = bot_token
 
     def register(self, app: web.Application) -> None:
         """Add the routes to an application."""
@@ -40,19 +39,29 @@ class HostedRoutes:
                 break
         else:
             data = await request.read()
-        if not api_files.store_upload(self.ws, request.match_info["file_id"], data):
+        ws = self.tenancy.file_owner(request.match_info["file_id"])
+        if ws is None or not api_files.store_upload(ws, request.match_info["file_id"], data):
             return web.Response(status=404, text="file_not_found", content_type="text/plain")
         return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         """`url_private`: the file for the bot token, a sign-in redirect otherwise."""
-        f = self.ws.files.get(request.match_info["file_id"])
-        if f is None or f.content is None or f.name != request.match_info["name"]:
+        ws = self.tenancy.file_owner(request.match_info["file_id"])
+        f = ws.files[request.match_info["file_id"]] if ws is not None else None
+        if ws is None or f is None or f.content is None or f.name != request.match_info["name"]:
             return web.Response(status=404, text="File not found")
-        if request.headers.get("Authorization", "") != f"Bearer {self.bot_token}":
+        if not self._authorized(request.headers.get("Authorization", ""), ws.team_id):
             # Without the token Slack redirects to its sign-in page (HTML, not the file).
             raise web.HTTPFound(f"/signin?redir={request.path}")
         return web.Response(body=f.content, content_type=f.mimetype)
+
+    def _authorized(self, header: str, team_id: str) -> bool:
+        if not header.startswith("Bearer "):
+            return False
+        try:
+            return self.tenancy.resolve(header.removeprefix("Bearer ").strip()).team_id == team_id
+        except SlackError:
+            return False
 
     async def signin(self, request: web.Request) -> web.Response:
         """The HTML page unauthenticated downloads end up on."""
@@ -69,9 +78,12 @@ class HostedRoutes:
                 return web.json_response({"ok": False, "error": "invalid_payload"}, status=400)
             if not isinstance(body, dict):
                 return web.json_response({"ok": False, "error": "invalid_payload"}, status=400)
+            ws = self.tenancy.workspaces.get(request.match_info["team"])
             try:
-                hook = responses.use_hook(self.ws, request.match_info["hook_id"])
-                responses.apply_response(self.ws, hook, body)
+                if ws is None:
+                    raise SlackError("no_active_hooks")
+                hook = responses.use_hook(ws, request.match_info["hook_id"])
+                responses.apply_response(ws, hook, body)
             except SlackError as err:
                 status = 404 if err.error in ("no_active_hooks", "used_url", "expired_url") else 400
                 return web.json_response({"ok": False, "error": err.error}, status=status)

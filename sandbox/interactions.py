@@ -13,6 +13,7 @@ from .results import CommandResult
 from .shapes import message_json, view_json
 from .state import JSON, Channel, SlackError, User
 from .validation import check_view, with_ids
+from .workspace import Workspace
 
 if TYPE_CHECKING:
     from .emulator import SlackEmulator
@@ -20,10 +21,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-async def send_form(emu: SlackEmulator, form: dict[str, str], timeout: float) -> HttpResult:
-    """POST a signed form body to the app's request URL."""
+async def send_form(emu: SlackEmulator, ws: Workspace, form: dict[str, str], timeout: float) -> HttpResult:
+    """POST a signed form body to the app's request URL, on behalf of a workspace."""
     if emu.events_url is None or emu.bus.session is None:
         raise RuntimeError("the emulator has no events_url (or is not started)")
+    if not ws.installed:
+        raise SlackError("app_not_installed")
     emu.activity.begin()
     try:
         return await post_signed(emu.bus.session, emu.events_url, urlencode(form).encode(),
@@ -51,10 +54,9 @@ def _channel_name(ch: Channel) -> str:
     return ch.name
 
 
-async def slash_command(emu: SlackEmulator, user: User, ch: Channel, text: str, *, command: str,
+async def slash_command(emu: SlackEmulator, ws: Workspace, user: User, ch: Channel, text: str, *, command: str,
                         timeout: float) -> CommandResult:
     """Run a slash command as Slack does and apply the ack body like Slack shows it."""
-    ws = emu.workspace
     since = ws.next_ts()
     trigger_id = views.issue_trigger(ws, user.id)
     hook = responses.new_hook(ws, user=user.id, channel=ch.id, kind="command")
@@ -64,12 +66,12 @@ async def slash_command(emu: SlackEmulator, user: User, ch: Channel, text: str, 
             "user_name": user.name,
             "command": command, "text": text, "api_app_id": ws.app_id, "is_enterprise_install": "false",
             "response_url": url, "trigger_id": trigger_id}
-    result = await send_form(emu, form, timeout)
+    result = await send_form(emu, ws, form, timeout)
     body = parse_body(result.text)
     out = CommandResult(status=result.status, ack_body=body, ack_seconds=result.seconds,
                         trigger_id=trigger_id, response_url=url, channel_id=ch.id, user_id=user.id,
                         timed_out=result.reason == "http_timeout", hook_id=hook.id, since_ts=since,
-                        emulator=emu)
+                        emulator=emu, ws=ws)
     if result.status == 200 and body is not None:
         reply = body if isinstance(body, dict) else {"text": str(body)}
         try:
@@ -79,11 +81,10 @@ async def slash_command(emu: SlackEmulator, user: User, ch: Channel, text: str, 
     return out
 
 
-async def click(emu: SlackEmulator, user: User, *, action_id: str, channel: Channel | None = None,
+async def click(emu: SlackEmulator, ws: Workspace, user: User, *, action_id: str, channel: Channel | None = None,
                 message_ts: str | None = None, view_id: str | None = None, block_id: str | None = None,
                 value: Any = None, timeout: float = 3.0) -> int | None:
     """Click a button or pick from a menu in a message, modal or App Home; returns the ack status."""
-    ws = emu.workspace
     trigger_id = views.issue_trigger(ws, user.id)
     extra: JSON = {}
     if view_id is not None:
@@ -122,12 +123,11 @@ async def click(emu: SlackEmulator, user: User, *, action_id: str, channel: Chan
         extra["response_url"] = responses.hook_url(ws, hook)
     payload = payloads.block_actions(ws, user, actions=[action], trigger_id=trigger_id, container=container,
                                      state=state, token=emu.bus.verification_token, **extra)
-    result = await send_form(emu, {"payload": json.dumps(payload)}, timeout)
+    result = await send_form(emu, ws, {"payload": json.dumps(payload)}, timeout)
     return result.status
 
 
-def _apply_response_action(emu: SlackEmulator, user: User, body: Any) -> None:
-    ws = emu.workspace
+def _apply_response_action(ws: Workspace, user: User, body: Any) -> None:
     action = body.get("response_action") if isinstance(body, dict) else None
     if action is None:
         views.close_top(ws, user.id)
@@ -145,10 +145,9 @@ def _apply_response_action(emu: SlackEmulator, user: User, body: Any) -> None:
         raise SlackError("invalid_response_action", response_action=action)
 
 
-async def submit_view(emu: SlackEmulator, user: User, view_id: str, values: dict[str, Any], *,
+async def submit_view(emu: SlackEmulator, ws: Workspace, user: User, view_id: str, values: dict[str, Any], *,
                       timeout: float) -> tuple[int | None, Any]:
     """Submit the user's topmost modal; applies the app's response_action like Slack."""
-    ws = emu.workspace
     stack = views.open_modals(ws, user.id)
     if not stack or stack[-1].id != view_id:
         raise SlackError("not_found", detail="only the topmost open modal of this user can be submitted")
@@ -157,21 +156,20 @@ async def submit_view(emu: SlackEmulator, user: User, view_id: str, values: dict
     payload = payloads.view_submission(ws, user, view_json(ws, view),
                                        trigger_id=views.issue_trigger(ws, user.id),
                                        token=emu.bus.verification_token)
-    result = await send_form(emu, {"payload": json.dumps(payload)}, timeout)
+    result = await send_form(emu, ws, {"payload": json.dumps(payload)}, timeout)
     body = parse_body(result.text)
     if result.status == 200:
-        _apply_response_action(emu, user, body)
+        _apply_response_action(ws, user, body)
     else:
         log.warning("view_submission answered %s: modal stays open with an error", result.status)
     return result.status, body
 
 
-async def close_view(emu: SlackEmulator, user: User, *, timeout: float) -> int | None:
+async def close_view(emu: SlackEmulator, ws: Workspace, user: User, *, timeout: float) -> int | None:
     """Close the topmost modal; sends view_closed only if the view set notify_on_close."""
-    ws = emu.workspace
     view = views.close_top(ws, user.id)
     if view is None or not view.definition.get("notify_on_close"):
         return None
     payload = payloads.view_closed(ws, user, view_json(ws, view), is_cleared=False,
                                    token=emu.bus.verification_token)
-    return (await send_form(emu, {"payload": json.dumps(payload)}, timeout)).status
+    return (await send_form(emu, ws, {"payload": json.dumps(payload)}, timeout)).status

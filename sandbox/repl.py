@@ -37,7 +37,7 @@ class Repl:
                  channel: str) -> None:
         self.emulator = emulator
         self.driver = driver
-        self.ws = emulator.workspace
+        self.ws = driver.ws
         self.screen = Screen(self.ws, out)
         self.user = driver.user(user).name
         self.channel = driver.channel(channel).id

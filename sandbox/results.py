@@ -30,6 +30,12 @@ class CommandResult:
     hook_id: str = ""
     since_ts: str = "0"
     emulator: SlackEmulator | None = field(default=None, repr=False)
+    ws: Workspace | None = field(default=None, repr=False)
+
+    @property
+    def workspace(self) -> Workspace | None:
+        """The workspace the command ran in."""
+        return self.ws or (self.emulator.workspace if self.emulator else None)
 
     @property
     def ok(self) -> bool:
@@ -38,9 +44,9 @@ class CommandResult:
 
     def collected(self) -> list[JSON]:
         """Replies so far: ack body, response_url posts and chat.postEphemeral to this user here."""
-        if self.emulator is None:
+        ws = self.workspace
+        if ws is None:
             return []
-        ws: Workspace = self.emulator.workspace
         out: list[JSON] = []
         hook = ws.hooks.get(self.hook_id)
         if hook is not None:
@@ -65,5 +71,6 @@ class CommandResult:
 
     def text(self) -> str:
         """All reply texts (including block text) joined by newlines, for assertions."""
-        names = {u.id: u.name for u in self.emulator.workspace.users.values()} if self.emulator else {}
+        ws = self.workspace
+        names = {u.id: u.name for u in ws.users.values()} if ws else {}
         return "\n".join(message_text(r, names) for r in self.collected())

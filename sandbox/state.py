@@ -189,6 +189,7 @@ class ApiCall:
     ok: bool = False
     error: str | None = None
     ratelimited: bool = False
+    team_id: str | None = None
 
 
 @dataclass

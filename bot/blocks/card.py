@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 from bot.blocks.base import Blocks, clip, context, echo, render, user, when
 from bot.catalog import Catalog
 from bot.ids import ActionId
+from bot.safety import neutralise
 from storage.models import Incident
 
 STATUS_EMOJI = {"investigating": ":mag:", "mitigated": ":adhesive_bandage:", "resolved": ":white_check_mark:",
@@ -29,7 +30,7 @@ def card_blocks(incident: Incident, roles: dict[str, str], catalog: Catalog) -> 
     value = str(incident.id)
     held = [f"*{r.name}:* {user(roles.get(r.id))}" for r in catalog.roles]
     blocks: list[Block] = [
-        HeaderBlock(text=clip(f"{sev.name if sev else incident.severity}: {incident.title}", 150)),
+        HeaderBlock(text=clip(f"{sev.name if sev else incident.severity}: {neutralise(incident.title)}", 150)),
         SectionBlock(fields=[
             MarkdownTextObject(text=f"*Severity*\n{sev.name if sev else incident.severity}"),
             MarkdownTextObject(text=f"*Category*\n{cat.name if cat else incident.category}"),

@@ -1,0 +1,137 @@
+"""Fuzz: thousands of generated `/retro` texts and event payloads through the real, signature-checking app.
+
+No 5xx, no unhandled exception in the log, and every command gets an answer (a usage line when it is malformed).
+Requests go through Bolt's dispatch in-process (same signature check as HTTP) so the volume stays affordable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import string
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.local import SANDBOX_SECRET, LocalStack, local_stack
+from handlers.parsing import USAGE
+from tests.signing import signed_headers
+
+COMMANDS = 8000
+EVENTS = 2000
+ODD = st.characters(blacklist_categories=("Cs",))
+SUBS = sorted(set(USAGE) - {"start", "postmortem"})  # those two do heavy Slack work; they have their own tests
+
+
+def command_texts() -> st.SearchStrategy[str]:
+    words = st.lists(st.one_of(st.text(ODD, max_size=12), st.sampled_from(
+        ["H1", "E2", "A1", "sev=9", "due=+3d", "owner=<@U0BOB|bob>", '"', "<!channel>", "<#C1|x>", "=", "<@", "kind=x"])),
+        max_size=6)
+    return st.one_of(st.text(ODD, max_size=300),
+                     st.tuples(st.sampled_from(SUBS), words).map(lambda t: " ".join([t[0], *t[1]])),
+                     st.text(ODD, min_size=3000, max_size=5000))
+
+
+def event_payloads() -> st.SearchStrategy[dict[str, Any]]:
+    inner = st.fixed_dictionaries({}, optional={
+        "type": st.sampled_from(["message", "reaction_added", "pin_added", "app_home_opened", "tokens_revoked"]),
+        "subtype": st.sampled_from([None, "message_changed", "message_deleted", "file_share", "bot_message", "zzz"]),
+        "channel": st.one_of(st.none(), st.text(ODD, max_size=12), st.just("C0GENERAL")),
+        "user": st.one_of(st.none(), st.text(ODD, max_size=12)),
+        "text": st.one_of(st.none(), st.text(ODD, max_size=200), st.just("x" * 20000), st.integers()),
+        "ts": st.one_of(st.none(), st.text(ODD, max_size=20), st.floats(allow_nan=False)),
+        "message": st.one_of(st.none(), st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3)),
+        "item": st.one_of(st.none(), st.just({"type": "message"}), st.integers()),
+        "files": st.one_of(st.none(), st.lists(st.dictionaries(st.text(max_size=4), st.text(max_size=4)), max_size=2)),
+    })
+    return inner.map(lambda e: {k: v for k, v in e.items() if v is not None})
+
+
+class Sink:
+    """A response_url that records every reply."""
+
+    def __init__(self) -> None:
+        self.replies: list[str] = []
+        self.url = ""
+        self.runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        async def accept(request: web.Request) -> web.Response:
+            self.replies.append(await request.text())
+            return web.json_response({"ok": True})
+
+        app = web.Application()
+        app.router.add_post("/hook", accept)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"  # type: ignore[union-attr]
+
+
+async def dispatch(stack: LocalStack, body: str, content_type: str) -> int:
+    headers = signed_headers(SANDBOX_SECRET, body, content_type=content_type)
+    response = await stack.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
+    return response.status
+
+
+@pytest.fixture
+async def sqlite_stack(tmp_path: Any) -> Any:
+    """Fuzzing targets parsing and handlers, not the database: SQLite only, to keep CI affordable."""
+    async with local_stack(database_url=f"sqlite+aiosqlite:///{tmp_path / 'fuzz.db'}") as stack:
+        yield stack
+
+
+@pytest.mark.slow
+async def test_fuzzed_commands_and_events(sqlite_stack: LocalStack, caplog: pytest.LogCaptureFixture) -> None:
+    stack = sqlite_stack
+    caplog.set_level(logging.ERROR, logger="retro")
+    sink = Sink()
+    await sink.start()
+    collected: list[str] = []
+
+    @settings(max_examples=COMMANDS, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(command_texts())
+    def gather_texts(text: str) -> None:
+        collected.append(text)
+
+    gather_texts()
+    texts = collected
+    events: list[dict[str, Any]] = []
+
+    @settings(max_examples=EVENTS, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(event_payloads())
+    def gather_events(event: dict[str, Any]) -> None:
+        events.append(event)
+
+    gather_events()
+    statuses: list[int] = []
+    for n, text in enumerate(texts):
+        body = urlencode({"token": "t", "team_id": "T0SANDBOX", "team_domain": "sandbox", "channel_id": "C0GENERAL",
+                          "channel_name": "general", "user_id": "U0ERIN", "user_name": "erin", "command": "/retro",
+                          "text": text, "api_app_id": "A0SANDBOX", "response_url": sink.url, "trigger_id": f"t{n}"})
+        statuses.append(await dispatch(stack, body, "application/x-www-form-urlencoded"))
+    rng = random.Random(7)
+    for n, event in enumerate(events):
+        payload = {"token": "t", "team_id": "T0SANDBOX", "api_app_id": "A0SANDBOX", "type": "event_callback",
+                   "event_id": "EvF" + "".join(rng.choices(string.ascii_uppercase, k=10)) + str(n),
+                   "event_time": int(time.time()), "event": event}
+        statuses.append(await dispatch(stack, json.dumps(payload), "application/json"))
+    await stack.settle(timeout=120)
+    assert all(s < 500 for s in statuses), sorted(set(statuses))
+    assert statuses[:len(texts)].count(200) == len(texts)
+    assert len(sink.replies) >= len(texts), (len(sink.replies), len(texts))
+    unhandled = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not unhandled, unhandled[:3]
+    malformed = [r for r in sink.replies if "Usage:" in r]
+    assert malformed, "no malformed command was answered with its usage line"
+    assert sink.runner is not None
+    await sink.runner.cleanup()

@@ -1,0 +1,157 @@
+"""Security suite: forged requests on every payload type, mention injection through every echo, authorization."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from sqlmodel import func, select
+
+from bot.ids import ActionId
+from bot.local import SANDBOX_SECRET, LocalStack
+from storage.models import Incident, ProcessedEvent, TimelineEntry
+from tests.e2e.helpers import declare, run
+from tests.signing import signed_headers
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def payloads(channel: str) -> dict[str, tuple[str, str]]:
+    """One body of every kind Slack sends to /slack/events."""
+    event = json.dumps({"token": "t", "team_id": "T0SANDBOX", "api_app_id": "A0SANDBOX", "type": "event_callback",
+                        "event_id": "Ev0ATTACK", "event_time": int(time.time()),
+                        "event": {"type": "message", "channel": channel, "user": "U0ERIN", "text": "forged",
+                                  "ts": "1.000001"}})
+    command = urlencode({"command": "/retro", "text": "note forged", "team_id": "T0SANDBOX", "user_id": "U0ERIN",
+                         "channel_id": channel, "trigger_id": "x", "response_url": "http://127.0.0.1:9/x"})
+    action = urlencode({"payload": json.dumps({
+        "type": "block_actions", "team": {"id": "T0SANDBOX"}, "user": {"id": "U0ERIN"}, "channel": {"id": channel},
+        "actions": [{"action_id": ActionId.TIMELINE_PAGE, "value": "1:1:1"}], "trigger_id": "x"})})
+    view = urlencode({"payload": json.dumps({
+        "type": "view_submission", "team": {"id": "T0SANDBOX"}, "user": {"id": "U0ERIN"},
+        "view": {"callback_id": "retro_evidence", "private_metadata": "{}", "state": {"values": {}}}})})
+    return {"event": (event, "application/json"), "command": (command, FORM), "block_actions": (action, FORM),
+            "view_submission": (view, FORM)}
+
+
+async def stored_rows(stack: LocalStack) -> tuple[int, int]:
+    async with stack.deps.session() as s:
+        events = (await s.exec(select(func.count()).select_from(ProcessedEvent))).one()
+        entries = (await s.exec(select(func.count()).select_from(TimelineEntry))).one()
+        return int(events), int(entries)
+
+
+ATTACKS = ["unsigned", "wrong signature", "replayed 6 minutes later", "altered after signing", "oversized"]
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+async def test_every_route_refuses_forgeries(stack: LocalStack, attack: str) -> None:
+    incident, _ = await declare(stack, "Forgery target")
+    await stack.settle()
+    before = await stored_rows(stack)
+    async with aiohttp.ClientSession() as http:
+        for kind, (body, ctype) in payloads(incident.channel_id).items():
+            data: Any = body
+            if attack == "unsigned":
+                headers = {"Content-Type": ctype}
+            elif attack == "wrong signature":
+                headers = signed_headers("guessed-secret", body, content_type=ctype)
+            elif attack == "replayed 6 minutes later":
+                headers = signed_headers(SANDBOX_SECRET, body, timestamp=int(time.time()) - 360, content_type=ctype)
+            elif attack == "altered after signing":
+                headers = signed_headers(SANDBOX_SECRET, body, content_type=ctype)
+                data = body.replace("T0SANDBOX", "T0SANDBOY")
+            else:
+                big = body + ("&pad=" if ctype == FORM else " ") + "x" * (1024 * 1024 + 1)
+                headers = signed_headers(SANDBOX_SECRET, big, content_type=ctype)
+                data = io.BytesIO(big.encode())
+            async with http.post(stack.events_url, data=data, headers=headers) as resp:
+                text = await resp.text()
+                assert resp.status in (401, 413), (kind, resp.status)
+                assert "Traceback" not in text and "File \"" not in text
+    await stack.settle()
+    assert await stored_rows(stack) == before
+
+
+INJECTIONS = "<!channel> <!here> <!everyone> <!subteam^S0ML|@ml-team> <@U0ERIN> <@U0ERIN|erin>"
+LIVE = re.compile(r"<!(channel|here|everyone)|<!subteam\^|<@U0ERIN")
+
+
+def bot_output(stack: LocalStack) -> str:
+    """Everything the bot showed anyone: channel messages, threads, ephemerals, modals, App Home."""
+    ws = stack.emulator.state
+    parts: list[str] = []
+    for channel in ws.channels.values():
+        for msg in ws.messages.get(channel.id, {}).values():
+            if msg.user == ws.bot_user_id or msg.bot_id:
+                parts.append(json.dumps([msg.text, msg.blocks, msg.attachments]))
+    parts += [json.dumps(e.as_dict()) for e in ws.ephemerals]
+    parts += [json.dumps(h.replies) for h in ws.hooks.values()]
+    parts += [json.dumps(v.definition) for v in ws.views.values()]
+    return "\n".join(parts)
+
+
+async def test_no_ping_survives_any_echo(stack: LocalStack) -> None:
+    incident, _ = await declare(stack, f"Drift {INJECTIONS}")
+    ch = incident.channel_name
+    for text in (f"note {INJECTIONS}", f"evidence log https://x.example.com/{INJECTIONS} {INJECTIONS}",
+                 f"hypothesis {INJECTIONS}", f"action fix {INJECTIONS} owner=<@U0BOB|bob> due=+3d",
+                 f"status mitigated {INJECTIONS}", f"frobnicate {INJECTIONS}", f"role {INJECTIONS}",
+                 f"evidence {INJECTIONS} x", "timeline all", "evidence", "hypotheses", "actions"):
+        await run(stack, "alice", ch, text)
+    await run(stack, "alice", "#general", f"start {INJECTIONS}")
+    await stack.settle()
+    output = bot_output(stack)
+    assert "ml-team" in output or "@channel" in output.replace("\u200b", "")  # the text was echoed, defused
+    found = LIVE.findall(output)
+    assert not found, found
+
+
+async def test_non_commander_cannot_close_or_take_command(stack: LocalStack) -> None:
+    incident, _ = await declare(stack, "Authz drill")
+    ch = incident.channel_name
+    await stack.driver.join("bob", ch)
+    closed = await run(stack, "bob", ch, "status closed")
+    assert "Only the incident commander" in closed.text()
+    taken = await run(stack, "bob", ch, "role commander <@U0BOB|bob>")
+    assert "commander" in taken.text() and "Only" in taken.text()
+    async with stack.deps.session() as s:
+        row = await s.get(Incident, incident.id)
+        assert row is not None
+        await s.refresh(row)
+        assert row.status == "investigating"
+
+
+async def test_non_members_cannot_see_or_act_on_a_private_incident(stack: LocalStack) -> None:
+    incident, _ = await declare(stack, "Jailbreak of support bot", options="sev=1 type=adversarial")
+    assert incident.private
+    listing = await run(stack, "erin", "#general", "list")
+    assert "Jailbreak" not in listing.text() and incident.channel_name not in listing.text()
+    mine = await run(stack, "alice", "#general", "list")
+    assert "Jailbreak" in mine.text()
+    elsewhere = await run(stack, "erin", "#general", "note hi")
+    assert incident.channel_name not in elsewhere.text()
+    # a button naming the incident (say, kept from before erin left the channel) must not reveal or change it
+    general = stack.driver.channel("#general").id
+    async with aiohttp.ClientSession() as http:
+        for action_id, value in ((ActionId.TIMELINE_PAGE, f"{incident.id}:1:1"),
+                                 (ActionId.OPEN_TRIAGE, str(incident.id)), (ActionId.ASSIGN_ROLES, str(incident.id)),
+                                 (ActionId.ADD_EVIDENCE, str(incident.id))):
+            body = urlencode({"payload": json.dumps({
+                "type": "block_actions", "team": {"id": "T0SANDBOX"}, "user": {"id": "U0ERIN", "team_id": "T0SANDBOX"},
+                "api_app_id": "A0SANDBOX", "channel": {"id": general}, "container": {"channel_id": general},
+                "trigger_id": stack.emulator.issue_trigger("erin"),
+                "actions": [{"action_id": action_id, "value": value, "type": "button"}]})})
+            async with http.post(stack.events_url, data=body,
+                                 headers=signed_headers(SANDBOX_SECRET, body, content_type=FORM)) as resp:
+                assert resp.status == 200
+    await stack.settle()
+    seen = json.dumps(stack.driver.ephemerals("erin")) + json.dumps(stack.driver.dms("erin"))
+    assert seen.count("private: only members") == 4
+    assert "Jailbreak" not in seen and not stack.driver.views_open_for("erin")
