@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+import yaml
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
@@ -30,6 +31,17 @@ from storage.migrate import upgrade_async
 
 SANDBOX_SECRET = "sandbox-signing-secret"
 SANDBOX_TOKEN = "xoxb-sandbox-token"
+SANDBOX_CLIENT_ID = "1111.2222"
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
+
+
+def manifest_events() -> list[str] | None:
+    """The bot events manifest.yml subscribes to, so the sandbox delivers only those (None: file not shipped)."""
+    path = Path(__file__).resolve().parents[1] / "manifest.yml"
+    if not path.is_file():
+        return None
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return list(data["settings"]["event_subscriptions"]["bot_events"])
 
 
 @dataclass
@@ -59,23 +71,29 @@ class LocalStack:
 
 @asynccontextmanager
 async def local_stack(*, database_url: str | None = None, clock: Callable[[], datetime] = utc_now,
-                      env: dict[str, str] | None = None, scheduler: bool = False) -> AsyncIterator[LocalStack]:
+                      env: dict[str, str] | None = None, scheduler: bool = False,
+                      oauth: bool = False) -> AsyncIterator[LocalStack]:
     """Start the emulator and the bot on free loopback ports; tear both down afterwards.
 
     The reminder scheduler only runs with `scheduler=True`; tests call `bot.scheduler.sweep` themselves.
+    With `oauth`, the bot runs multi-workspace (tokens come from installs) and nothing is installed yet.
     """
-    emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN)
+    emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN,
+                             event_subscriptions=manifest_events())
     await emulator.start()
     with tempfile.TemporaryDirectory(prefix="retro-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'retro.db'}"
+        credentials = ({"slack_client_id": SANDBOX_CLIENT_ID, "slack_client_secret": SANDBOX_CLIENT_SECRET} if oauth
+                       else {"slack_bot_token": SANDBOX_TOKEN})
         settings = Settings.model_validate({
-            "slack_bot_token": SANDBOX_TOKEN, "slack_signing_secret": SANDBOX_SECRET, "slack_api_url": emulator.api_url,
+            **credentials, "slack_signing_secret": SANDBOX_SECRET, "slack_api_url": emulator.api_url,
             "database_url": url, "retro_artifacts_dir": Path(tmp) / "artifacts", **(env or {})})
         await upgrade_async(url)
         deps = build_deps(settings, clock=clock)
         client = make_client(settings, metrics=deps.metrics)
         bolt = create_app(settings, client=client, deps=deps)
-        await learn_identity(deps, client)
+        if not oauth:
+            await learn_identity(deps, client)
         runner = web.AppRunner(build_web_app(bolt, deps))
         await runner.setup()
         site = web.TCPSite(runner, host="127.0.0.1", port=0)
@@ -83,6 +101,9 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         events_url = f"http://127.0.0.1:{port}/slack/events"
         emulator.events_url = events_url
+        if oauth:
+            emulator.configure_oauth(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
+                                     redirect_uris=[events_url.replace("/slack/events", "/slack/oauth_redirect")])
         reminders = await start_scheduler(deps, client) if scheduler else None
         try:
             yield LocalStack(emulator, SlackDriver(emulator), deps, bolt, events_url, settings, reminders)
