@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The collector tests talk to a real MLflow (in its own virtualenv: its pins fight ours) and a real Prometheus.
+MLFLOW_VENV ?= .venv-mlflow
+MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
 
-.PHONY: run demo test lint bench clean
+.PHONY: run demo test test-servers lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,parquet]"
 	touch $(STAMP)
 
 run: $(STAMP)  ## set up, then start the local Slack sandbox with the bot behind it
@@ -21,6 +24,15 @@ demo: $(STAMP)  ## run the scripted ML incident end to end and write its verifie
 test: $(STAMP)  ## set up, then run the whole test suite (PostgreSQL too when RETRO_TEST_DATABASE_URL is set)
 	$(BIN)/pytest -q
 
+$(MLFLOW_STAMP): tests/requirements-mlflow.txt
+	$(PYTHON) -m venv $(MLFLOW_VENV)
+	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r tests/requirements-mlflow.txt
+	touch $(MLFLOW_STAMP)
+
+test-servers: $(MLFLOW_STAMP)  ## MLflow (own virtualenv) and Debian's prometheus (installing it needs root) for the collector tests
+	@command -v prometheus >/dev/null 2>&1 || { apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy bot handlers storage sandbox
@@ -29,4 +41,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) $(MLFLOW_VENV) *.egg-info

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -47,13 +48,16 @@ class TriageConfig(BaseModel):
 
 
 class ReminderConfig(BaseModel):
-    """Action-item reminder cadences."""
+    """Action-item reminder cadences and the delivery machinery's timings."""
 
     due_soon_hours: int = Field(default=24, ge=0)
     overdue_every_days: int = Field(default=2, ge=1)
     escalate_after_days: int = Field(default=3, ge=0)
+    time_of_day: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     sweep_seconds: int = Field(default=30, ge=1)
     max_attempts: int = Field(default=5, ge=1)
+    retry_seconds: int = Field(default=60, ge=1)
+    claim_seconds: int = Field(default=120, ge=10)
 
 
 class DigestConfig(BaseModel):
@@ -63,6 +67,32 @@ class DigestConfig(BaseModel):
     day_of_week: str = "mon"
     time: str = Field(default="09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     timezone: str = "UTC"
+
+
+class BlamelessRule(BaseModel):
+    """A phrasing the blameless check flags in a drafted postmortem (matched case-insensitively per sentence)."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,40}$")
+    pattern: str
+    why: str
+    suggestion: str
+    rewrite: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value, re.IGNORECASE)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return value
+
+
+class BlamelessConfig(BaseModel):
+    """The blameless check: its rules (a team's list replaces the shipped one)."""
+
+    enabled: bool = True
+    rules: list[BlamelessRule] = Field(default_factory=list)
 
 
 Permission = Literal["commander", "anyone"]
@@ -81,6 +111,7 @@ class Catalog(BaseModel):
     key_event_reaction: str = "pushpin"
     reminders: ReminderConfig = Field(default_factory=ReminderConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
+    blameless: BlamelessConfig = Field(default_factory=BlamelessConfig)
 
     @field_validator("timezone")
     @classmethod

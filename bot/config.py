@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
     retro_scheduler: bool = True
+    retro_retention_days: int | None = Field(default=None, ge=1)
     # Evidence collectors (docs/collectors.md): each is off until its system is configured.
     mlflow_tracking_uri: str | None = None
     mlflow_tracking_token: SecretStr | None = None

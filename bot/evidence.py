@@ -74,6 +74,19 @@ def digest_of(item: Evidence) -> str:
     }))
 
 
+def collection_facts(custody: dict[str, Any]) -> dict[str, Any]:
+    """For collected evidence: the collector, the artifact's SHA-256 or the error, for the chain entry."""
+    collector = custody.get("collector")
+    if not isinstance(collector, dict):
+        return {}
+    facts: dict[str, Any] = {"collector": collector.get("name")}
+    if (custody.get("artifact") or {}).get("sha256"):
+        facts["artifact_sha256"] = custody["artifact"]["sha256"]
+    if custody.get("error"):
+        facts["error"] = str(custody["error"])[:300]
+    return facts
+
+
 async def add(session: AsyncSession, *, incident: Incident, item: EvidenceInput, actor: str, now: datetime,
               file_id: str | None = None, file_sha256: str | None = None, status: str = "ok",
               custody: dict[str, Any] | None = None, media_type: str | None = None,
@@ -90,7 +103,8 @@ async def add(session: AsyncSession, *, incident: Incident, item: EvidenceInput,
     await chain.append(session, incident_id=incident.id, kind="evidence_added", at=now, actor=actor,
                        text=item.note or None, key_event=True,
                        data={"number": number, "kind": item.kind, "ref": item.ref, "options": item.options,
-                             "sha256": row.sha256, "file_sha256": file_sha256, "status": status})
+                             "sha256": row.sha256, "file_sha256": file_sha256, "status": status,
+                             **collection_facts(row.custody)})
     await session.commit()
     return row
 
@@ -129,6 +143,7 @@ def reproduction_context(items: list[Evidence]) -> dict[str, list[str]]:
         o = e.options
         put("models", o.get("model", ""))
         put("datasets", o.get("snapshot", "") or (e.ref if e.kind == "dataset" else ""))
+        put("datasets", o.get("baseline", ""))
         put("flags", o.get("flag", "") or (e.ref if e.kind == "feature-flag" else ""))
         put("deploys", e.ref if e.kind == "deploy" else "")
         put("commits", o.get("sha", "") or (e.ref if e.kind == "commit" else ""))

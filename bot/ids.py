@@ -52,3 +52,4 @@ class Field(StrEnum):
     OWNER = "owner"
     DUE = "due"
     ACTION_KIND = "action_kind"
+    HYPOTHESIS = "hypothesis"

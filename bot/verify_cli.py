@@ -1,8 +1,9 @@
-"""`retro verify`: recompute a chain from the database and report the first bad entry."""
+"""`retro verify`: recompute a chain from the database (or check an exported bundle) and name the first bad entry."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from bot import chain, incidents
 from bot.config import Settings
@@ -24,3 +25,12 @@ async def verify_database(settings: Settings, ref: str) -> int:
     print(f"FAILED #{incident.channel_name}: entry {report.bad_seq}: {report.reason} "
           f"({report.count} entries verified before it)", file=sys.stdout)
     return 1
+
+
+async def verify(settings: Settings, target: str) -> int:
+    """An existing folder is checked as an exported bundle (offline); anything else names an incident."""
+    if Path(target).is_dir():
+        from bot.export_cli import verify_bundle
+
+        return verify_bundle(Path(target))
+    return await verify_database(settings, target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers import actions, commands, errors, events, middleware, views
+from handlers import action_items, actions, commands, errors, events, middleware, postmortem_cmds, views
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
@@ -16,3 +16,5 @@ def register_all(app: AsyncApp, deps: Deps) -> None:
     events.register(app, deps)
     actions.register(app, deps)
     views.register(app, deps)
+    postmortem_cmds.register(app, deps)
+    action_items.register(app, deps)

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import incidents, triage
+from bot import triage
 from bot.blocks import roles_prompt_blocks
 from bot.blocks.modals import ModalMeta, triage_modal
 from bot.deps import Deps
@@ -35,8 +35,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def open_triage(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ctx = ctx_of(body, client, None)
+        incident = await ctx.incident_by_id(_value(body))
         async with deps.session() as session:
-            incident = await incidents.by_reference(session, _value(body), team_id=ctx.team_id)
             form = triage.form_of(await triage.latest(session, incident.id or 0))
         meta = ModalMeta(team_id=ctx.team_id, channel_id=incident.channel_id, incident_id=incident.id)
         await client.views_open(trigger_id=ctx.trigger_id, view=triage_modal(form, meta))
@@ -45,7 +45,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded(deps)
     async def add_evidence(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        await open_evidence_modal(ctx_of(body, client, None), int(_value(body) or 0))
+        ctx = ctx_of(body, client, None)
+        incident = await ctx.incident_by_id(_value(body))
+        await open_evidence_modal(ctx, incident.id or 0)
 
     @app.action(ActionId.ASSIGN_ROLES)
     @guarded(deps)
@@ -53,8 +55,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
                            respond: AsyncRespond) -> None:
         await ack()
         ctx = ctx_of(body, client, respond)
+        incident = await ctx.incident_by_id(_value(body))
         async with deps.session() as session:
-            incident = await incidents.by_reference(session, _value(body), team_id=ctx.team_id)
             held = await current_roles(session, incident.id or 0)
         await ctx.reply("Pick people for the roles", roles_prompt_blocks(incident, held, deps.catalog))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -19,6 +20,7 @@ from handlers.errors import guarded
 log = logging.getLogger("retro.events")
 
 # Every event the manifest subscribes to has a listener here (a test holds the two lists together).
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 SUBSCRIBED = ("message", "reaction_added", "pin_added", "app_home_opened", "app_uninstalled", "tokens_revoked")
 
 
@@ -62,7 +64,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("app_home_opened")
     @guarded(deps)
     async def on_home(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        if event.get("tab", "home") == "home" and event.get("user"):
+        if event.get("tab", "home") == "home" and USER_ID.fullmatch(str(event.get("user") or "")):
             await home.publish(client, deps, team_id=str(context.team_id or ""), user=str(event["user"]))
 
     async def forget(body: dict[str, Any], context: AsyncBoltContext, why: str) -> None:

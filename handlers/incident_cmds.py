@@ -7,6 +7,7 @@ from bot.blocks import declared_notice, echo
 from bot.blocks.card import duties_text
 from bot.blocks.lists import evidence_list, timeline_page
 from bot.blocks.modals import ModalMeta, declare_modal, evidence_modal, triage_modal
+from handlers import collect_cmds
 from handlers.context import Ctx
 from handlers.parsing import Parsed, user_id
 from storage.models import Incident
@@ -35,6 +36,7 @@ async def declare(ctx: Ctx, decl: incidents.Declaration) -> None:
     await ctx.reply(f"Declared <#{incident.channel_id}>.{criteria}")
     if not incident.private and ctx.channel_id != incident.channel_id:
         await ctx.announce(declared_notice(incident, ctx.deps.catalog))
+    await collect_cmds.collect_models(ctx, incident)
 
 
 async def role(ctx: Ctx, cmd: Parsed) -> None:
@@ -133,8 +135,8 @@ async def timeline_cmd(ctx: Ctx, cmd: Parsed) -> None:
 
 async def show_timeline(ctx: Ctx, incident_id: int, *, show_all: bool, page: int, replace: bool = False) -> None:
     """Reply with one page of the timeline."""
+    incident = await ctx.incident_by_id(incident_id)
     async with ctx.deps.session() as session:
-        incident = await incidents.by_reference(session, str(incident_id), team_id=ctx.team_id)
         entries = await timeline.entries(session, incident_id, key_only=not show_all)
     await ctx.reply(f"Timeline of #{incident.channel_name}",
                     timeline_page(incident, entries, page=page, show_all=show_all), replace=replace)
@@ -151,12 +153,15 @@ async def evidence_cmd(ctx: Ctx, cmd: Parsed) -> None:
         return
     if len(cmd.words) < 2:
         raise cmd.fail("Give a kind and a reference.")
-    item = evidence.validate(cmd.words[0], cmd.words[1], " ".join(cmd.words[2:]), cmd.options, now=ctx.deps.now())
+    item = collect_cmds.evidence_input(cmd, now=ctx.deps.now()) or evidence.validate(
+        cmd.words[0], cmd.words[1], " ".join(cmd.words[2:]), cmd.options, now=ctx.deps.now())
     await add_evidence(ctx, incident, item)
 
 
 async def add_evidence(ctx: Ctx, incident: Incident, item: evidence.EvidenceInput) -> None:
-    """Store an evidence item, hashing a shared Slack file's bytes when the reference is one."""
+    """Store an evidence item: collected when a collector takes it, else hashing a shared Slack file or a link."""
+    if await collect_cmds.try_collect(ctx, incident, item):
+        return
     file_id = slackops.file_id_in(item.ref) if item.kind == "file" else None
     file_sha: str | None = None
     custody: dict[str, object] = {}

@@ -21,7 +21,8 @@ USAGE: dict[str, str] = {
     "sev": "/retro sev <level> [reason]",
     "note": "/retro note <text>",
     "timeline": "/retro timeline [all] [page=N]",
-    "evidence": "/retro evidence [<kind> <ref> [note…] [model=…] [snapshot=…] [from=… to=…] [flag=name:value]]",
+    "evidence": "/retro evidence [<kind> <ref> [note…] [model=…] [snapshot=…] [from=… to=…] [step=…] "
+                "[flag=name:value]]  (metric takes PromQL, in backticks when it has spaces)",
     "hypothesis": "/retro hypothesis <statement>",
     "hypotheses": "/retro hypotheses",
     "test": '/retro test H<n> <plan> expect="<expected outcome>" [criteria="<success criteria>"]',
@@ -40,6 +41,8 @@ USAGE: dict[str, str] = {
     "stats": "/retro stats [period=90d] [category=<id>]",
     "search": "/retro search <words> [model=<name>] [category=<id>]",
     "similar": "/retro similar",
+    "datacheck": "/retro datacheck baseline=<E#|file> current=<E#|file> [key=<column>[,…]] [psi=0.2] [ks=0.15] "
+                 "[nulls=0.05]",
 }
 GENERAL_USAGE = "/retro <" + "|".join(USAGE) + "> …  (try `/retro help`)"
 MAX_TEXT = 4000

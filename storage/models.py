@@ -72,10 +72,12 @@ class Incident(SQLModel, table=True):
     insight_at: datetime | None = _at(nullable=True)
     last_update_at: datetime | None = _at(nullable=True)
     entry_count: int = 0
+    last_entry_at: datetime | None = _at(nullable=True)
     head_hash: str = Field(default=GENESIS_HASH, max_length=64)
     evidence_seq: int = 0
     hypothesis_seq: int = 0
     action_seq: int = 0
+    draft_seq: int = 0
 
 
 class TimelineEntry(SQLModel, table=True):
@@ -202,6 +204,7 @@ class Reminder(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("dedupe_key", name="uq_reminder_dedupe"),
         Index("ix_reminder_due", "status", "due_at"),
+        Index("ix_reminder_action", "action_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=32)
@@ -216,6 +219,8 @@ class Reminder(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     sent_at: datetime | None = _at(nullable=True)
+    # What the reminder is about beyond its foreign keys (recipient at scheduling time, due date, digest week…).
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class PostmortemDraft(SQLModel, table=True):
@@ -230,3 +235,13 @@ class PostmortemDraft(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     drafted_by: str = Field(max_length=32)
     drafted_at: datetime = _at()
+    people: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+def _declare_oauth_tables() -> None:
+    from storage.oauth_tables import declare
+
+    declare(SQLModel.metadata)
+
+
+_declare_oauth_tables()

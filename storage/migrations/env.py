@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
@@ -12,6 +13,7 @@ import storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 from storage.db import create_engine
 
 config = context.config
+MIGRATION_LOCK_KEY = 0x5E7_0001
 target_metadata = SQLModel.metadata
 
 
@@ -23,6 +25,9 @@ def _run(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Replicas starting together migrate one at a time; the others then find nothing to do.
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         context.run_migrations()
 
 

@@ -221,3 +221,13 @@ async def test_two_replicas_on_one_postgres_behave_as_one_bot(emulator: SlackEmu
             TimelineEntry.incident_id == incident.id, TimelineEntry.kind == "note"))).one()
     await engine.dispose()
     assert notes == 40
+
+
+@pytest.mark.postgres
+async def test_replicas_migrating_at_once_do_not_collide(database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("concurrent migrations matter for shared PostgreSQL only")
+    await asyncio.gather(*(upgrade_async(database_url) for _ in range(3)))
+    from storage.migrate import current_revision, head_revision
+
+    assert await current_revision(database_url) == head_revision()

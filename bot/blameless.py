@@ -1,0 +1,79 @@
+"""The blameless check: find blame phrasing in a drafted postmortem and suggest a reframing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from bot.catalog import BlamelessRule
+
+# A template wraps verbatim records (the full chat log) in these markers: what people said is evidence, not prose.
+SKIP_START = "<!-- blameless:skip -->"
+SKIP_END = "<!-- blameless:end -->"
+MAX_SENTENCE = 400
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[@A-Z0-9])")
+_DECORATION = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)+")
+_EMPHASIS = re.compile(r"(\*\*|__|`)")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One blame phrasing found: where, what, why it matters and how it could be said."""
+
+    rule: str
+    line: int
+    sentence: str
+    match: str
+    why: str
+    suggestion: str
+    reframed: str | None = None
+
+
+def _segments(line: str) -> Iterator[str]:
+    stripped = line.strip()
+    cells = stripped.strip("|").split("|") if stripped.startswith("|") else [stripped]
+    for cell in cells:
+        cell = _EMPHASIS.sub("", _DECORATION.sub("", cell.replace("<br>", " "))).strip()
+        if cell and not set(cell) <= set("-: "):
+            yield from (s.strip() for s in _SENTENCE_END.split(cell) if s.strip())
+
+
+def sentences(markdown: str) -> Iterator[tuple[int, str]]:
+    """(line number, sentence) pairs of the prose, skipping code fences and marked verbatim regions."""
+    skipping = fenced = False
+    for number, line in enumerate(markdown.splitlines(), start=1):
+        marker = line.strip()
+        if marker == SKIP_START:
+            skipping = True
+        elif marker == SKIP_END:
+            skipping = False
+        elif marker.startswith("```"):
+            fenced = not fenced
+        elif not skipping and not fenced and not marker.startswith("<!--"):
+            for sentence in _segments(line):
+                yield number, sentence
+
+
+def _literal(text: str) -> Callable[[re.Match[str]], str]:
+    return lambda _m: text
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_SENTENCE else text[: MAX_SENTENCE - 1] + "…"
+
+
+def scan(markdown: str, rules: Sequence[BlamelessRule]) -> list[Finding]:
+    """Every (rule, sentence) that matches, in document order; a sentence repeated verbatim is reported once."""
+    compiled = [(rule, re.compile(rule.pattern, re.IGNORECASE)) for rule in rules]
+    seen: set[tuple[str, str]] = set()
+    found: list[Finding] = []
+    for number, sentence in sentences(markdown):
+        for rule, pattern in compiled:
+            m = pattern.search(sentence)
+            if m is None or (rule.id, sentence) in seen:
+                continue
+            seen.add((rule.id, sentence))
+            reframed = None if rule.rewrite is None else _clip(pattern.sub(_literal(rule.rewrite), sentence))
+            found.append(Finding(rule.id, number, _clip(sentence), m.group(0), rule.why, rule.suggestion, reframed))
+    return found

@@ -1,0 +1,80 @@
+"""Across incidents: `/retro stats`, `/retro search` and `/retro similar`."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, SectionBlock
+
+from bot.blocks.base import Blocks, clip, context, echo, render
+from bot.catalog import Catalog
+from bot.metrics import humanise
+from bot.search import Hit, Similar
+from bot.stats import Stats
+
+MAX_ROWS = 10
+
+
+def _section(text: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))
+
+
+def stats_blocks(stats: Stats, catalog: Catalog) -> Blocks:
+    """Counts, time-to-X percentiles and how action items fared."""
+    chosen = catalog.category(stats.category) if stats.category else None
+    scope = f" · {chosen.name if chosen else stats.category}" if stats.category else ""
+    blocks: list[Block] = [HeaderBlock(text=clip(f"Incidents in the last {stats.period.label}{scope}", 150))]
+    if not stats.incidents:
+        blocks.append(_section("No incidents were declared in this period."))
+        return render(blocks)
+    sev = " · ".join(f"{name}: {n}" for name, n in stats.by_severity)
+    cat = " · ".join(f"{echo(name, 80)}: {n}" for name, n in stats.by_category)
+    blocks.append(_section(f"*{stats.incidents} incident(s)*\n*By severity:* {sev}\n*By category:* {cat}"))
+    lines = []
+    for s in stats.spans:
+        missing = f", missing in {s.missing}" if s.missing else ""
+        values = f"median {humanise(s.median)} · p90 {humanise(s.p90)}" if s.measured else "no data"
+        lines.append(f"*{s.label}:* {values} _({s.measured} measured{missing})_")
+    blocks.append(_section("\n".join(lines)))
+    a = stats.actions
+    rate = (f"{stats.regression_free:.0%} ({a['regression_clean']} of {a['regression_eligible']})"
+            if stats.regression_free is not None else "not measurable yet")
+    pending = f"; {a['regression_pending']} still inside the 30-day window" if a["regression_pending"] else ""
+    blocks.append(_section(
+        f"*Action items:* {a['total']} · done {a['done']} ({a['on_time']} on time, {a['late']} late) · "
+        f"open {a['open']} ({a['overdue']} overdue) · dropped {a['dropped']}\n"
+        f"*Closed without a regression on the same model within 30 days:* {rate}{pending}"))
+    blocks.append(context("Times to insight, mitigation and resolution are measured from detection; time to detect "
+                          "and impact duration from the impact start. Missing milestones are never estimated."))
+    return render(blocks)
+
+
+def search_blocks(query: str, hits: list[Hit], catalog: Catalog) -> Blocks:
+    """Past incidents matching a search, with the line that matched."""
+    blocks: list[Block] = [context(f"*Search:* {echo(query, 200)} — {len(hits)} incident(s)")]
+    if not hits:
+        blocks.append(_section("No past incident matches. Try fewer or other words, or drop `model=` / `category=`."))
+        return render(blocks)
+    for hit in hits[:MAX_ROWS]:
+        inc = hit.incident
+        sev = catalog.severity(inc.severity)
+        blocks.append(_section(
+            f"*<#{inc.channel_id}>* {echo(inc.title, 200)}\n"
+            f"{sev.name if sev else inc.severity} · {echo(inc.category, 60)} · {inc.status} · "
+            f"{inc.created_at:%Y-%m-%d}\n_{hit.where}:_ {echo(hit.snippet, 300)}"))
+    return render(blocks)
+
+
+def similar_blocks(items: list[Similar]) -> Blocks:
+    """Earlier related incidents with their confirmed causes and action items."""
+    if not items:
+        return render([_section("No earlier incident shares this incident's models or category.")])
+    blocks: list[Block] = [context(f"*Similar past incidents* ({len(items)}) — same model first, then same category")]
+    for s in items[:MAX_ROWS]:
+        inc = s.incident
+        why = (f"same model: {echo(', '.join(s.shared_models), 200)}" if s.shared_models else "same category")
+        causes = "\n".join(f"• {echo(c, 300)}" for c in s.causes[:3]) or "• _no confirmed root cause recorded_"
+        actions = "\n".join(f"• A{a.number} {echo(a.title, 200)} ({a.status}, due {a.due:%Y-%m-%d})"
+                            for a in s.actions[:5]) or "• _no action items_"
+        blocks.append(_section(
+            f"*<#{inc.channel_id}>* {echo(inc.title, 200)} — {inc.created_at:%Y-%m-%d}, {why}\n"
+            f"*Root cause:*\n{causes}\n*Actions:*\n{actions}"))
+    return render(blocks)

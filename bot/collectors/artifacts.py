@@ -1,0 +1,95 @@
+"""Where collected artifacts live: in the database up to RETRO_ARTIFACT_INLINE_MAX, else in RETRO_ARTIFACTS_DIR.
+
+Files are content-addressed (`<sha[:2]>/<sha256>.<ext>`), written atomically, and always re-verified against the
+SHA-256 recorded in the evidence item's custody when read back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.collectors.base import Artifact
+from bot.config import Settings
+from bot.errors import NotFoundError, RetroError
+from storage.models import Evidence
+
+_SAFE_EXT = re.compile(r"^\.[a-z0-9]{1,8}$")
+EXTENSIONS = {"application/json": ".json", "text/csv": ".csv", "image/png": ".png", "application/zip": ".zip",
+              "text/markdown": ".md", "text/plain": ".txt", "text/html": ".html"}
+
+
+@dataclass(frozen=True)
+class Stored:
+    """Where an artifact went: `inline` bytes for the row, or a path relative to the artifacts folder."""
+
+    sha256: str
+    size: int
+    inline: bytes | None
+    path: str | None
+
+    def record(self, *, name: str, media_type: str) -> dict[str, Any]:
+        """The custody record's `artifact` part."""
+        where: dict[str, Any] = {"stored": "database"} if self.path is None else {"stored": "file", "path": self.path}
+        return {"name": name, "media_type": media_type, "size": self.size, "sha256": self.sha256, **where}
+
+
+def store_info(f: Artifact) -> dict[str, Any]:
+    """The custody line of one member of a bundle."""
+    digest = hashlib.sha256(f.data).hexdigest()
+    return {"name": f.name, "media_type": f.media_type, "size": len(f.data), "sha256": digest}
+
+
+def extension(media_type: str, name: str = "") -> str:
+    """A safe file extension for a media type (or the name's own)."""
+    ext = EXTENSIONS.get(media_type) or Path(name).suffix.lower() or mimetypes.guess_extension(media_type) or ".bin"
+    return ext if _SAFE_EXT.match(ext) else ".bin"
+
+
+def store(settings: Settings, data: bytes, *, media_type: str, name: str = "") -> Stored:
+    """Keep small artifacts inline; write larger ones to the artifacts folder (idempotent by digest)."""
+    sha = hashlib.sha256(data).hexdigest()
+    if len(data) <= settings.retro_artifact_inline_max:
+        return Stored(sha, len(data), data, None)
+    rel = f"{sha[:2]}/{sha}{extension(media_type, name)}"
+    target = settings.retro_artifacts_dir / rel
+    if not (target.is_file() and target.stat().st_size == len(data)):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return Stored(sha, len(data), None, rel)
+
+
+def load(settings: Settings, item: Evidence) -> bytes:
+    """The artifact of an evidence item, verified against its recorded SHA-256."""
+    record = (item.custody or {}).get("artifact") or {}
+    expected = record.get("sha256")
+    if item.artifact is not None:
+        data = item.artifact
+    elif item.artifact_path:
+        base = settings.retro_artifacts_dir.resolve()
+        path = (base / item.artifact_path).resolve()
+        if base not in path.parents:
+            raise RetroError(f"E{item.number}: the artifact path points outside the artifacts folder.")
+        if not path.is_file():
+            raise NotFoundError(f"E{item.number}: its artifact file is missing from the artifacts folder.")
+        data = path.read_bytes()
+    else:
+        raise NotFoundError(f"E{item.number} has no stored artifact.")
+    if expected and hashlib.sha256(data).hexdigest() != expected:
+        raise RetroError(f"E{item.number}: the stored artifact does not match its recorded SHA-256.")
+    return data

@@ -1,0 +1,178 @@
+"""Sending one claimed reminder through Slack and recording the outcome (the Slack side of bot.nudges)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import cadence, nudges, timeline
+from bot.blocks import echo
+from bot.blocks.home import assigned_dm, escalation_dm, reminder_dm
+from bot.blocks.nudges import digest, failure_text, status_prompt_text, triage_prompt
+from bot.deps import Deps
+from storage.models import Incident, Reminder
+
+log = logging.getLogger("retro.reminders")
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
+
+# Errors retrying cannot fix: the reminder is given up at once (and the commander told).
+PERMANENT = frozenset({"account_inactive", "user_not_found", "user_disabled", "cannot_dm_bot", "channel_not_found",
+                       "is_archived", "invalid_auth", "not_authed", "token_revoked",
+                       "missing_scope", "restricted_action", "not_allowed_token_type", "invalid_blocks",
+                       "msg_too_long", "no_text"})
+
+
+def retry_after(exc: SlackApiError) -> float | None:
+    """Seconds Slack asked us to wait when it rate-limited the call, else None."""
+    response = exc.response
+    if getattr(response, "status_code", None) != 429 and response.get("error") != "ratelimited":
+        return None
+    headers = {str(k).lower(): v for k, v in (getattr(response, "headers", None) or {}).items()}
+    value = headers.get("retry-after", 1)
+    value = value[0] if isinstance(value, list | tuple) else value
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 1.0
+
+
+async def client_for(client: AsyncWebClient, deps: Deps, team_id: str) -> AsyncWebClient:
+    """The client for one workspace: the app's own with a bot token, else one with that workspace's installed
+    bot token (multi-workspace installs); a workspace without one fails like a revoked token."""
+    store = deps.installation_store
+    if client.token or store is None:
+        return client
+    bot = await store.async_find_bot(enterprise_id=None, team_id=team_id)
+    token = getattr(bot, "bot_token", None)
+    if not token:
+        raise SlackApiError("no bot token for this workspace",  # type: ignore[no-untyped-call]
+                            {"ok": False, "error": "not_authed"})
+    return AsyncWebClient(token=token, base_url=client.base_url, timeout=client.timeout,
+                          retry_handlers=client.retry_handlers)
+
+
+def _metadata(row_id: int | None, kind: str) -> dict[str, Any]:
+    # Machine-readable marker on every reminder message: which row it delivered.
+    return {"event_type": "retro_reminder", "event_payload": {"reminder_id": row_id, "kind": kind}}
+
+
+async def _channel_post(client: AsyncWebClient, deps: Deps, incident: Incident, *, text: str, meta: dict[str, Any],
+                        blocks: Any = None, thread_ts: str | None = None) -> None:
+    resp = await client.chat_postMessage(channel=incident.channel_id, text=text, blocks=blocks, thread_ts=thread_ts,
+                                         unfurl_links=False, unfurl_media=False, metadata=meta)
+    try:  # the post went out: failing to chain it must not make the reminder send twice
+        async with deps.session() as session:
+            await timeline.record_bot_post(session, incident=incident, ts=str(resp["ts"]), text=text,
+                                           thread_ts=thread_ts, now=deps.now(), bot_user=deps.bot_user_id)
+    except Exception:
+        log.exception("prompt posted in incident %s but not recorded", incident.id)
+
+
+async def channel_id(client: AsyncWebClient, ref: str) -> str:
+    """A channel's id from an id or a public channel's name (conversations.join only takes ids)."""
+    name = ref.lstrip("#")
+    if _CHANNEL_ID.fullmatch(name):
+        return name
+    cursor = None
+    while True:
+        page = await client.conversations_list(types="public_channel", exclude_archived=True, limit=1000,
+                                               cursor=cursor)
+        for ch in page.get("channels") or []:
+            if ch.get("name") == name:
+                return str(ch["id"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            raise SlackApiError("digest channel not found",  # type: ignore[no-untyped-call]
+                                {"ok": False, "error": "channel_not_found"})
+
+
+async def _post_digest(client: AsyncWebClient, channel: str, text: str, blocks: Any, row_id: int | None) -> None:
+    meta = _metadata(row_id, "digest")
+    try:
+        await client.chat_postMessage(channel=channel, text=text, blocks=blocks, metadata=meta)
+    except SlackApiError as exc:
+        if exc.response.get("error") != "not_in_channel":
+            raise
+        target = await channel_id(client, channel)
+        await client.conversations_join(channel=target)
+        await client.chat_postMessage(channel=target, text=text, blocks=blocks, metadata=meta)
+
+
+async def send(client: AsyncWebClient, deps: Deps, notice: nudges.Notice, now: datetime) -> None:
+    """Word and send one notice; raises SlackApiError (or a network error) when Slack did not take it."""
+    row, incident, action = notice.row, notice.incident, notice.action
+    catalog = deps.catalog
+    client = await client_for(client, deps, row.team_id)
+    today = cadence.local_today(now, catalog.tz)
+    base = deps.workspace_url.get(row.team_id)
+    meta = _metadata(row.id, row.kind)
+    if action is not None and incident is not None:
+        title = echo(action.title, 150)
+        if row.kind == "assigned":
+            text, blocks = f"New action item A{action.number}: {title}", assigned_dm(
+                action, incident, row.data.get("by"), today, base)
+        elif row.kind == "escalation":
+            text = f"A{action.number} is {notice.overdue_days} days overdue: {title}"
+            blocks = escalation_dm(action, incident, notice.overdue_days, base)
+        else:
+            text = f"Reminder: A{action.number} {title}"
+            blocks = reminder_dm(action, incident, row.kind, today, base)
+        await client.chat_postMessage(channel=notice.to, text=text, blocks=blocks, metadata=meta)
+    elif row.kind == "failure_notice":
+        data = row.data
+        await client.chat_postMessage(channel=notice.to, metadata=meta, text=failure_text(
+            str(data.get("reminder_kind", "")), data.get("number"), int(data.get("attempts") or 0),
+            str(data.get("error", "")), incident))
+    elif row.kind == "digest":
+        text, blocks = digest(notice.items, cadence.local_today(now, catalog.tz))
+        await _post_digest(client, notice.to, text, blocks, row.id)
+    elif row.kind == "status_update" and incident is not None:
+        sev = catalog.severity(incident.severity)
+        every = sev.update_every_minutes if sev and sev.update_every_minutes else 0
+        text = status_prompt_text(notice.mention, notice.minutes, sev.name if sev else str(incident.severity), every)
+        await _channel_post(client, deps, incident, text=text, meta=meta)
+    elif row.kind == "triage" and incident is not None:
+        text, blocks = triage_prompt(incident, notice.mention, notice.missing)
+        await _channel_post(client, deps, incident, text=text, meta=meta, blocks=blocks,
+                            thread_ts=incident.card_ts)
+    else:
+        raise ValueError(f"unknown reminder kind {row.kind!r}")
+
+
+async def deliver(client: AsyncWebClient, deps: Deps, row: Reminder, *, worker: str, now: datetime,
+                  timeout: float, batch: nudges.Batch | None = None) -> str:
+    """Send one claimed row and finish it: sent, cancelled, delayed, retry, failed or lost."""
+    catalog = deps.catalog
+    async with deps.session() as session:
+        notice = await nudges.prepare(session, row, catalog=catalog, now=now, worker=worker, batch=batch)
+        if isinstance(notice, str):
+            return "cancelled" if await nudges.after_cancelled(session, row, worker=worker, reason=notice) else "lost"
+    if notice is None:
+        return "lost"
+    try:
+        await asyncio.wait_for(send(client, deps, notice, now), timeout)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or "slack_error")
+        wait = retry_after(exc)
+        log.warning("reminder %s (%s) not delivered: %s", row.id, row.kind, error)
+        async with deps.session() as session:
+            return await nudges.after_failure(session, row, catalog=catalog, worker=worker, now=now, error=error,
+                                              permanent=error in PERMANENT, retry_after=wait)
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        log.warning("reminder %s (%s) not delivered: %s", row.id, row.kind, type(exc).__name__)
+        async with deps.session() as session:
+            return await nudges.after_failure(session, row, catalog=catalog, worker=worker, now=now,
+                                              error=type(exc).__name__)
+    async with deps.session() as session:
+        if await nudges.after_sent(session, row, catalog=catalog, worker=worker, now=now, notice=notice):
+            return "sent"
+    log.warning("reminder %s was sent but its claim had been lost (cancelled or taken over meanwhile)", row.id)
+    return "lost"
+

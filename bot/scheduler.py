@@ -1,0 +1,214 @@
+"""Driving reminders: the sweep (claim, deliver, finish), immediate delivery, and the APScheduler jobs.
+
+APScheduler only says *when* to look; the reminder rows say *what* is due. Any number of processes may run a
+scheduler against one database: claims (bot.reminders) make each reminder go out once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot import delivery, nudges, prompts, reminders
+from bot.deps import Deps
+from bot.errors import ConfigError
+from bot.home import HomeWatch
+from storage.models import Reminder
+
+log = logging.getLogger("retro.scheduler")
+SEND_CONCURRENCY = 4
+BATCH = 50
+MARGIN_SECONDS = 5.0
+DIGEST_CATCH_UP = timedelta(hours=24)
+
+
+@dataclass
+class SweepReport:
+    """What one sweep (or immediate delivery) did."""
+
+    prompts: int = 0
+    claimed: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def sent(self) -> int:
+        """Reminders delivered."""
+        return self.outcomes["sent"]
+
+
+def worker_id() -> str:
+    """A name for this scheduler that is unique across hosts and restarts."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+async def sweep(deps: Deps, client: AsyncWebClient, *, now: datetime | None = None, worker: str | None = None,
+                stop: asyncio.Event | None = None, batch: int = BATCH) -> SweepReport:
+    """Create the prompts due now, then claim and deliver every due reminder (tests pass their clock's `now`)."""
+    report = SweepReport()
+    async with deps.session() as session:
+        report.prompts = await prompts.materialize(session, catalog=deps.catalog, now=now or deps.now())
+    await _drain(deps, client, report, now=now, worker=worker or worker_id(), ids=None, stop=stop, batch=batch)
+    return report
+
+
+async def deliver_now(deps: Deps, client: AsyncWebClient, ids: Sequence[int | None], *,
+                      now: datetime | None = None, worker: str | None = None) -> SweepReport:
+    """Deliver these reminders right away through the same claims (a failure leaves them to the sweep)."""
+    report = SweepReport()
+    wanted = [i for i in ids if i is not None]
+    if wanted:
+        await _drain(deps, client, report, now=now, worker=worker or worker_id(), ids=wanted, stop=None,
+                     batch=len(wanted))
+    return report
+
+
+async def _drain(deps: Deps, client: AsyncWebClient, report: SweepReport, *, now: datetime | None, worker: str,
+                 ids: list[int] | None, stop: asyncio.Event | None, batch: int) -> None:
+    cfg = deps.catalog.reminders
+    lease = timedelta(seconds=cfg.claim_seconds)
+    send_timeout = max(5.0, cfg.claim_seconds / 4)
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Semaphore(SEND_CONCURRENCY)
+    while not (stop is not None and stop.is_set()):
+        started = loop.time()
+        async with deps.session() as session:
+            rows = await reminders.claim(session, worker=worker, now=now or deps.now(), lease=lease, limit=batch,
+                                         ids=ids)
+        if not rows:
+            return
+        report.claimed += len(rows)
+        async with deps.session() as session:
+            batch_data = await nudges.load_batch(session, rows)
+        # A send starts only while it can finish well before the claim expires; otherwise the row is handed
+        # back, so another scheduler never takes over a row this one is still sending.
+        deadline = started + cfg.claim_seconds - send_timeout - MARGIN_SECONDS
+        outcomes = await asyncio.gather(*(_one(deps, client, row, gate=gate, worker=worker, now=now, stop=stop,
+                                               deadline=deadline, timeout=send_timeout, batch=batch_data)
+                                          for row in rows))
+        report.outcomes.update(o for o in outcomes if o != "skipped")
+        skipped = [row.id or 0 for row, o in zip(rows, outcomes, strict=True) if o == "skipped"]
+        if skipped:
+            async with deps.session() as session:
+                await reminders.release(session, worker=worker, ids=skipped)
+        if ids is not None:
+            return
+
+
+async def _one(deps: Deps, client: AsyncWebClient, row: Reminder, *, gate: asyncio.Semaphore, worker: str,
+               now: datetime | None, stop: asyncio.Event | None, deadline: float, timeout: float,
+               batch: nudges.Batch) -> str:
+    async with gate:
+        if (stop is not None and stop.is_set()) or asyncio.get_running_loop().time() > deadline:
+            return "skipped"
+        try:
+            return await delivery.deliver(client, deps, row, worker=worker, now=now or deps.now(), timeout=timeout,
+                                          batch=batch)
+        except Exception:  # a bug or a database outage: the claim expires and the row is tried again
+            log.exception("reminder %s failed unexpectedly; it is retried after its claim expires", row.id)
+            return "error"
+
+
+def digest_trigger(deps: Deps) -> CronTrigger:
+    """The weekly digest's cron trigger from Catalog.digest (day_of_week, time, timezone)."""
+    cfg = deps.catalog.digest
+    try:
+        tz = ZoneInfo(cfg.timezone)
+        hour, minute = (int(x) for x in cfg.time.split(":"))
+        return CronTrigger(day_of_week=cfg.day_of_week, hour=hour, minute=minute, timezone=tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"RETRO_CONFIG: digest: {exc}") from None
+
+
+def last_fire(trigger: CronTrigger, now: datetime, window: timedelta) -> datetime | None:
+    """The trigger's latest fire time in (now - window, now], if any."""
+    found, probe = None, now - window
+    while (nxt := trigger.get_next_fire_time(None, probe)) is not None and nxt <= now:
+        found, probe = nxt, nxt + timedelta(seconds=1)
+    return found
+
+
+class ReminderScheduler:
+    """The periodic sweep and the weekly digest of one process; `stop()` waits for the sweep and releases claims."""
+
+    def __init__(self, deps: Deps, client: AsyncWebClient, *, worker: str | None = None) -> None:
+        self.deps, self.client = deps, client
+        self.worker = worker or worker_id()
+        self.homes = HomeWatch()
+        self.last_report: SweepReport | None = None
+        self._stop = asyncio.Event()
+        self._busy = asyncio.Lock()
+        self._aps: AsyncIOScheduler | None = None
+
+    async def start(self) -> None:
+        """Start the jobs: a sweep every `reminders.sweep_seconds`, the digest on its cron (caught up if missed)."""
+        cfg = self.deps.catalog
+        aps = AsyncIOScheduler(timezone=UTC)
+        aps.add_job(self.tick, IntervalTrigger(seconds=cfg.reminders.sweep_seconds, timezone=UTC), id="retro-sweep",
+                    max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
+        if cfg.digest.channel:
+            trigger = digest_trigger(self.deps)
+            aps.add_job(self.digest, trigger, id="retro-digest", max_instances=1, coalesce=True,
+                        misfire_grace_time=int(DIGEST_CATCH_UP.total_seconds()))
+            missed = last_fire(trigger, self.deps.now(), DIGEST_CATCH_UP)
+            if missed is not None:
+                aps.add_job(self.digest, "date", run_date=datetime.now(UTC), id="retro-digest-catch-up",
+                            kwargs={"day": missed.astimezone(ZoneInfo(cfg.digest.timezone)).date()})
+        aps.start()
+        self._aps = aps
+        log.info("reminder scheduler %s started (sweep every %ss)", self.worker, cfg.reminders.sweep_seconds)
+
+    async def tick(self) -> SweepReport | None:
+        """One sweep plus the Home refresh; skipped while the previous one still runs."""
+        if self._stop.is_set() or self._busy.locked():
+            return None
+        async with self._busy:
+            try:
+                self.last_report = await sweep(self.deps, self.client, worker=self.worker, stop=self._stop)
+                await self.homes.check(self.client, self.deps)
+            except Exception:
+                log.exception("reminder sweep failed; the next one picks up where it stopped")
+                return None
+            return self.last_report
+
+    async def digest(self, day: date | None = None) -> SweepReport:
+        """Enqueue this week's digest for every workspace (once, whichever scheduler is first) and send it."""
+        async with self._busy:
+            async with self.deps.session() as session:
+                ids = await prompts.enqueue_digests(session, catalog=self.deps.catalog, now=self.deps.now(), day=day)
+            return await deliver_now(self.deps, self.client, ids, worker=self.worker)
+
+    async def stop(self, timeout: float = 30.0) -> int:
+        """Stop taking work, let an in-flight sweep finish its current sends, release what is left; returns that."""
+        self._stop.set()
+        try:
+            await asyncio.wait_for(self._busy.acquire(), timeout)
+            self._busy.release()
+        except TimeoutError:
+            log.warning("reminder sweep still running after %ss; stopping anyway", timeout)
+        if self._aps is not None and self._aps.running:
+            self._aps.shutdown(wait=False)
+        async with self.deps.session() as session:
+            released = await reminders.release(session, worker=self.worker)
+        log.info("reminder scheduler %s stopped (%d claims released)", self.worker, released)
+        return released
+
+
+async def start_scheduler(deps: Deps, client: AsyncWebClient) -> ReminderScheduler:
+    """The hook `retro serve` and the local stack use: build and start a scheduler (stop it with `.stop()`)."""
+    scheduler = ReminderScheduler(deps, client)
+    await scheduler.start()
+    return scheduler
+

@@ -1,0 +1,196 @@
+"""Real MLflow and Prometheus servers for the collector scenarios, started on free loopback ports.
+
+MLflow lives in its own virtualenv (`.venv-mlflow`, created on demand from tests/requirements-mlflow.txt) because
+its pins would fight the bot's. Prometheus is Debian's `prometheus` package. When either cannot be had, the tests
+that need it are skipped with the reason, unless RETRO_TEST_REQUIRE_SERVERS=1 (CI), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+MLFLOW_VENV = Path(os.environ.get("RETRO_MLFLOW_VENV", ROOT / ".venv-mlflow"))
+MLFLOW_REQUIREMENTS = ROOT / "tests" / "requirements-mlflow.txt"
+REQUIRE_ENV = "RETRO_TEST_REQUIRE_SERVERS"
+
+
+def unavailable(reason: str) -> None:
+    """Skip (or, in CI, fail) a test whose server cannot be had."""
+    if os.environ.get(REQUIRE_ENV) == "1":
+        pytest.fail(f"{reason} ({REQUIRE_ENV}=1)")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, *, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll until the URL answers 200, failing with the server's log if it dies or never answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer within {timeout:g} s:\n{log.read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server we started, then kill it if it lingers."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+def mlflow_executable() -> Path:
+    """The `mlflow` command of the separate virtualenv, created (under a lock) when missing."""
+    exe = MLFLOW_VENV / "bin" / "mlflow"
+    stamp = MLFLOW_VENV / ".installed"
+    if exe.exists() and stamp.exists():
+        return exe
+    MLFLOW_VENV.parent.mkdir(parents=True, exist_ok=True)
+    with open(MLFLOW_VENV.parent / ".venv-mlflow.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if exe.exists() and stamp.exists():
+            return exe
+        steps = [[sys.executable, "-m", "venv", str(MLFLOW_VENV)],
+                 [str(MLFLOW_VENV / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r",
+                  str(MLFLOW_REQUIREMENTS)]]
+        for cmd in steps:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=1200, check=False)
+            if done.returncode != 0:
+                unavailable(f"could not create the MLflow test virtualenv ({' '.join(cmd[-3:])}): "
+                            f"{(done.stderr or done.stdout)[-400:]}")
+        stamp.touch()
+    return exe
+
+
+@contextmanager
+def mlflow_server() -> Iterator[str]:
+    """`mlflow server` with a SQLite backend and proxied artifacts in a temporary folder; yields its URL."""
+    exe = mlflow_executable()
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="retro-mlflow-") as tmp:
+        log = Path(tmp) / "server.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [str(exe), "server", "--backend-store-uri", f"sqlite:///{tmp}/mlflow.db", "--artifacts-destination",
+                 f"{tmp}/artifacts", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+                stdout=out, stderr=subprocess.STDOUT, cwd=tmp, env={**os.environ, "MLFLOW_TRACKING_URI": ""})
+        try:
+            wait_http(f"http://127.0.0.1:{port}/health", timeout=120, proc=proc, log=log)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(proc)
+
+
+def mlflow_python() -> Path:
+    """The Python of the MLflow virtualenv (for its client library)."""
+    return mlflow_executable().parent / "python"
+
+
+class Gauge:
+    """A /metrics endpoint the test controls: one gauge, `retro_test_value`."""
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.scrapes = 0
+        gauge = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                gauge.scrapes += 1
+                body = (f"# TYPE retro_test_value gauge\nretro_test_value{{source=\"test\"}} {gauge.value}\n"
+                        ).encode()
+                self.send_response(200 if self.path.startswith("/metrics") else 404)
+                self.send_header("Content-Type", "text/plain; version=0.0.4")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Gauge:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def prometheus_executable() -> str:
+    """Debian's prometheus binary."""
+    found = shutil.which("prometheus") or ("/usr/bin/prometheus" if Path("/usr/bin/prometheus").exists() else None)
+    if found is None:
+        unavailable("prometheus is not installed: `apt-get install -y prometheus` (or `make test-servers`)")
+    assert found is not None
+    return found
+
+
+@contextmanager
+def prometheus_server(target_port: int) -> Iterator[str]:
+    """Prometheus scraping 127.0.0.1:<target_port> every second; yields its URL."""
+    exe = prometheus_executable()
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="retro-prom-") as tmp:
+        config = Path(tmp) / "prometheus.yml"
+        config.write_text(json.dumps({
+            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+            "scrape_configs": [{"job_name": "retro-test", "static_configs": [
+                {"targets": [f"127.0.0.1:{target_port}"]}]}]}))
+        log = Path(tmp) / "server.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [exe, f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
+                 f"--web.listen-address=127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=60, proc=proc, log=log)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(proc)
+
+
+def instant(prom: str, query: str) -> list[dict[str, Any]]:
+    """An instant query's result vector."""
+    url = f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": query})
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return list(json.load(resp)["data"]["result"])

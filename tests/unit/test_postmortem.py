@@ -1,0 +1,146 @@
+"""Rendering the postmortem: sections, times, team templates, template errors and user text that looks like Jinja."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.catalog import Catalog, load_catalog
+from bot.document import Doc, with_people
+from bot.postmortem import TemplateError, check_templates, render, template_environment
+from bot.postmortem_context import slack_to_markdown
+from tests.postmortem_world import PEOPLE, document_of, fraud_incident, world
+
+SECTIONS = ["## Summary", "## Impact", "## Roles", "## Timeline", "## Triage template (as last submitted)",
+            "## Evidence", "## Hypotheses tested", "## Root cause and contributing factors", "## Action items",
+            "## Metrics", "## Reproduce", "## Integrity", "## Appendix: full timeline"]
+
+
+async def _doc(database_url: str, *, catalog: Catalog | None = None, **incident: Any) -> Doc:
+    async with world(database_url, catalog) as w:
+        inc = await fraud_incident(w, **incident)
+        return await document_of(w, inc)
+
+
+async def test_every_section_is_drawn_from_the_record(database_url: str) -> None:
+    md = render(template_environment(), await _doc(database_url))
+    positions = [md.index(s) for s in SECTIONS]
+    assert positions == sorted(positions)
+    assert md.startswith("# Postmortem: Fraud model precision dropped\n")
+    impact = md[md.index("## Impact"):md.index("## Roles")]
+    assert "| Impact started | 2026-03-12 12:15 UTC |" in impact and "| Impact duration | 1h 55m |" in impact
+    assert "Good payments declined for ~3% of users" in impact
+    assert "| Incident commander | @alice |" in md and "| Scribe | @bob |" in md and "| Operations | _unfilled_ |" in md
+    assert "| E2 | dataset | s3://features/merchant_risk/2026-03-10<br>last partition is 2 days old |" in md
+    hyps = md[md.index("## Hypotheses tested"):md.index("## Root cause")]
+    assert hyps.index("### H2") < hyps.index("### H1") < hyps.index("### H3")  # confirmed, ruled out, open
+    assert "Ruled out: H1." in hyps and "- **Expected:** 4.1 scores higher precision" in hyps
+    root = md[md.index("### Root cause"):md.index("## Action items")]
+    assert "The merchant_risk feature pipeline is stale" in root and "with evidence E1, E2" in root
+    assert "| A1 | Alert on feature freshness &gt; 6h (H2) | @dave | 2026-03-19 | monitor | open |" not in md
+    assert "| A1 | Alert on feature freshness > 6h (H2) | @dave | 2026-03-19 | monitor | open |" in md
+    assert "| Time to detect | 45m | impact start → detection |" in md
+    assert "- **Model versions:** fraud-scorer@4.2" in md and "- **Data snapshots:** merchant_risk@2026-03-10" in md
+    assert "- **Commits:** 9f2c1ab" in md and "(E1)" in md
+
+
+async def test_missing_milestones_are_prompts_never_guesses(database_url: str) -> None:
+    md = render(template_environment(), await _doc(database_url, resolve=False))
+    assert "| Time to mitigate | missing | detection → mitigation (no mitigation recorded) |" in md
+    assert "| Impact duration | _missing (no mitigation recorded)_ |" in md
+    assert "| Mitigated | — |" in md
+
+
+async def test_times_are_in_the_team_timezone_with_utc(database_url: str) -> None:
+    catalog = load_catalog().model_copy(update={"timezone": "Europe/Paris"})
+    md = render(template_environment(), await _doc(database_url, catalog=catalog))
+    assert "| Declared | 2026-03-12 14:00 CET (13:00 UTC) by @alice |" in md
+    assert "| # | Europe/Paris | UTC | Who | What |" in md
+    assert "| 1 | 2026-03-12 14:00:00 | 2026-03-12 13:00:00 | @alice |" in md
+
+
+async def test_user_text_that_looks_like_jinja_renders_literally(database_url: str) -> None:
+    doc = await _doc(database_url, title="Drift in {{ config.secret }} {% raise %} {# x #}")
+    md = render(template_environment(), doc)
+    assert "# Postmortem: Drift in {{ config.secret }} {% raise %} {# x #}\n" in md
+
+
+def test_slack_markup_becomes_readable_markdown_without_raw_html() -> None:
+    people = {"U1": "alice"}
+    text = "<@U1> and <@U2|bob> in <#C1|inc-x> see <https://x.io/a|the graph> <!here> <script>&lt;b&gt;"
+    assert slack_to_markdown(text, people) == ("@alice and @bob in #inc-x see [the graph](https://x.io/a) @here "
+                                               "&lt;script>&lt;b&gt;")
+
+
+async def test_table_cells_keep_their_shape(database_url: str) -> None:
+    doc = await _doc(database_url)
+    doc["evidence"][0]["note"] = "a | b\nsecond line"
+    md = render(template_environment(), doc)
+    assert "a \\| b<br>second line" in md
+
+
+async def test_display_names_fall_back_to_user_ids(database_url: str) -> None:
+    doc = await _doc(database_url)
+    md = render(template_environment(), {**doc, "people": {}})
+    assert "| Incident commander | @U0ALICE |" in md
+    assert "| Incident commander | @Alice A. |" in render(template_environment(),
+                                                          with_people(doc, {**PEOPLE, "U0ALICE": "Alice A."}))
+
+
+async def test_a_team_template_replaces_the_packaged_one(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "postmortem.md.j2").write_text("# {{ incident.title }} ({{ labels.severity }})\n"
+                                               "{% include '_pm_evidence.md.j2' %}")
+    md = render(template_environment(tmp_path), await _doc(database_url))
+    assert md.startswith("# Fraud model precision dropped (SEV2)\n## Evidence\n")
+
+
+@pytest.mark.parametrize(("source", "line", "problem"), [
+    ("# ok\n\n{% for x in entries %}\n{{ x.seq }\n", 4, "unexpected '}'"),
+    ("# ok\n{{ incident.nope }}\n", 2, "'dict object' has no attribute 'nope'"),
+    ("# ok\n\n\n{{ undefined_name | upper }}\n", 4, "'undefined_name' is undefined"),
+])
+async def test_a_broken_template_names_itself_and_its_line(database_url: str, tmp_path: Path, source: str,
+                                                          line: int, problem: str) -> None:
+    (tmp_path / "postmortem.md.j2").write_text(source)
+    env = template_environment(tmp_path)
+    with pytest.raises(TemplateError) as err:
+        render(env, await _doc(database_url))
+    assert f"Template postmortem.md.j2, line {line}" in err.value.user_message
+    assert problem in err.value.user_message
+
+
+def test_templates_are_checked_with_their_includes(tmp_path: Path) -> None:
+    check_templates(template_environment())
+    (tmp_path / "_pm_analysis.md.j2").write_text("{% if %}\n")
+    with pytest.raises(TemplateError, match="Template _pm_analysis.md.j2, line 1"):
+        check_templates(template_environment(tmp_path))
+
+
+async def test_rendering_is_a_pure_function_of_the_document(database_url: str) -> None:
+    doc = await _doc(database_url)
+    env = template_environment()
+    first = render(env, doc)
+    assert render(template_environment(), doc) == first
+    assert render(env, doc) == first
+
+
+async def test_the_summary_message_stays_within_slack_limits(database_url: str) -> None:
+    import json
+
+    from bot.blameless import Finding
+    from bot.blocks.postmortem import draft_summary, gaps
+
+    doc = await _doc(database_url, title="x" * 150)
+    doc["hypotheses"][1]["statement"] = "y" * 3000
+    long = "<!here> " + "z" * 2000
+    findings = [Finding("hindsight", n, long, "should have", long, long, long) for n in range(20)]
+    blocks = draft_summary(doc, version=12, sha256="a" * 64, findings=findings)
+    assert len(blocks) <= 50 and len(json.dumps(blocks)) < 11_000
+    text = json.dumps(blocks)
+    assert "Postmortem draft v12" in text and "and 14 more in the draft" in text
+    assert "<!here>" not in text  # user text never pings
+    assert gaps(doc) == []
+    doc["triage"], doc["actions"] = None, []
+    assert [g.split(" (")[0] for g in gaps(doc)] == ["Fill the triage template", "Add action items"]

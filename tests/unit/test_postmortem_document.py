@@ -1,0 +1,132 @@
+"""The incident document, per-incident metrics and versioned drafts."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from bot import chain, timeline
+from bot.canonical import canonical_json, sha256_hex
+from bot.document import FORMAT, build, key_seqs, user_ids
+from bot.export import entry_of
+from bot.metrics import humanise, incident_metrics, percentile
+from bot.postmortem import latest_people, prepare, record_draft, template_environment
+from storage.models import PostmortemDraft
+from tests.postmortem_world import ALICE, BOB, CAROL, DAVE, PEOPLE, T0, document_of, fraud_incident, world
+
+
+async def test_the_document_is_canonical_and_complete(database_url: str) -> None:
+    async with world(database_url) as w:
+        inc = await fraud_incident(w)
+        doc = await document_of(w, inc)
+    assert doc["format"] == FORMAT
+    assert json.loads(canonical_json(doc)) == doc
+    assert list(doc) == sorted(doc)  # the same key order a reader of incident.json gets
+    assert all(list(e) == sorted(e) and list(e["data"]) == sorted(e["data"]) for e in doc["entries"])
+    assert doc["incident"]["entry_count"] == len(doc["entries"]) == inc.entry_count
+    assert doc["incident"]["head_hash"] == doc["entries"][-1]["hash"] == inc.head_hash
+    assert [e["number"] for e in doc["evidence"]] == [1, 2, 3]
+    assert [h["verdict"] for h in doc["hypotheses"]] == ["refuted", "confirmed", "open"]
+    assert [a["due"] for a in doc["actions"]] == ["2026-03-19", "2026-03-26"]
+    assert doc["triage"]["fields"]["customer_impact"].startswith("Good payments")
+    assert doc["incident"]["impact_started_at"] == "2026-03-12T12:15:00.000000Z"
+    assert user_ids(doc) == sorted({ALICE, BOB, CAROL, DAVE})
+    assert doc["people"] == dict(sorted(PEOPLE.items()))
+
+
+async def test_the_document_reads_the_incident_afresh(database_url: str) -> None:
+    async with world(database_url) as w:
+        inc = await fraud_incident(w)
+        async with w.session() as s:
+            stale = inc.model_copy()
+            await timeline.add_note(s, incident=inc, text="later note", actor=BOB, now=T0 + timedelta(hours=3))
+            doc = await build(s, stale, catalog=w.catalog)
+    assert doc["entries"][-1]["text"] == "later note"
+    assert doc["incident"]["entry_count"] == stale.entry_count + 1
+    report = chain.verify_entries(entry_of(e) for e in doc["entries"])
+    assert report.ok and report.head == doc["incident"]["head_hash"]
+
+
+async def test_key_events_include_messages_marked_afterwards(database_url: str) -> None:
+    async with world(database_url) as w:
+        inc = await fraud_incident(w, messages=3)
+        async with w.session() as s:
+            msg = next(e for e in await chain.entries_of(s, inc.id or 0) if e.kind == "message")
+            await timeline.record(s, inc, timeline.Marked(inc.channel_id, ALICE, msg.slack_ts or "", "pin"),
+                                  T0 + timedelta(hours=2))
+            await s.commit()
+        doc = await document_of(w, inc)
+    keys = key_seqs(doc["entries"])
+    assert msg.seq in keys
+    assert not any(e["seq"] in keys for e in doc["entries"] if e["kind"] == "key_event_marked")
+
+
+async def test_metrics_measure_milestones_and_count_people_and_actions(database_url: str) -> None:
+    async with world(database_url) as w:
+        doc = await document_of(w, await fraud_incident(w))
+    m = incident_metrics(doc)
+    spans = {s["key"]: s["seconds"] for s in m["spans"]}
+    assert spans == {"detect": 45 * 60, "insight": 45 * 60, "mitigate": 70 * 60, "resolve": 95 * 60,
+                     "impact": 115 * 60}
+    assert m["participants"] == sorted([ALICE, BOB, CAROL, DAVE]) and m["participant_count"] == 4
+    assert m["actions_by_kind"] == [{"name": "guardrail", "count": 1}, {"name": "monitor", "count": 1}]
+    assert m["hypotheses_by_verdict"] == [{"name": "confirmed", "count": 1}, {"name": "open", "count": 1},
+                                          {"name": "refuted", "count": 1}]
+
+
+async def test_missing_or_inconsistent_milestones_are_reported_not_guessed(database_url: str) -> None:
+    async with world(database_url) as w:
+        doc = await document_of(w, await fraud_incident(w, resolve=False))
+    doc["incident"]["impact_started_at"] = None
+    doc["hypotheses"] = []
+    doc["incident"]["insight_at"] = None
+    spans = {s["key"]: s for s in incident_metrics(doc)["spans"]}
+    assert spans["detect"]["seconds"] is None and spans["detect"]["missing"] == "no impact start recorded"
+    assert spans["insight"]["missing"] == "no first confirmed hypothesis recorded"
+    assert spans["impact"]["missing"] == "no impact start and no mitigation recorded"
+    doc["incident"]["impact_started_at"] = "2026-03-12T14:00:00.000000Z"
+    spans = {s["key"]: s for s in incident_metrics(doc)["spans"]}
+    assert spans["detect"]["missing"] == "detection is recorded before impact start"
+
+
+def test_durations_and_percentiles() -> None:
+    assert [humanise(v) for v in (None, 42, 600, 3900, 200000)] == ["—", "42s", "10m", "1h 05m", "2d 7h"]
+    assert percentile([], 50) is None
+    assert percentile([10, 20, 30, 40], 50) == 25
+    assert percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 90) == 9.1
+
+
+async def test_each_draft_is_a_new_version_and_a_chain_entry(database_url: str) -> None:
+    async with world(database_url) as w:
+        inc = await fraud_incident(w)
+        env = template_environment()
+        for n in (1, 2):
+            doc = await document_of(w, inc)
+            markdown, findings = prepare(env, doc, w.catalog)
+            async with w.session() as s:
+                draft = await record_draft(s, incident=inc, doc=doc, markdown=markdown, findings=findings,
+                                           actor=BOB, now=T0 + timedelta(hours=n))
+            assert draft.version == n and draft.sha256 == sha256_hex(markdown)
+        async with w.session() as s:
+            rows = list((await s.exec(select(PostmortemDraft).where(PostmortemDraft.incident_id == inc.id)
+                                      .order_by(col(PostmortemDraft.version)))).all())
+            entries = [e for e in await chain.entries_of(s, inc.id or 0) if e.kind == "postmortem_drafted"]
+            assert await latest_people(s, inc.id or 0) == PEOPLE
+    assert [r.version for r in rows] == [1, 2]
+    assert [e.data["version"] for e in entries] == [1, 2]
+    assert entries[1].data["sha256"] == rows[1].sha256 and entries[1].data["head"] == entries[0].hash
+    assert "Postmortem draft v1" in rows[1].markdown
+
+
+def test_the_fast_time_text_is_the_canonical_one() -> None:
+    from datetime import UTC, datetime, timezone
+
+    from bot.canonical import iso
+    from bot.document import fast_iso
+
+    paris = timezone(timedelta(hours=1))
+    for at in (T0, T0.replace(microsecond=7), datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=paris),
+               datetime(2030, 1, 1, tzinfo=UTC), datetime(999, 5, 1, tzinfo=UTC)):
+        assert fast_iso(at) == iso(at)
