@@ -111,8 +111,7 @@ class Player:
             self.say(s.user, "pinned the message as a key event")
         elif s.kind == "triage":
             await self.command(s.user, self.channel, "triage")
-            picked = {"type": "datetimepicker", "selected_date_time": int(IMPACT_START.timestamp())}
-            status, _ = await drv.submit_view(s.user, values={**TRIAGE, "impact_start": picked})
+            status, _ = await drv.submit_view(s.user, values={**TRIAGE, "impact_start": int(IMPACT_START.timestamp())})
             if status != 200:
                 raise DemoError(f"the triage form was refused (HTTP {status})")
             self.say(s.user, "submitted the triage template")

@@ -140,7 +140,8 @@ class IngestQueue:
                         item.done.set_exception(exc)
                 continue
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("ingest batch", extra={"size": len(batch), "ms": round((time.perf_counter() - started) * 1e3, 2)})
+                elapsed_ms = round((time.perf_counter() - started) * 1e3, 2)
+                log.debug("ingest batch", extra={"size": len(batch), "ms": elapsed_ms})
             for item, result in zip(batch, results, strict=True):
                 if not item.done.done():
                     item.done.set_result(result)

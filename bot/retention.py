@@ -33,7 +33,7 @@ async def purge(session: AsyncSession, *, days: int, now: datetime) -> dict[int,
                    col(TimelineEntry.text).is_not(None))
             .values(text=None)
         )
-        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        count = int(result.rowcount or 0)
         if count:
             await chain.append(session, incident_id=incident_id, kind="retention_purged", at=now,
                                data={"entries": count, "retention_days": days})

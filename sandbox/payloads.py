@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from .state import JSON, SlackError, User
@@ -84,6 +85,8 @@ def element_value(ws: Workspace, el: JSON, raw: Any) -> JSON:
         out["selected_date"] = raw
     elif kind == "timepicker":
         out["selected_time"] = raw
+    elif kind == "datetimepicker":
+        out["selected_date_time"] = _epoch(raw)
     elif kind == "rich_text_input":
         text = "" if raw is None else str(raw)
         out["rich_text_value"] = {"type": "rich_text", "elements": [
@@ -93,10 +96,23 @@ def element_value(ws: Workspace, el: JSON, raw: Any) -> JSON:
     return out
 
 
+def _epoch(raw: Any) -> int | None:
+    """A datetimepicker's pick as Slack reports it: Unix seconds (ISO text and numbers accepted)."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, int | float):
+        return int(raw)
+    text = str(raw)
+    if text.lstrip("-").isdigit():
+        return int(text)
+    stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return int((stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)).timestamp())
+
+
 def initial_raw(el: JSON) -> Any:
     """What an element shows before the user touches it."""
     for key in ("initial_value", "initial_user", "initial_conversation", "initial_channel", "initial_date",
-                "initial_time"):
+                "initial_time", "initial_date_time"):
         if key in el:
             return el[key]
     if "initial_option" in el:

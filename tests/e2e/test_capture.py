@@ -86,7 +86,7 @@ async def test_commands_outside_an_incident_list_the_open_ones(stack: LocalStack
 
 
 async def test_the_scripted_incident(stack: LocalStack) -> None:
-    emu, drv = stack.emulator, stack.driver
+    drv = stack.driver
     incident, _ = await declare(stack, "Fraud precision drop", options="sev=2 type=model-regression")
     ch = incident.channel_name
     assert incident.id is not None
@@ -111,6 +111,7 @@ async def test_the_scripted_incident(stack: LocalStack) -> None:
     await run(stack, "alice", ch, "triage")
     assert drv.views_open_for("alice")[-1]["callback_id"] == "retro_triage"
     await drv.submit_view("alice", values={"what_happened": "precision fell from 0.91 to 0.62",
+                                           "impact_start": "2026-05-01T13:40:00Z",
                                            "detection": "PagerDuty alert on precision", "affected": "fraud@3",
                                            "customer_impact": "false declines"})
     await stack.settle()
@@ -178,6 +179,7 @@ async def test_the_scripted_incident(stack: LocalStack) -> None:
         triage = (await s.exec(select(TriageVersion).where(TriageVersion.incident_id == incident.id))).all()
         assert [t.version for t in triage] == [1, 2]
         assert triage[0].fields["what_happened"] == "precision fell from 0.91 to 0.62"
+        assert inc.impact_started_at is not None and inc.impact_started_at.isoformat().startswith("2026-05-01T13:40")
         history = (await s.exec(select(RoleAssignment).where(RoleAssignment.incident_id == incident.id))).all()
         assert {(r.role, r.user_id) for r in history} >= {("scribe", bob), ("ml-owner", carol)}
         ev = (await s.exec(select(Evidence).where(Evidence.incident_id == incident.id))).all()
