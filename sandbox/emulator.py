@@ -40,7 +40,7 @@ class SlackEmulator:
         self.tenancy = Tenancy(app_id="A0SANDBOX", on_add=self._wire)
         self.workspace = self.tenancy.add(team_id, name="Sandbox", domain="sandbox", token=bot_token)
         self.oauth = OAuthServer(self.tenancy)
-        self.api = WebApi(self)
+        self.api = WebApi(activity=self.activity, tenancy=self.tenancy, oauth=self.oauth, trigger_ttl=trigger_ttl)
         self.calls: list[ApiCall] = self.api.calls
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:

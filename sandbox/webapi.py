@@ -6,16 +6,15 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from . import api_chat, api_conversations, api_files, api_views
 from .api_common import ApiContext, Handler, Params
+from .events import Activity
+from .oauth import OAuthServer
 from .state import JSON, ApiCall, SlackError
-
-if TYPE_CHECKING:
-    from .emulator import SlackEmulator
+from .tenancy import Tenancy
 
 log = logging.getLogger(__name__)
 HANDLERS: dict[str, Handler] = {**api_conversations.HANDLERS, **api_chat.HANDLERS, **api_views.HANDLERS,
@@ -51,8 +50,8 @@ def reply(call: ApiCall, body: JSON) -> web.Response:
 class WebApi:
     """Serves Web API methods for whichever workspace the caller's token belongs to."""
 
-    def __init__(self, emu: SlackEmulator) -> None:
-        self.emu = emu
+    def __init__(self, *, activity: Activity, tenancy: Tenancy, oauth: OAuthServer, trigger_ttl: float) -> None:
+        self.activity, self.tenancy, self.oauth, self.trigger_ttl = activity, tenancy, oauth, trigger_ttl
         self.calls: list[ApiCall] = []
         self.rl_every: int | None = None
         self.rl_retry_after = 1
@@ -75,13 +74,13 @@ class WebApi:
     async def handle(self, request: web.Request) -> web.Response:
         """One Web API request."""
         method = request.match_info["method"]
-        self.emu.activity.begin()
+        self.activity.begin()
         call = ApiCall(method=method, params={}, at=time.time())
         self.calls.append(call)
         try:
             return await self._handle(request, method, call)
         finally:
-            self.emu.activity.end()
+            self.activity.end()
 
     async def _handle(self, request: web.Request, method: str, call: ApiCall) -> web.Response:
         try:
@@ -90,16 +89,16 @@ class WebApi:
             return reply(call, {"ok": False, "error": "invalid_json"})
         header = request.headers.get("Authorization", "")
         if method == "oauth.v2.access":
-            return self._dispatch(call, lambda: self.emu.oauth.access(Params(call.params), header))
+            return self._dispatch(call, lambda: self.oauth.access(Params(call.params), header))
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else token
         if not token:
             return reply(call, {"ok": False, "error": "not_authed"})
         try:
-            ws = self.emu.tenancy.resolve(token)
+            ws = self.tenancy.resolve(token)
         except SlackError as err:
             return reply(call, {"ok": False, "error": err.error})
         call.team_id = ws.team_id
-        ctx = ApiContext(ws=ws, trigger_ttl=self.emu.trigger_ttl)
+        ctx = ApiContext(ws=ws, trigger_ttl=self.trigger_ttl)
 
         def run() -> JSON:
             handler = HANDLERS.get(method)
