@@ -13,6 +13,7 @@ from bot import incidents
 from bot.blocks import help_blocks
 from bot.blocks.lists import incident_list
 from bot.deps import Deps
+from bot.safety import escape_mrkdwn
 from bot.roles import current_roles
 from handlers import collect_cmds, incident_cmds, ledger_cmds, postmortem_cmds
 from handlers.context import Ctx
@@ -24,7 +25,7 @@ Subcommand = Callable[[Ctx, Parsed], Awaitable[None]]
 
 async def help_cmd(ctx: Ctx, cmd: Parsed) -> None:
     """`/retro help`: the command list."""
-    await ctx.reply("Retro commands:\n" + "\n".join(USAGE.values()), help_blocks(USAGE))
+    await ctx.reply("Retro commands:\n" + escape_mrkdwn("\n".join(USAGE.values())), help_blocks(USAGE))
 
 
 async def list_cmd(ctx: Ctx, cmd: Parsed) -> None:

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 from bot.blocks.base import Blocks, clip, context, echo, render, user, when
 from bot.catalog import Catalog
 from bot.ids import ActionId
-from bot.safety import neutralise
+from bot.safety import escape_mrkdwn, neutralise
 from storage.models import Incident
 
 STATUS_EMOJI = {"investigating": ":mag:", "mitigated": ":adhesive_bandage:", "resolved": ":white_check_mark:",
@@ -83,7 +83,7 @@ def declared_notice(incident: Incident, catalog: Catalog) -> str:
 
 def help_blocks(usage: dict[str, str]) -> Blocks:
     """The command list."""
-    lines = "\n".join(f"`{line}`" for line in usage.values())
+    lines = "\n".join(f"`{escape_mrkdwn(line)}`" for line in usage.values())
     return render([
         SectionBlock(text=MarkdownTextObject(text="*Retro* records ML incidents: timeline, evidence, hypotheses, "
                                                   "actions and a drafted postmortem.")),
