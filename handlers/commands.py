@@ -13,8 +13,8 @@ from bot import incidents
 from bot.blocks import help_blocks
 from bot.blocks.lists import incident_list
 from bot.deps import Deps
-from bot.safety import escape_mrkdwn
 from bot.roles import current_roles
+from bot.safety import escape_mrkdwn
 from handlers import collect_cmds, incident_cmds, ledger_cmds, postmortem_cmds
 from handlers.context import Ctx
 from handlers.errors import guarded
