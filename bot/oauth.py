@@ -21,7 +21,8 @@ STATE_TTL_SECONDS = 600
 
 def manifest_scopes() -> list[str]:
     """The bot scopes Retro needs (kept in one place: they mirror manifest.yml)."""
-    return ["commands", "chat:write", "channels:manage", "channels:read", "channels:history", "groups:write",
+    return ["commands", "chat:write", "channels:manage", "channels:read", "channels:history", "channels:join",
+            "groups:write",
             "groups:read", "groups:history", "im:write", "reactions:read", "pins:read", "pins:write", "files:read",
             "files:write", "users:read"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
@@ -56,6 +57,7 @@ async def serve(settings: Settings) -> None:
     deps, bolt = await boot(settings)
     web_app = build_web_app(bolt, deps)
     extra = None
+    handler: Any = None
     if settings.socket_mode:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -63,12 +65,14 @@ async def serve(settings: Settings) -> None:
         handler = AsyncSocketModeHandler(bolt, settings.slack_app_token.get_secret_value())
 
         async def extra() -> None:
-            await handler.connect_async()  # type: ignore[no-untyped-call]
+            await handler.connect_async()
             log.info("connected to Slack over Socket Mode")
 
     reminders = await start_scheduler(deps, bolt.client) if settings.retro_scheduler else None
 
     async def on_stop() -> None:
+        if handler is not None:
+            await handler.close_async()
         if reminders is not None:
             await reminders.stop()
         await deps.close()

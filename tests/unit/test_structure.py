@@ -71,6 +71,13 @@ def test_manifest_events_match_listeners() -> None:
     assert events == set(SUBSCRIBED)
 
 
+def test_oauth_asks_for_exactly_the_manifest_scopes() -> None:
+    from bot.oauth import manifest_scopes
+
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    assert sorted(manifest_scopes()) == sorted(manifest["oauth_config"]["scopes"]["bot"])
+
+
 def test_manifest_validates_against_slack_schema() -> None:
     import jsonschema
 

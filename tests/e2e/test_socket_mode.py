@@ -1,0 +1,53 @@
+"""Socket Mode: with SLACK_APP_TOKEN set, `retro serve` connects through AsyncSocketModeHandler with the same app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot import runtime
+from bot.config import Settings
+from bot.local import SANDBOX_TOKEN, free_port
+from sandbox import SlackEmulator
+
+
+async def test_serve_uses_socket_mode_and_still_answers_health(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    emulator = SlackEmulator(signing_secret="unused", bot_token=SANDBOX_TOKEN)
+    await emulator.start()
+    connected: list[Any] = []
+
+    async def fake_connect(self: AsyncSocketModeHandler) -> None:
+        connected.append(self.app)
+
+    monkeypatch.setattr(AsyncSocketModeHandler, "connect_async", fake_connect)
+    port = free_port()
+    settings = Settings.model_validate({
+        "slack_bot_token": SANDBOX_TOKEN, "slack_app_token": "xapp-1-test", "slack_api_url": emulator.api_url,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", "port": port, "host": "127.0.0.1",
+        "retro_scheduler": False})
+    settings.check_for_serve()  # Socket Mode needs no signing secret
+    task = asyncio.create_task(runtime.serve(settings))
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        if resp.status == 200 and connected:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        assert connected, "Socket Mode handler never connected"
+        assert any(listener for listener in connected[0]._async_listeners), "the app has no listeners"
+    finally:
+        os.kill(os.getpid(), signal.SIGTERM)  # serve() handles SIGTERM by shutting down cleanly
+        await asyncio.wait_for(task, 15)
+        await emulator.stop()
