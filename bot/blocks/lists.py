@@ -42,25 +42,42 @@ def incident_list(items: list[tuple[Incident, str | None]], catalog: Catalog, no
     return render(blocks)
 
 
-def entry_line(e: TimelineEntry) -> str:
-    """One timeline entry as a line of mrkdwn (user text neutralised)."""
-    data = e.data
-    what = {
+def _what(e: TimelineEntry) -> str:
+    """What an entry says, by kind (user text is echoed separately and neutralised)."""
+    d = e.data
+    n = d.get("number")
+    fixed = {
         "message": "", "bot_message": "(bot) ", "note": ":pushpin: note: ", "declared": ":rotating_light: declared: ",
         "message_edited": f"edited #{e.refers_to}: ", "message_deleted": f"deleted message #{e.refers_to}",
         "key_event_marked": f":pushpin: marked #{e.refers_to} as key event",
-        "status_changed": f"status {data.get('from')} → {data.get('to')} ",
-        "severity_changed": f"severity SEV{data.get('from')} → SEV{data.get('to')} ",
-        "role_assigned": f"{data.get('role')} → {user(data.get('user'))}",
-        "triage_submitted": f"triage template v{data.get('version')} submitted",
-        "evidence_added": f"evidence E{data.get('number')} ({data.get('kind')}) {echo(str(data.get('ref', '')), 200)} ",
-    }.get(e.kind, f"{e.kind} ")
-    text = echo(e.text, 300) if e.text and e.kind not in ("declared",) else ""
-    if e.kind == "declared":
-        text = echo(e.text, 150)
-    files = " ".join(f":paperclip: {echo(str(f.get('name')), 80)}" for f in data.get("files", []))
+        "status_changed": f"status {d.get('from')} → {d.get('to')} ",
+        "severity_changed": f"severity SEV{d.get('from')} → SEV{d.get('to')} ",
+        "role_assigned": f"{d.get('role')} → {user(d.get('user'))}",
+        "triage_submitted": f"triage template v{d.get('version')} submitted",
+        "hypothesis_proposed": f"H{n} proposed: ", "hypothesis_test_planned": f"H{n} test plan: ",
+        "hypothesis_verdict": f"H{n} {d.get('verdict')} " + " ".join(f"E{x}" for x in d.get("evidence") or []) + " ",
+        "action_added": f"A{n} added: ", "action_done": f"A{n} done ", "action_dropped": f"A{n} dropped: ",
+        "action_reassigned": f"A{n} → {user(d.get('owner'))}", "action_escalated": f"A{n} overdue, escalated",
+        "action_due_changed": f"A{n} due {d.get('due')}", "action_snoozed": f"A{n} snoozed",
+        "reminder_failed": "a reminder could not be delivered ",
+        "chart_posted": f"chart of E{d.get('evidence')} posted",
+        "file_hashed": f"file {echo(str((d.get('file') or {}).get('name') or ''), 80)} sha256 "
+                       f"`{str(d.get('sha256') or d.get('error') or '')[:16]}`",
+        "postmortem_drafted": f"postmortem draft v{d.get('version')}",
+        "retention_purged": f"retention purged the text of {d.get('entries')} messages",
+    }
+    if e.kind == "evidence_added":
+        failed = " — collection failed" if d.get("status") == "failed" else ""
+        return f"evidence E{n} ({d.get('kind')}) {echo(str(d.get('ref', '')), 200)}{failed} "
+    return fixed.get(e.kind, f"{e.kind} ")
+
+
+def entry_line(e: TimelineEntry) -> str:
+    """One timeline entry as a line of mrkdwn (user text neutralised)."""
+    text = echo(e.text, 150 if e.kind == "declared" else 300) if e.text else ""
+    files = " ".join(f":paperclip: {echo(str(f.get('name')), 80)}" for f in e.data.get("files", []))
     thread = " ↳" if e.thread_ts else ""
-    return clip(f"`#{e.seq}` {e.at:%H:%M:%S}{thread} {user(e.actor)}: {what}{text} {files}".rstrip(), 600)
+    return clip(f"`#{e.seq}` {e.at:%H:%M:%S}{thread} {user(e.actor)}: {_what(e)}{text} {files}".rstrip(), 600)
 
 
 def timeline_page(incident: Incident, entries: list[TimelineEntry], *, page: int, show_all: bool) -> Blocks:
