@@ -48,9 +48,9 @@ def _rows(incident_id: int, first_seq: int, prev_hash: str, count: int) -> tuple
                               thread_ts=None, refers_to=None, key_event=seq % 25 == 0, text=text,
                               text_sha256=sha256_hex(text), data={}, prev_hash=prev_hash, hash="")
         entry.hash = prev_hash = chain_hash(prev_hash, chain.entry_payload(entry))
-        rows.append({k: getattr(entry, k) for k in ("incident_id", "seq", "at", "kind", "actor", "slack_ts",
-                                                    "thread_ts", "refers_to", "key_event", "text", "text_sha256",
-                                                    "data", "prev_hash", "hash")})
+        rows.append({"team_id": "T0BENCH", **{k: getattr(entry, k) for k in (
+            "incident_id", "seq", "at", "kind", "actor", "slack_ts", "thread_ts", "refers_to", "key_event", "text",
+            "text_sha256", "data", "prev_hash", "hash")}})
     return rows, prev_hash
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
+import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -57,25 +58,30 @@ class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
         return bool(await super()._can_retry_async(state=state, request=request, response=response, error=error))
 
 
-class CountingWebClient(AsyncWebClient):
-    """AsyncWebClient that counts calls per method for /metrics."""
+def counting_session(deps: Deps) -> aiohttp.ClientSession:
+    """The one HTTP session for Slack's Web API; it counts calls per method (Bolt copies the client per request
+    but shares this session, so every listener's calls are counted). Deps closes it."""
+    base = deps.settings.slack_api_url
 
-    metrics: Metrics | None = None
+    async def on_start(_session: aiohttp.ClientSession, _ctx: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        url = str(params.url)
+        if url.startswith(base):
+            deps.metrics.slack_calls.labels(method=url[len(base):].split("?")[0]).inc()
 
-    async def api_call(self, api_method: str, **kwargs: Any) -> Any:
-        """Count, then call."""
-        if self.metrics is not None:
-            self.metrics.slack_calls.labels(method=api_method).inc()
-        return await super().api_call(api_method, **kwargs)
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    session = aiohttp.ClientSession(trace_configs=[trace], timeout=aiohttp.ClientTimeout(total=30))
+    deps.on_close.append(session.close)
+    return session
 
 
-def make_client(settings: Settings, token: str | None = None, *, metrics: Metrics | None = None) -> AsyncWebClient:
+def make_client(settings: Settings, token: str | None = None, *, deps: Deps | None = None) -> AsyncWebClient:
     """A Web API client on SLACK_API_URL that waits out 429s, retries dropped connections and counts calls."""
     if token is None and settings.slack_bot_token is not None:
         token = settings.slack_bot_token.get_secret_value()
-    client = CountingWebClient(token=token, base_url=settings.slack_api_url, timeout=15)
-    client.metrics = metrics
-    client.retry_handlers.append(CountingRateLimitHandler(metrics, max_retry_count=5))
+    session = counting_session(deps) if deps is not None else None
+    client = AsyncWebClient(token=token, base_url=settings.slack_api_url, timeout=15, session=session)
+    client.retry_handlers.append(CountingRateLimitHandler(deps.metrics if deps else None, max_retry_count=5))
     client.retry_handlers.append(AsyncConnectionErrorRetryHandler(max_retry_count=2))
     return client
 
@@ -90,10 +96,10 @@ def create_app(settings: Settings, *, client: AsyncWebClient | None = None, deps
 
         oauth = oauth_settings(settings, deps)
         deps.installation_store = oauth.installation_store
-        client = client or make_client(settings, metrics=deps.metrics)
+        client = client or make_client(settings, deps=deps)
         client.token = None
     app = AsyncApp(
-        client=client or make_client(settings, metrics=deps.metrics),
+        client=client or make_client(settings, deps=deps),
         signing_secret=secret,
         oauth_settings=oauth,
         logger=log,

@@ -93,9 +93,10 @@ async def append_many(session: AsyncSession, incident_id: int, items: list[NewEn
         update(Incident)
         .where(col(Incident.id) == incident_id)
         .values(entry_count=col(Incident.entry_count) + len(items))
-        .returning(col(Incident.entry_count), col(Incident.head_hash), col(Incident.last_entry_at))
+        .returning(col(Incident.entry_count), col(Incident.head_hash), col(Incident.last_entry_at),
+                   col(Incident.team_id))
     )
-    last_seq, prev_hash, last_at = result.one()
+    last_seq, prev_hash, last_at, team_id = result.one()
     made: list[Chained] = []
     for seq, item in enumerate(items, start=last_seq - len(items) + 1):
         if resolve is not None:
@@ -109,7 +110,7 @@ async def append_many(session: AsyncSession, incident_id: int, items: list[NewEn
         made.append(entry)
     if made:
         # Core bulk insert: building ORM objects costs more than the hashing here.
-        await session.exec(insert(TimelineEntry), params=[_row(e) for e in made])
+        await session.exec(insert(TimelineEntry), params=[{**_row(e), "team_id": team_id} for e in made])
     await session.exec(update(Incident).where(col(Incident.id) == incident_id)
                        .values(head_hash=prev_hash, last_entry_at=last_at))
     return made

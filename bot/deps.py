@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +70,7 @@ class Deps:
     installation_store: Any = None  # slack_sdk's store in multi-workspace mode (kept untyped: no Slack here)
     ingest: IngestQueue = field(init=False)
     inflight: InFlight = field(default_factory=InFlight)
+    on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     templates: Environment = field(default_factory=template_environment)  # postmortem Jinja2, built once
 
     def __post_init__(self) -> None:
@@ -88,6 +89,9 @@ class Deps:
     async def close(self) -> None:
         """Finish queued ingestion, then release the database pool."""
         await self.ingest.close()
+        for close in reversed(self.on_close):
+            await close()
+        self.on_close.clear()
         await self.engine.dispose()
 
 

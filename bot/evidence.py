@@ -94,7 +94,8 @@ async def add(session: AsyncSession, *, incident: Incident, item: EvidenceInput,
     """Store an evidence item as E<n>, digest it and chain it; commits."""
     assert incident.id is not None
     number = await chain.bump_counter(session, incident.id, "evidence_seq")
-    row = Evidence(incident_id=incident.id, number=number, kind=item.kind, ref=item.ref, note=item.note,
+    row = Evidence(team_id=incident.team_id,
+                   incident_id=incident.id, number=number, kind=item.kind, ref=item.ref, note=item.note,
                    options=item.options, added_by=actor, added_at=now, sha256="", file_id=file_id,
                    file_sha256=file_sha256, status=status, custody=custody or {}, media_type=media_type,
                    artifact=artifact, artifact_path=artifact_path)

@@ -62,7 +62,8 @@ async def propose(session: AsyncSession, *, incident: Incident, statement: str, 
         raise UsageError(f"The statement is longer than {MAX_STATEMENT} characters.", HYPOTHESIS_USAGE)
     assert incident.id is not None
     number = await chain.bump_counter(session, incident.id, "hypothesis_seq")
-    row = Hypothesis(incident_id=incident.id, number=number, statement=statement, proposed_by=actor,
+    row = Hypothesis(team_id=incident.team_id,
+                     incident_id=incident.id, number=number, statement=statement, proposed_by=actor,
                      proposed_at=now)
     session.add(row)
     await chain.append(session, incident_id=incident.id, kind="hypothesis_proposed", at=now, actor=actor,

@@ -118,7 +118,7 @@ async def create(session: AsyncSession, *, team_id: str, decl: Declaration, decl
                        text=decl.title, key_event=True,
                        data={"severity": decl.severity, "category": decl.category, "private": decl.private,
                              "models": list(decl.models), "channel": channel_name, "description": decl.description})
-    session.add(RoleAssignment(incident_id=incident.id, role="commander", user_id=declared_by,
+    session.add(RoleAssignment(team_id=team_id, incident_id=incident.id, role="commander", user_id=declared_by,
                                assigned_by=declared_by, assigned_at=now))
     await chain.append(session, incident_id=incident.id, kind="role_assigned", at=now, actor=declared_by,
                        data={"role": "commander", "user": declared_by, "previous": None})

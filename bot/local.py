@@ -90,7 +90,7 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
             "database_url": url, "retro_artifacts_dir": Path(tmp) / "artifacts", **(env or {})})
         await upgrade_async(url)
         deps = build_deps(settings, clock=clock)
-        client = make_client(settings, metrics=deps.metrics)
+        client = make_client(settings, deps=deps)
         bolt = create_app(settings, client=client, deps=deps)
         if not oauth:
             await learn_identity(deps, client)

@@ -155,7 +155,8 @@ async def record_draft(session: AsyncSession, *, incident: Incident, doc: Doc, m
     assert incident.id is not None
     version = await chain.bump_counter(session, incident.id, "draft_seq")
     digest = sha256_hex(markdown)
-    session.add(PostmortemDraft(incident_id=incident.id, version=version, markdown=markdown, sha256=digest,
+    session.add(PostmortemDraft(team_id=incident.team_id,
+                                incident_id=incident.id, version=version, markdown=markdown, sha256=digest,
                                 drafted_by=actor, drafted_at=now, people=doc["people"]))
     await chain.append(session, incident_id=incident.id, kind="postmortem_drafted", at=now, actor=actor,
                        key_event=False,

@@ -51,7 +51,8 @@ async def assign(session: AsyncSession, *, catalog: Catalog, incident: Incident,
     for row in rows.all():
         row.ended_at = now
         session.add(row)
-    session.add(RoleAssignment(incident_id=incident.id, role=role, user_id=user, assigned_by=actor, assigned_at=now))
+    session.add(RoleAssignment(team_id=incident.team_id,
+                               incident_id=incident.id, role=role, user_id=user, assigned_by=actor, assigned_at=now))
     await chain.append(session, incident_id=incident.id, kind="role_assigned", at=now, actor=actor, key_event=True,
                        data={"role": role, "user": user, "previous": previous})
     await session.commit()

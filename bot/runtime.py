@@ -45,7 +45,7 @@ async def boot(settings: Settings, *, client: AsyncWebClient | None = None) -> t
     """Apply pending migrations, build the app and learn its identity."""
     await upgrade_async(settings.database_url)
     deps = build_deps(settings)
-    client = client or make_client(settings, metrics=deps.metrics)
+    client = client or make_client(settings, deps=deps)
     bolt = create_app(settings, client=client, deps=deps)
     if settings.slack_bot_token is not None:
         await learn_identity(deps, client)

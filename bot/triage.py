@@ -64,7 +64,8 @@ async def submit(session: AsyncSession, *, incident: Incident, form: TriageForm,
     assert incident.id is not None
     prev = await latest(session, incident.id)
     fields: dict[str, Any] = form.model_dump(mode="json")
-    version = TriageVersion(incident_id=incident.id, version=(prev.version + 1) if prev else 1, fields=fields,
+    version = TriageVersion(team_id=incident.team_id,
+                            incident_id=incident.id, version=(prev.version + 1) if prev else 1, fields=fields,
                             submitted_by=actor, submitted_at=now)
     session.add(version)
     if form.impact_start is not None:

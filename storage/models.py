@@ -89,6 +89,7 @@ class TimelineEntry(SQLModel, table=True):
         Index("ix_timeline_slack_ts", "incident_id", "slack_ts"),
     )
     id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
     incident_id: int = Field(foreign_key="incident.id")
     seq: int
     at: datetime = _at()
@@ -110,6 +111,7 @@ class RoleAssignment(SQLModel, table=True):
 
     __tablename__ = "role_assignment"
     id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
     incident_id: int = Field(foreign_key="incident.id", index=True)
     role: str = Field(max_length=32)
     user_id: str = Field(max_length=32)
@@ -124,6 +126,7 @@ class TriageVersion(SQLModel, table=True):
     __tablename__ = "triage_version"
     __table_args__ = (UniqueConstraint("incident_id", "version", name="uq_triage_version"),)
     id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
     incident_id: int = Field(foreign_key="incident.id")
     version: int
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -136,6 +139,7 @@ class Evidence(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("incident_id", "number", name="uq_evidence_number"),)
     id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
     incident_id: int = Field(foreign_key="incident.id")
     number: int
     kind: str = Field(max_length=32)
@@ -159,6 +163,7 @@ class Hypothesis(SQLModel, table=True):
 
     __table_args__ = (UniqueConstraint("incident_id", "number", name="uq_hypothesis_number"),)
     id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
     incident_id: int = Field(foreign_key="incident.id")
     number: int
     statement: str = Field(sa_column=Column(Text, nullable=False))
@@ -229,6 +234,7 @@ class PostmortemDraft(SQLModel, table=True):
     __tablename__ = "postmortem_draft"
     __table_args__ = (UniqueConstraint("incident_id", "version", name="uq_postmortem_version"),)
     id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
     incident_id: int = Field(foreign_key="incident.id")
     version: int
     markdown: str = Field(sa_column=Column(Text, nullable=False))

@@ -53,7 +53,8 @@ async def add_hypothesis(s: AsyncSession, incident: Incident, statement: str, *,
     """A hypothesis row with its chain entries (as the ledger records them)."""
     assert incident.id is not None
     number = await chain.bump_counter(s, incident.id, "hypothesis_seq")
-    row = Hypothesis(incident_id=incident.id, number=number, statement=statement, proposed_by=by, proposed_at=at,
+    row = Hypothesis(team_id=incident.team_id,
+                     incident_id=incident.id, number=number, statement=statement, proposed_by=by, proposed_at=at,
                      test_plan=test_plan, expected=expected, verdict=verdict, verdict_note=note,
                      verdict_evidence=evidence_numbers or [], verdict_by=by if verdict != "open" else None,
                      verdict_at=at + timedelta(minutes=10) if verdict != "open" else None)

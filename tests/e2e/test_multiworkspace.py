@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot import incidents
 from bot.local import LocalStack, local_stack
 from sandbox import SlackDriver
-from storage.models import Incident, Reminder, Workspace
+from storage.models import ActionItem, Evidence, Incident, Reminder, RoleAssignment, TimelineEntry, Workspace
 
 ACME, GLOBEX = "T0ACME", "T0GLOBEX"
 
@@ -82,6 +82,10 @@ async def test_workspace_a_never_sees_or_changes_workspace_b(oauth_stack: LocalS
             await incidents.by_reference(s, str(a.id), team_id=GLOBEX)
         rows = (await s.exec(select(Incident).where(Incident.team_id == GLOBEX))).all()
         assert [r.id for r in rows] == [b.id]
+        # every row recorded for Acme's incident carries Acme's workspace
+        for table in (TimelineEntry, Evidence, RoleAssignment, ActionItem):
+            owned = (await s.exec(select(table).where(table.incident_id == a.id))).all()  # type: ignore[attr-defined]
+            assert owned and {r.team_id for r in owned} == {ACME}, table.__name__
 
 
 async def test_uninstall_drops_tokens_and_reminders_but_keeps_records(oauth_stack: LocalStack) -> None:

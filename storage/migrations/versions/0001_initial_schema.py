@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 09:25:33.783288
+Create Date: 2026-11-27 10:13:15.508970
 """
 from collections.abc import Sequence
 
@@ -163,6 +163,7 @@ def upgrade() -> None:
 
     op.create_table('evidence',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -183,8 +184,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('incident_id', 'number', name='uq_evidence_number')
     )
+    with op.batch_alter_table('evidence', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_evidence_team_id'), ['team_id'], unique=False)
+
     op.create_table('hypothesis',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('statement', sa.Text(), nullable=False),
@@ -202,8 +207,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('incident_id', 'number', name='uq_hypothesis_number')
     )
+    with op.batch_alter_table('hypothesis', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_hypothesis_team_id'), ['team_id'], unique=False)
+
     op.create_table('postmortem_draft',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('markdown', sa.Text(), nullable=False),
@@ -215,8 +224,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('incident_id', 'version', name='uq_postmortem_version')
     )
+    with op.batch_alter_table('postmortem_draft', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_postmortem_draft_team_id'), ['team_id'], unique=False)
+
     op.create_table('role_assignment',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -228,9 +241,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('role_assignment', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_role_assignment_incident_id'), ['incident_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_role_assignment_team_id'), ['team_id'], unique=False)
 
     op.create_table('timeline_entry',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('at', storage.types.UTCDateTime(timezone=True), nullable=False),
@@ -250,10 +265,12 @@ def upgrade() -> None:
     sa.UniqueConstraint('incident_id', 'seq', name='uq_timeline_seq')
     )
     with op.batch_alter_table('timeline_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_timeline_entry_team_id'), ['team_id'], unique=False)
         batch_op.create_index('ix_timeline_slack_ts', ['incident_id', 'slack_ts'], unique=False)
 
     op.create_table('triage_version',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('team_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('incident_id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('fields', sa.JSON(), nullable=False),
@@ -263,6 +280,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('incident_id', 'version', name='uq_triage_version')
     )
+    with op.batch_alter_table('triage_version', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_triage_version_team_id'), ['team_id'], unique=False)
+
     op.create_table('reminder',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('team_id', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -297,17 +317,31 @@ def downgrade() -> None:
         batch_op.drop_index('ix_reminder_action')
 
     op.drop_table('reminder')
+    with op.batch_alter_table('triage_version', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_triage_version_team_id'))
+
     op.drop_table('triage_version')
     with op.batch_alter_table('timeline_entry', schema=None) as batch_op:
         batch_op.drop_index('ix_timeline_slack_ts')
+        batch_op.drop_index(batch_op.f('ix_timeline_entry_team_id'))
 
     op.drop_table('timeline_entry')
     with op.batch_alter_table('role_assignment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_role_assignment_team_id'))
         batch_op.drop_index(batch_op.f('ix_role_assignment_incident_id'))
 
     op.drop_table('role_assignment')
+    with op.batch_alter_table('postmortem_draft', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_postmortem_draft_team_id'))
+
     op.drop_table('postmortem_draft')
+    with op.batch_alter_table('hypothesis', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_hypothesis_team_id'))
+
     op.drop_table('hypothesis')
+    with op.batch_alter_table('evidence', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_evidence_team_id'))
+
     op.drop_table('evidence')
     with op.batch_alter_table('action_item', schema=None) as batch_op:
         batch_op.drop_index('ix_action_owner')
