@@ -54,7 +54,7 @@ async def client_for(client: AsyncWebClient, deps: Deps, team_id: str) -> AsyncW
     if not token:
         raise SlackApiError("no bot token for this workspace",  # type: ignore[no-untyped-call]
                             {"ok": False, "error": "not_authed"})
-    return AsyncWebClient(token=token, base_url=client.base_url, timeout=client.timeout,
+    return AsyncWebClient(token=token, base_url=client.base_url, timeout=client.timeout, session=client.session,
                           retry_handlers=client.retry_handlers)
 
 
