@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -227,7 +228,12 @@ async def test_two_replicas_on_one_postgres_behave_as_one_bot(emulator: SlackEmu
 async def test_replicas_migrating_at_once_do_not_collide(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("concurrent migrations matter for shared PostgreSQL only")
-    await asyncio.gather(*(upgrade_async(database_url) for _ in range(3)))
+    env = {**os.environ, "DATABASE_URL": database_url}
+    procs = [await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "db", "upgrade", cwd=ROOT, env=env,
+                                                  stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+             for _ in range(3)]
+    results = await asyncio.gather(*(p.communicate() for p in procs))
+    assert [p.returncode for p in procs] == [0, 0, 0], [r[1].decode()[-500:] for r in results]
     from storage.migrate import current_revision, head_revision
 
     assert await current_revision(database_url) == head_revision()
