@@ -70,7 +70,7 @@ async def test_start_without_title_opens_the_declare_modal(stack: LocalStack) ->
         "title": "Stale features in ranking", "severity": "3", "category": "data-quality",
         "models": "ranker@12", "description": "feature store lag"})
     assert status == 200
-    await stack.emulator.drain()
+    await stack.settle()
     incident = await incident_named(stack, [c.name for c in stack.emulator.state.channels.values()
                                             if c.name.endswith("stale-features-in-ranking")][0])
     assert incident.category == "data-quality" and incident.models == ["ranker@12"]

@@ -41,7 +41,7 @@ async def test_datacheck_flags_the_drifted_feature_and_keeps_the_report(stack: L
     today = to_csv(rows(2500, seed=12, amount=lambda r: round(r.lognormvariate(3.5, 0.6), 2)))
     train_id = await drv.share_file("dave", ch, "train.csv", train)
     await drv.share_file("dave", ch, "today.csv", today)
-    await stack.emulator.drain()
+    await stack.settle()
     await run(stack, "dave", ch, f"evidence file {train_id} training window")
 
     result = await run(stack, "alice", ch, "datacheck baseline=E1 current=today.csv key=id")
@@ -82,7 +82,7 @@ async def test_datacheck_failures_are_recorded_and_usage_errors_are_not(stack: L
     ch = incident.channel_name
     good = await drv.share_file("erin", ch, "good.csv", to_csv(rows(50, seed=1)))
     await drv.share_file("erin", ch, "blob.bin", b"\x00\x01binary")
-    await stack.emulator.drain()
+    await stack.settle()
 
     usage = await run(stack, "erin", ch, "datacheck baseline=E1")
     assert "Name both snapshots" in usage.text()
