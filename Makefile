@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,parquet]"
 	touch $(STAMP)
 
-run: $(STAMP)  ## set up, then start the local Slack sandbox with the bot behind it
-	$(BIN)/retro sandbox
+run: $(STAMP)  ## set up, then run the bot: against Slack when tokens are set, else in the local sandbox
+	@if [ -n "$$SLACK_BOT_TOKEN$$SLACK_APP_TOKEN$$SLACK_CLIENT_ID" ]; then $(BIN)/retro serve; else $(BIN)/retro sandbox; fi
 
 demo: $(STAMP)  ## run the scripted ML incident end to end and write its verified bundle
 	$(BIN)/retro demo
