@@ -162,8 +162,13 @@ async def run_demo(settings: Settings, *, out: Path) -> int:
     """The `retro demo` command: play, export, verify, and say where everything is."""
     env = {"retro_templates_dir": str(settings.retro_templates_dir)} if settings.retro_templates_dir else None
     print(f"Retro demo: a fraud model's precision drops after a feature pipeline goes stale ({START:%Y-%m-%d}).\n")
-    logging.getLogger("retro").setLevel(logging.ERROR)  # the local Slack's unrelated events are not news here
-    result = await run_scripted(out, env=env)
+    quiet = logging.getLogger("retro")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the local Slack's unrelated events are not news here
+    try:
+        result = await run_scripted(out, env=env)
+    finally:
+        quiet.setLevel(level)
     state = "verified" if result.verified else "written but did NOT verify"
     print(f"\nBundle of #{result.channel} {state}: {result.folder.resolve()}\n"
           f"  {result.entries} timeline entries, chain head {result.head}\n"
