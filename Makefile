@@ -36,7 +36,7 @@ test-servers: $(MLFLOW_STAMP)  ## MLflow (own virtualenv) and Debian's prometheu
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy bot handlers storage sandbox
+	$(BIN)/mypy bot handlers storage sandbox bench
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,12 +1,16 @@
-"""A separate load process: signed Slack `message` events (or slash commands) at fixed concurrency.
+"""A separate load process: signed Slack `message` events, or slash commands, from concurrent clients.
 
-Prints one JSON line: sent, ok, failed, seconds, rate, ack latency p50/p99 in ms.
+Events: `--concurrency` connections send `--n` events back to back. Commands: `--concurrency` users each send a
+command, wait for the bot's reply on its response_url, then send the next, until `--n` commands were sent.
+Prints one JSON line: sent, ok, failed, seconds, rate, ack latency p50/p99/max in ms (and, for commands, the
+number of replies and reply latency p50/p99/max: the time until the bot's answer reached the response_url).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -14,10 +18,14 @@ import random
 import string
 import sys
 import time
+from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
+
+REPLY_TIMEOUT = 30.0
 
 
 def sign(secret: str, body: str) -> dict[str, str]:
@@ -38,28 +46,49 @@ def message_event(i: int, *, team: str, channel: str, user: str, run: str) -> st
                                  "text": f"obs {i}: {words}", "event_ts": ts, "channel_type": "channel"}})
 
 
-def note_command(i: int, *, team: str, channel: str, user: str, run: str, response_url: str = "") -> str:
-    """A `/retro note` slash command (form-encoded)."""
+def slash_command(text: str, *, team: str, channel: str, user: str, response_url: str, trigger: str) -> str:
+    """A `/retro` slash command (form-encoded, as Slack sends it)."""
     return urlencode({"token": "t", "team_id": team, "team_domain": "sandbox", "channel_id": channel,
                       "channel_name": "inc", "user_id": user, "user_name": "alice", "command": "/retro",
-                      "text": f"note load {run} {i}", "api_app_id": "A0RETRO", "response_url": response_url,
-                      "trigger_id": f"t{i}"})
+                      "text": text, "api_app_id": "A0RETRO", "response_url": response_url, "trigger_id": trigger})
 
 
-async def start_sink() -> tuple[web.AppRunner, str]:
-    """A response_url that accepts every reply (the bot's answers to the commands land here)."""
-    async def accept(request: web.Request) -> web.Response:
+class Replies:
+    """A response_url host in this process: one hook per command, resolved when the bot's reply arrives."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, asyncio.Future[float]] = {}
+        self.base = ""
+        self._runner: web.AppRunner | None = None
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        app = web.Application()
+        app.router.add_post("/hook/{id}", self._accept)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base = f"http://127.0.0.1:{port}/hook"
+
+    async def _accept(self, request: web.Request) -> web.Response:
         await request.read()
+        future = self.waiting.get(request.match_info["id"])
+        if future is not None and not future.done():
+            future.set_result(time.perf_counter())
         return web.json_response({"ok": True})
 
-    app = web.Application()
-    app.router.add_post("/hook", accept)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}/hook"
+    def hook(self, key: str) -> tuple[str, asyncio.Future[float]]:
+        """A fresh response_url and the future its first reply resolves."""
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting[key] = future
+        return f"{self.base}/{key}", future
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -68,66 +97,80 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))] if ordered else float("nan")
 
 
-async def run(url: str, secret: str, *, n: int, concurrency: int, kind: str, team: str, channel: str, user: str,
-              run_id: str) -> dict[str, float]:
-    """Send n requests with `concurrency` in flight; retry non-200 once more like Slack would (counted failed)."""
-    ctype = "application/json" if kind == "events" else "application/x-www-form-urlencoded"
-    sink = await start_sink() if kind == "commands" else None
-    if kind == "events":
-        bodies = [message_event(i, team=team, channel=channel, user=user, run=run_id) for i in range(n)]
-    else:
-        assert sink is not None
-        bodies = [note_command(i, team=team, channel=channel, user=user, run=run_id, response_url=sink[1])
-                  for i in range(n)]
-    latencies: list[float] = []
-    failed = 0
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for b in bodies:
-        queue.put_nowait(b)
-    connector = aiohttp.TCPConnector(limit=concurrency)
+def _ms(values: list[float], prefix: str) -> dict[str, float]:
+    return {f"{prefix}p50_ms": round(percentile(values, 0.50) * 1000, 2),
+            f"{prefix}p99_ms": round(percentile(values, 0.99) * 1000, 2),
+            f"{prefix}max_ms": round(max(values) * 1000, 2) if values else float("nan")}
 
-    async def worker(http: aiohttp.ClientSession) -> None:
+
+async def run(url: str, secret: str, *, n: int, concurrency: int, kind: str, team: str, channels: list[str],
+              user: str, run_id: str, text: str = "note load {run} {i}") -> dict[str, Any]:
+    """Send n requests from `concurrency` clients; a non-200 answer counts as failed (Slack would retry)."""
+    acks: list[float] = []
+    replies: list[float] = []
+    failed = 0
+    counter = iter(range(n))
+    hooks = Replies() if kind == "commands" else None
+    if hooks is not None:
+        await hooks.start()
+    bodies = ([message_event(i, team=team, channel=channels[i % len(channels)], user=user, run=run_id)
+               for i in range(n)] if kind == "events" else [])
+    ctype = "application/json" if kind == "events" else "application/x-www-form-urlencoded"
+
+    async def client(http: aiohttp.ClientSession) -> None:
         nonlocal failed
-        while True:
-            try:
-                body = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            headers = {**sign(secret, body), "Content-Type": ctype}
+        for i in counter:
+            reply = None
+            if hooks is not None:
+                hook, reply = hooks.hook(f"{run_id}-{i}")
+                body = slash_command(text.format(run=run_id, i=i), team=team, channel=channels[i % len(channels)],
+                                     user=user, response_url=hook, trigger=f"{run_id}.{i}")
+            else:
+                body = bodies[i]
             started = time.perf_counter()
-            async with http.post(url, data=body, headers=headers) as resp:
+            async with http.post(url, data=body, headers={**sign(secret, body), "Content-Type": ctype}) as resp:
                 await resp.read()
-                if resp.status != 200:
-                    failed += 1
-            latencies.append(time.perf_counter() - started)
+                ok = resp.status == 200
+            acks.append(time.perf_counter() - started)
+            if not ok:
+                failed += 1
+            elif reply is not None:
+                with contextlib.suppress(TimeoutError):  # counted: replies < sent
+                    replies.append(await asyncio.wait_for(reply, REPLY_TIMEOUT) - started)
 
     started = time.perf_counter()
-    async with aiohttp.ClientSession(connector=connector) as http:
-        await asyncio.gather(*(worker(http) for _ in range(concurrency)))
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
     seconds = time.perf_counter() - started
-    if sink is not None:
-        await sink[0].cleanup()
-    return {"sent": n, "failed": failed, "seconds": round(seconds, 3), "rate": round(n / seconds, 1),
-            "p50_ms": round(percentile(latencies, 0.50) * 1000, 2),
-            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2),
-            "max_ms": round(max(latencies) * 1000, 2)}
+    if hooks is not None:
+        await hooks.stop()
+    out: dict[str, Any] = {"sent": n, "failed": failed, "seconds": round(seconds, 3), "rate": round(n / seconds, 1),
+                           **_ms(acks, "")}
+    if kind == "commands":
+        out.update({"replies": len(replies), **_ms(replies, "reply_")})
+    return out
 
 
 def main() -> int:
     """Command line of the load process."""
-    p = argparse.ArgumentParser(description=__doc__)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--url", required=True)
     p.add_argument("--secret", required=True)
     p.add_argument("--n", type=int, default=3000)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--kind", choices=["events", "commands"], default="events")
+    p.add_argument("--text", default="note load {run} {i}", help="command text; {run} and {i} are filled in")
     p.add_argument("--team", default="T0SANDBOX")
-    p.add_argument("--channel", required=True)
+    p.add_argument("--channel", action="append", default=[], help="channel id (repeat to rotate over several)")
+    p.add_argument("--channels-file", type=Path, help="channel ids, one per line")
     p.add_argument("--user", default="U0ALICE")
     p.add_argument("--run-id", default="R")
     a = p.parse_args()
+    channels = list(a.channel) + (a.channels_file.read_text().split() if a.channels_file else [])
+    if not channels:
+        p.error("give --channel or --channels-file")
     result = asyncio.run(run(a.url, a.secret, n=a.n, concurrency=a.concurrency, kind=a.kind, team=a.team,
-                             channel=a.channel, user=a.user, run_id=a.run_id))
+                             channels=channels, user=a.user, run_id=a.run_id, text=a.text))
     print(json.dumps(result))
     return 0
 

@@ -43,14 +43,15 @@ def _rows(incident_id: int, first_seq: int, prev_hash: str, count: int) -> tuple
         seq = first_seq + i
         text = (f"Checked shard {seq % 97} of the feature store: lag {seq % 13} min, precision@0.5 "
                 f"{0.6 + (seq % 30) / 100:.2f}, nothing unusual in <https://grafana.example.com/d/x|dashboard {seq}>")
-        entry = TimelineEntry(incident_id=incident_id, seq=seq, at=START + timedelta(seconds=3 * seq),
-                              kind="message", actor=USERS[seq % len(USERS)], slack_ts=f"1773306000.{seq:06d}",
+        entry = TimelineEntry(team_id="T0BENCH", incident_id=incident_id, seq=seq,
+                              at=START + timedelta(seconds=3 * seq), kind="message", actor=USERS[seq % len(USERS)],
+                              slack_ts=f"1773306000.{seq:06d}",
                               thread_ts=None, refers_to=None, key_event=seq % 25 == 0, text=text,
                               text_sha256=sha256_hex(text), data={}, prev_hash=prev_hash, hash="")
         entry.hash = prev_hash = chain_hash(prev_hash, chain.entry_payload(entry))
-        rows.append({"team_id": "T0BENCH", **{k: getattr(entry, k) for k in (
-            "incident_id", "seq", "at", "kind", "actor", "slack_ts", "thread_ts", "refers_to", "key_event", "text",
-            "text_sha256", "data", "prev_hash", "hash")}})
+        rows.append({k: getattr(entry, k) for k in (
+            "team_id", "incident_id", "seq", "at", "kind", "actor", "slack_ts", "thread_ts", "refers_to", "key_event",
+            "text", "text_sha256", "data", "prev_hash", "hash")})
     return rows, prev_hash
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -44,7 +46,7 @@ def registrars() -> list[Registrar]:
 
 
 class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
-    """Waits out 429s like slack_sdk's handler and counts them per method."""
+    """Waits out 429s for their Retry-After (fractions too) and counts them per method."""
 
     def __init__(self, metrics: Metrics | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -56,6 +58,22 @@ class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
             method = str(request.url).rstrip("/").rsplit("/", 1)[-1].split("?")[0]
             self.metrics.slack_ratelimited.labels(method=method).inc()
         return bool(await super()._can_retry_async(state=state, request=request, response=response, error=error))
+
+    async def prepare_for_next_attempt_async(self, *, state: Any, request: Any, response: Any = None,
+                                             error: Exception | None = None) -> None:
+        """Wait Retry-After seconds plus jitter of up to min(1 s, Retry-After), then ask for another attempt."""
+        if response is None:
+            raise error or RuntimeError("no response to a rate-limited call")
+        # slack_sdk's own handler does int(header) + up to 1 s: it crashes on a fractional or HTTP-date value
+        # and turns a sub-second wait into up to a second.
+        raw = next((v[0] for k, v in response.headers.items() if str(k).lower() == "retry-after" and v), None)
+        try:
+            wait = max(0.0, float(raw)) if raw is not None else 1.0
+        except ValueError:
+            wait = 1.0
+        state.next_attempt_requested = True
+        await asyncio.sleep(wait + random.random() * min(1.0, wait))
+        state.increment_current_attempt()
 
 
 def counting_session(deps: Deps) -> aiohttp.ClientSession:

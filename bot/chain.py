@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import Table, insert, update
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -80,6 +82,10 @@ class Chained:
 Resolver = Callable[[NewEntry, list[Chained]], Awaitable[None]]
 
 
+_INCIDENT: Table = Incident.__table__  # type: ignore[attr-defined]
+_ENTRY: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
+
+
 async def append_many(session: AsyncSession, incident_id: int, items: list[NewEntry], *,
                       resolve: Resolver | None = None) -> list[Chained]:
     """Append entries in order inside the caller's transaction (the caller commits).
@@ -89,12 +95,16 @@ async def append_many(session: AsyncSession, incident_id: int, items: list[NewEn
     read. Times never run backwards along the chain: an entry observed a moment before the one that won the lock
     takes that entry's time.
     """
-    result = await session.exec(
-        update(Incident)
-        .where(col(Incident.id) == incident_id)
-        .values(entry_count=col(Incident.entry_count) + len(items))
-        .returning(col(Incident.entry_count), col(Incident.head_hash), col(Incident.last_entry_at),
-                   col(Incident.team_id))
+    # Core statements on the session's connection: this is the ingestion hot path, and the ORM's bulk machinery
+    # cost more than the database work. Pending ORM changes are flushed first, as autoflush did.
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
+    conn = await session.connection()
+    result = await conn.execute(
+        update(_INCIDENT)
+        .where(_INCIDENT.c.id == incident_id)
+        .values(entry_count=_INCIDENT.c.entry_count + len(items))
+        .returning(_INCIDENT.c.entry_count, _INCIDENT.c.head_hash, _INCIDENT.c.last_entry_at, _INCIDENT.c.team_id)
     )
     last_seq, prev_hash, last_at, team_id = result.one()
     made: list[Chained] = []
@@ -109,11 +119,19 @@ async def append_many(session: AsyncSession, incident_id: int, items: list[NewEn
         prev_hash, last_at = entry.hash, at
         made.append(entry)
     if made:
-        # Core bulk insert: building ORM objects costs more than the hashing here.
-        await session.exec(insert(TimelineEntry), params=[{**_row(e), "team_id": team_id} for e in made])
-    await session.exec(update(Incident).where(col(Incident.id) == incident_id)
+        await conn.execute(insert(_ENTRY), [{**_row(e), "team_id": team_id} for e in made])
+    await conn.execute(update(_INCIDENT).where(_INCIDENT.c.id == incident_id)
                        .values(head_hash=prev_hash, last_entry_at=last_at))
+    _sync_loaded(session, incident_id, entry_count=last_seq, head_hash=prev_hash, last_entry_at=last_at)
     return made
+
+
+def _sync_loaded(session: AsyncSession, incident_id: int, **values: Any) -> None:
+    """Keep an Incident already loaded in this session in step with its row (the ORM's own UPDATE did this)."""
+    loaded = session.sync_session.identity_map.get(identity_key(Incident, incident_id))
+    if loaded is not None:
+        for name, value in values.items():
+            set_committed_value(loaded, name, value)
 
 
 _COLUMNS = ("incident_id", "seq", "at", "kind", "actor", "slack_ts", "thread_ts", "refers_to", "key_event", "text",

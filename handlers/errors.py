@@ -16,6 +16,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.exc import DBAPIError
 
 from bot.deps import Deps
 from bot.errors import RetroError
@@ -31,6 +32,10 @@ def message_for(error: BaseException) -> tuple[str, str | None]:
     if isinstance(error, RetroError):
         return f":warning: {escape_mrkdwn(error.user_message)}", None
     cid = uuid.uuid4().hex[:12]
+    if isinstance(error, DBAPIError | ConnectionError | TimeoutError):  # the database is away: operations, not a bug
+        log.warning("database unavailable (%s), correlation id %s", type(error).__name__, cid)
+        return (f":x: Retro can't reach its database right now, so this was not recorded. Please try again in a "
+                f"minute (reference `{cid}`).", cid)
     if isinstance(error, SlackApiError):  # Slack refused a call: an outside failure, not a bug of ours
         code = str(error.response.get("error") or "unknown")
         log.warning("Slack API refused a call (%s), correlation id %s", code, cid)

@@ -5,6 +5,7 @@ A class-based middleware (no per-request argument injection): it sits on the hot
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
@@ -15,6 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deps import Deps
 from handlers.payloads import happening_of
+
+log = logging.getLogger("retro.ingest")
 
 
 class IngestMiddleware(AsyncMiddleware):
@@ -36,9 +39,12 @@ class IngestMiddleware(AsyncMiddleware):
         try:
             result = await deps.ingest.submit(team_id=team_id, event_id=str(body["event_id"]), what=what,
                                               now=deps.now())
-        except SQLAlchemyError:
+        except (SQLAlchemyError, OSError) as exc:  # unreachable (connect errors are bare OSErrors), locked, refused
+            # Nothing was recorded. A 500 makes Slack deliver the event again later; the ingest writer has
+            # logged the failed batch, so no traceback per delivery.
             deps.metrics.db_errors.inc()
-            raise  # Bolt answers 500 and Slack delivers the event again later
+            log.debug("event %s not recorded: %s", body.get("event_id"), type(exc).__name__)
+            return BoltResponse(status=500, body="")
         if result.duplicate:
             context["duplicate"] = True
             # Returning None here would answer 404 and make Slack retry more.

@@ -100,8 +100,11 @@ class SlackEmulator:
         """The in-memory workspace (alias of `workspace`)."""
         return self.workspace
 
-    def ratelimit(self, every_nth: int | None, retry_after: int = 1, methods: set[str] | None = None) -> None:
-        """Answer every n-th matching call with HTTP 429 (None turns it off)."""
+    def ratelimit(self, every_nth: int | None, retry_after: float = 1, methods: set[str] | None = None) -> None:
+        """Answer every n-th matching call with HTTP 429 (None turns it off).
+
+        Slack's Retry-After is whole seconds; a fraction (e.g. 0.05) keeps rate-limit scenarios fast.
+        """
         self.api.ratelimit(every_nth, retry_after, methods)
 
     def workspace_for(self, team_id: str | None = None) -> Workspace:

@@ -54,11 +54,11 @@ class WebApi:
         self.activity, self.tenancy, self.oauth, self.trigger_ttl = activity, tenancy, oauth, trigger_ttl
         self.calls: list[ApiCall] = []
         self.rl_every: int | None = None
-        self.rl_retry_after = 1
+        self.rl_retry_after: float = 1
         self.rl_methods: set[str] | None = None
         self.rl_seen = 0
 
-    def ratelimit(self, every_nth: int | None, retry_after: int, methods: set[str] | None) -> None:
+    def ratelimit(self, every_nth: int | None, retry_after: float, methods: set[str] | None) -> None:
         """Answer every n-th matching call with HTTP 429 (None turns it off)."""
         self.rl_every = every_nth
         self.rl_retry_after = retry_after
@@ -117,7 +117,7 @@ class WebApi:
             call.status = 429
             call.error = "ratelimited"
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                     headers={"Retry-After": str(self.rl_retry_after)})
+                                     headers={"Retry-After": f"{self.rl_retry_after:g}"})
         try:
             result = run()
         except SlackError as err:

@@ -1,0 +1,149 @@
+"""Turning each benchmark's figures into rows of one table: what, on which database, value, target, verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table."""
+
+    section: str
+    db: str
+    what: str
+    value: str
+    target: str = ""
+    verdict: str = ""
+
+
+def _verdict(ok: bool, bad: str = "MISSED") -> str:
+    return "ok" if ok else bad
+
+
+def _pair(a: Any, b: Any, unit: str = "") -> str:
+    return f"{a} / {b}{unit}"
+
+
+def _ingest(db: str, r: dict[str, Any]) -> list[Row]:
+    cpu, target, best = r["cpu_ms_per_event"], r["target_ratio"], r["ratio"]
+    rounds = f"{r['rounds']} alternating rounds of {r['events_per_round']:,}"
+    return [
+        Row("ingestion", db, f"events/s Retro / bare Bolt, best round of each ({rounds})",
+            _pair(f"{r['retro']['rate']:,.0f}", f"{r['bare']['rate']:,.0f}")),
+        Row("ingestion", db, "  ratio Retro ÷ bare Bolt (best rounds)", f"{best:.2f}", f"≥ {target}",
+            _verdict(best >= target, "BELOW")),
+        Row("ingestion", db, "  ratio, median of paired rounds", f"{r['median_round_ratio']:.2f}", f"≥ {target}",
+            _verdict(r["median_round_ratio"] >= target, "BELOW")),
+        Row("ingestion", db, "  ack p50 / p99 ms, Retro (its best round)", _pair(r["retro"]["p50_ms"],
+                                                                                 r["retro"]["p99_ms"])),
+        Row("ingestion", db, "  ack p50 / p99 ms, bare Bolt (its best round)", _pair(r["bare"]["p50_ms"],
+                                                                                    r["bare"]["p99_ms"])),
+        Row("ingestion", db, "  server CPU ms per event, Retro / bare Bolt (median)",
+            _pair(f"{cpu['retro']:.3f}", f"{cpu['bare']:.3f}")),
+        Row("ingestion", db, "  acked events committed, once each; chain verifies",
+            f"{r['recorded']:,}/{r['sent']:,}; chain {'ok' if r['chain_ok'] else 'BROKEN'}", "all",
+            _verdict(r["all_committed"], "FAILED")),
+    ]
+
+
+def _commands(db: str, r: dict[str, Any]) -> list[Row]:
+    return [
+        Row("commands", db, f"/retro note, {r['users']} concurrent users: ack p50 / p99 ms",
+            _pair(r["p50_ms"], r["p99_ms"]), f"p99 ≤ {r['target_p99_ms']:.0f}", _verdict(r["meets_target"])),
+        Row("commands", db, "  reply p50 / p99 ms (note chained, answer delivered)",
+            _pair(r["reply_p50_ms"], r["reply_p99_ms"])),
+        Row("commands", db, "  notes recorded; chain verifies", f"{r['recorded']}/{r['commands']}", "all",
+            _verdict(r["all_recorded"], "FAILED")),
+    ]
+
+
+def _memory(db: str, r: dict[str, Any]) -> list[Row]:
+    size = f"{r['incidents']:,} incidents × {r['entries_per_incident']} entries"
+    return [
+        Row("memory", db, "retro serve RSS idle (MiB)", f"{r['idle_rss_mib']}"),
+        Row("memory", db, f"  RSS after serving {size} (MiB)", f"{r['after_rss_mib']}"),
+        Row("memory", db, "  peak RSS (VmHWM, MiB)", f"{r['peak_rss_mib']}"),
+        Row("memory", db, f"  commands served while reading ({r['serve_seconds']} s)",
+            f"{r['commands']:,}, unanswered {r['unanswered']}", "all", _verdict(r["unanswered"] == 0, "FAILED")),
+    ]
+
+
+def _slack_calls(r: dict[str, Any]) -> list[Row]:
+    return [Row("slack calls", "sqlite", f"Web API calls per /retro start ({r['declarations']} declarations)",
+                ", ".join(map(str, r["calls"])), f"≤ {r['budget']}", _verdict(r["within_budget"]))]
+
+
+def _render(r: dict[str, Any]) -> list[Row]:
+    n, target = r["entries"], r["target_seconds"]
+    return [
+        Row("render", "sqlite", f"postmortem render, {n:,} entries (s)", f"{r['render_seconds']:.3f}",
+            f"≤ {target:.0f} s", _verdict(r["render_seconds"] <= target)),
+        Row("render", "sqlite", f"export + verify bundle, {n:,} entries (s)", f"{r['export_verify_seconds']:.3f}",
+            f"≤ {target:.0f} s", _verdict(r["export_verify_seconds"] <= target)),
+    ]
+
+
+def _reminders(r: dict[str, Any]) -> list[Row]:
+    what = f"{r['reminders']:,} reminders, {r['processes']} scheduler processes: all sent (s)"
+    return [
+        Row("reminders", "postgresql", what, f"{r['seconds']} ({r['per_second']}/s)"),
+        Row("reminders", "postgresql", "  duplicates delivered", str(r["duplicates"]), "0",
+            _verdict(r["duplicates"] == 0, "FAILED")),
+    ]
+
+
+PER_DB: dict[str, Callable[[str, dict[str, Any]], list[Row]]] = {
+    "ingest": _ingest, "commands": _commands, "memory": _memory}
+SINGLE: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "slack_calls": _slack_calls, "render": _render, "reminders": _reminders}
+
+
+def notes_for(section: str, result: dict[str, Any]) -> list[str]:
+    """Details that do not fit a row."""
+    if "error" in result or "skipped" in result:
+        return []
+    if section == "ingest":
+        return [f"ingestion ({db}): Retro ÷ bare Bolt per round (1-min load average): " + ", ".join(
+            f"{ratio:.2f} ({x.get('load_average', '?')})" for ratio, x in zip(
+                r["round_ratios"], r["rounds_detail"]["retro"], strict=True)) for db, r in result.items()]
+    if section == "slack_calls":
+        return ["Web API calls of one /retro start: "
+                + ", ".join(f"{m} {n}" for m, n in sorted(result["by_method"].items()))]
+    return []
+
+
+def rows_for(section: str, result: dict[str, Any]) -> list[Row]:
+    """The rows of one section's result (an error or a skip is one row)."""
+    if "error" in result:
+        return [Row(section, "", "ERROR: " + str(result["error"])[:200], "", "", "ERROR")]
+    if "skipped" in result:
+        return [Row(section, "", "skipped: " + str(result["skipped"]), "")]
+    if section in PER_DB:
+        return [row for db, r in result.items() for row in PER_DB[section](db, r)]
+    return SINGLE[section](result)
+
+
+def print_table(info: dict[str, Any], rows: list[Row], notes: list[str]) -> None:
+    """The machine, then the aligned table."""
+    pg = info.get("postgresql") or "not measured"
+    print(f"\nRetro benchmarks — {info['date']} — `{info['command']}`")
+    print(f"machine: {info['cpus']} × {info['cpu_model']}, {info['ram_gib']} GiB RAM; Python {info['python']}, "
+          f"SQLite {info['sqlite']}, PostgreSQL {pg}")
+    print(f"load average (1/5/15 min) before: {info['load_average']}, after: {info['load_average_after']}\n")
+    print_rows(rows)
+    if notes:
+        print()
+    for note in notes:
+        print(note)
+
+
+def print_rows(rows: list[Row]) -> None:
+    """The aligned table."""
+    header = Row("benchmark", "database", "measure", "value", "target", "verdict")
+    widths = [max(len(getattr(r, f)) for r in [header, *rows]) for f in ("section", "db", "what", "value", "target")]
+    for r in [header, *rows]:
+        cells = [r.section, r.db, r.what, r.value, r.target]
+        print(("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + r.verdict).rstrip())
