@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, insert, update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
@@ -84,6 +85,13 @@ Resolver = Callable[[NewEntry, list[Chained]], Awaitable[None]]
 
 _INCIDENT: Table = Incident.__table__  # type: ignore[attr-defined]
 _ENTRY: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
+# Built once: SQLAlchemy then reuses their cache keys and compiled forms instead of rebuilding them per append.
+_RESERVE = (update(_INCIDENT).where(_INCIDENT.c.id == bindparam("incident_id"))
+            .values(entry_count=_INCIDENT.c.entry_count + bindparam("count"))
+            .returning(_INCIDENT.c.entry_count, _INCIDENT.c.head_hash, _INCIDENT.c.last_entry_at, _INCIDENT.c.team_id))
+_INSERT = insert(_ENTRY)
+_ADVANCE = (update(_INCIDENT).where(_INCIDENT.c.id == bindparam("incident_id"))
+            .values(head_hash=bindparam("head_hash"), last_entry_at=bindparam("last_entry_at")))
 
 
 async def append_many(session: AsyncSession, incident_id: int, items: list[NewEntry], *,
@@ -100,12 +108,7 @@ async def append_many(session: AsyncSession, incident_id: int, items: list[NewEn
     if session.new or session.dirty or session.deleted:
         await session.flush()
     conn = await session.connection()
-    result = await conn.execute(
-        update(_INCIDENT)
-        .where(_INCIDENT.c.id == incident_id)
-        .values(entry_count=_INCIDENT.c.entry_count + len(items))
-        .returning(_INCIDENT.c.entry_count, _INCIDENT.c.head_hash, _INCIDENT.c.last_entry_at, _INCIDENT.c.team_id)
-    )
+    result = await conn.execute(_RESERVE, {"incident_id": incident_id, "count": len(items)})
     last_seq, prev_hash, last_at, team_id = result.one()
     made: list[Chained] = []
     for seq, item in enumerate(items, start=last_seq - len(items) + 1):
@@ -119,9 +122,8 @@ async def append_many(session: AsyncSession, incident_id: int, items: list[NewEn
         prev_hash, last_at = entry.hash, at
         made.append(entry)
     if made:
-        await conn.execute(insert(_ENTRY), [{**_row(e), "team_id": team_id} for e in made])
-    await conn.execute(update(_INCIDENT).where(_INCIDENT.c.id == incident_id)
-                       .values(head_hash=prev_hash, last_entry_at=last_at))
+        await conn.execute(_INSERT, [{**_row(e), "team_id": team_id} for e in made])
+    await conn.execute(_ADVANCE, {"incident_id": incident_id, "head_hash": prev_hash, "last_entry_at": last_at})
     _sync_loaded(session, incident_id, entry_count=last_seq, head_hash=prev_hash, last_entry_at=last_at)
     return made
 
@@ -194,8 +196,22 @@ async def entries_of(session: AsyncSession, incident_id: int) -> list[TimelineEn
     return list(rows.all())
 
 
+STABLE_READS = 20
+
+
 async def verify_incident(session: AsyncSession, incident: Incident) -> ChainReport:
-    """Recompute an incident's chain from the database."""
+    """Recompute an incident's chain from the database.
+
+    A live incident may gain entries while it is read, so the entries and the incident's count and head are
+    re-read until they describe the same moment; a difference that persists is reported, never waved through.
+    """
     assert incident.id is not None
-    return verify_entries(await entries_of(session, incident.id), expected_head=incident.head_hash,
-                          expected_count=incident.entry_count)
+    for attempt in range(STABLE_READS):
+        entries = await entries_of(session, incident.id)
+        fresh = await session.get(Incident, incident.id, populate_existing=True)
+        assert fresh is not None
+        if fresh.entry_count == len(entries) or attempt == STABLE_READS - 1:
+            break
+        await asyncio.sleep(0.05)
+    assert fresh is not None
+    return verify_entries(entries, expected_head=fresh.head_hash, expected_count=fresh.entry_count)
