@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import commands, ingest, memory, render, slack_calls
-from bench.common import PG_ENV, machine, postgres_url
+from bench.common import PG_ENV, cpu_snapshot, machine, other_work, postgres_url
 from bench.table import Row, notes_for, print_table, rows_for
 
 Runner = Callable[[bool], dict[str, Any]]
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in chosen if s not in SECTIONS]
     if unknown:
         p.error(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
-    before = machine()
+    before, cpu_before = machine(), cpu_snapshot()
     results: dict[str, Any] = {}
     for name in chosen:
         print(f"… {name}", file=sys.stderr, flush=True)
@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             results[name] = {"error": f"{type(exc).__name__}: {exc}"}
     info = {**before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "other_work": other_work(cpu_before, cpu_snapshot()),
             "command": "python -m bench" + (" --quick" if a.quick else "") + (f" --only {a.only}" if a.only else ""),
             "postgresql_url_set": postgres_url() is not None}
     rows: list[Row] = [row for name in chosen for row in rows_for(name, results[name])]

@@ -42,12 +42,12 @@ def db_name(url: str) -> str:
 
 
 @contextmanager
-def databases(*, sqlite_only: bool = False) -> Iterator[list[str]]:
+def databases() -> Iterator[list[str]]:
     """A fresh SQLite file, plus the PostgreSQL database when configured (wiped before each use)."""
     with TemporaryDirectory(prefix="retro-bench-") as tmp:
         urls = [f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"]
         pg = postgres_url()
-        if pg and not sqlite_only:
+        if pg:
             urls.append(pg)
         yield urls
 
@@ -78,11 +78,11 @@ def cpu_seconds(pid: int) -> float:
 
 
 def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS (resident now) and VmHWM (resident peak) of a process, in KiB."""
+    """VmRSS (resident now) and VmHWM (resident peak) of a process in KiB, and its number of threads."""
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
+        if key in ("VmRSS", "VmHWM", "Threads"):
             out[key] = int(value.split()[0])
     return out
 
@@ -124,14 +124,14 @@ class Served:
 
 
 @asynccontextmanager
-async def served(database_url: str, *, env: dict[str, str] | None = None) -> AsyncIterator[Served]:
+async def served(database_url: str) -> AsyncIterator[Served]:
     """Start the sandbox and `retro serve` (no reminder scheduler) on a wiped database; stop both afterwards."""
     await wipe(database_url)
     emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN)
     await emulator.start()
     port = free_port()
     proc = spawn_serve(port=port, api_url=emulator.api_url, database_url=database_url, cwd=ROOT,
-                       extra_env={"RETRO_SCHEDULER": "false", **(env or {})})
+                       extra_env={"RETRO_SCHEDULER": "false"})
     try:
         await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
         emulator.events_url = f"http://127.0.0.1:{port}/slack/events"
@@ -175,6 +175,23 @@ def machine() -> dict[str, Any]:
         "postgresql": asyncio.run(postgres_version(pg)) if pg else None,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def cpu_snapshot() -> tuple[float, float, float]:
+    """(seconds since boot, CPU seconds the whole machine was busy, CPU seconds of this process and its children)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    busy = (fields[0] + fields[1] + fields[2] + fields[5] + fields[6]) / ticks  # user nice system irq softirq
+    mine = os.times()
+    return time.monotonic(), busy, mine.user + mine.system + mine.children_user + mine.children_system
+
+
+def other_work(before: tuple[float, float, float], after: tuple[float, float, float]) -> dict[str, float]:
+    """CPU the rest of the machine used meanwhile (everything but this run's own processes), in cores on average."""
+    wall = after[0] - before[0]
+    others = max(0.0, (after[1] - before[1]) - (after[2] - before[2]))
+    return {"seconds": round(wall, 1), "other_cpu_seconds": round(others, 1),
+            "other_cores": round(others / wall, 2) if wall > 0 else 0.0}
 
 
 class Stopwatch:

@@ -13,7 +13,6 @@ to other work on a shared machine).
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from bench.common import ROOT, cpu_seconds, databases, db_name, load_process, served
+from bench.common import ROOT, cpu_seconds, cpu_snapshot, databases, db_name, load_process, other_work, served
 from bot import chain
 from bot.local import SANDBOX_SECRET, free_port, wait_http
 from storage.db import create_engine, session_factory
@@ -51,11 +50,16 @@ async def check(db_url: str, incident_id: int) -> dict[str, Any]:
         await engine.dispose()
 
 
-def _round(url: str, pid: int, channel: str, n: int, run_id: str) -> dict[str, Any]:
-    before = cpu_seconds(pid)
+def _round(url: str, pid: int, servers: tuple[int, int], channel: str, n: int, run_id: str) -> dict[str, Any]:
+    """One round against one server; also how much CPU the rest of the machine took meanwhile."""
+    machine_before, both_before, before = cpu_snapshot(), sum(map(cpu_seconds, servers)), cpu_seconds(pid)
     result = load_process(url, "--n", str(n), "--concurrency", "32", "--channel", channel, "--run-id", run_id)
     result["cpu_ms_per_event"] = round((cpu_seconds(pid) - before) * 1000 / n, 3)
-    result["load_average"] = round(os.getloadavg()[0], 2)
+    machine_after, both_after = cpu_snapshot(), sum(map(cpu_seconds, servers))
+    # This process and the (waited-for) load process are in the snapshots; the two servers are not.
+    busy = other_work(machine_before, machine_after)
+    result["other_cores"] = round(max(0.0, busy["other_cpu_seconds"] - (both_after - both_before)) / busy["seconds"],
+                                  2)
     return result
 
 
@@ -80,7 +84,8 @@ async def measure(db_url: str, n: int = 3000, rounds: int = 5) -> dict[str, Any]
             for r in range(rounds):
                 order = [("bare", bare_url, bare.pid), ("retro", stack.events_url, stack.process.pid)]
                 for name, url, pid in order if r % 2 == 0 else order[::-1]:
-                    runs[name].append(await asyncio.to_thread(_round, url, pid, channel, n, f"R{r}{name[0]}"))
+                    runs[name].append(await asyncio.to_thread(_round, url, pid, (bare.pid, stack.process.pid),
+                                                              channel, n, f"R{r}{name[0]}"))
             checked = await check(db_url, incident.id)
     finally:
         bare.terminate()

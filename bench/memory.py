@@ -1,10 +1,10 @@
 """Memory benchmark: resident memory of a `retro serve` process, idle and after serving 1,000 incidents.
 
-The bot runs as its own process. Idle: started, migrated, healthy, one `/retro help` answered. Then another
-process (this one) records 1,000 incidents × 100 timeline entries on the same database through the domain
-functions, and the bot is made to read all of it the way people would: `/retro list`, `/retro stats`,
-`/retro search`, and `/retro timeline all` in every incident channel (8 people at a time). RSS and its peak (VmRSS,
-VmHWM) come from /proc/<pid>/status of the serving process.
+The bot runs as its own process (reminder scheduler off, so that only the reads below happen). Idle: started,
+migrated, healthy, one `/retro help` answered. Then another process (this one) records 1,000 incidents × 100
+timeline entries on the same database through the domain functions, and the bot is made to read all of it the way
+people would: `/retro list`, `/retro stats`, `/retro search`, and `/retro timeline all` in every incident channel
+(8 people at a time). RSS and its peak (VmRSS, VmHWM) come from /proc/<pid>/status of the serving process.
 
     python -m bench.memory [incidents] [entries per incident]
 """
@@ -92,6 +92,7 @@ async def measure(db_url: str, incidents_n: int = 1000, entries: int = 100) -> d
     return {"db": db_name(db_url), "incidents": incidents_n, "entries_per_incident": entries,
             "idle_rss_mib": _mib(idle["VmRSS"]), "after_rss_mib": _mib(after["VmRSS"]),
             "peak_rss_mib": _mib(after["VmHWM"]), "growth_mib": _mib(after["VmRSS"] - idle["VmRSS"]),
+            "threads_idle": idle["Threads"], "threads_after": after["Threads"],
             "seed_seconds": round(seeded, 1), "serve_seconds": round(served_seconds, 1),
             "timeline_reply_p50_ms": answers[-1]["reply_p50_ms"], "timeline_reply_p99_ms": answers[-1]["reply_p99_ms"],
             "commands": sum(int(a["sent"]) for a in answers), "unanswered": failed}

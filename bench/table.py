@@ -66,6 +66,8 @@ def _memory(db: str, r: dict[str, Any]) -> list[Row]:
         Row("memory", db, "retro serve RSS idle (MiB)", f"{r['idle_rss_mib']}"),
         Row("memory", db, f"  RSS after serving {size} (MiB)", f"{r['after_rss_mib']}"),
         Row("memory", db, "  peak RSS (VmHWM, MiB)", f"{r['peak_rss_mib']}"),
+        Row("memory", db, "  threads idle / after (SQLite: one per pooled connection)",
+            _pair(r.get("threads_idle", "?"), r.get("threads_after", "?"))),
         Row("memory", db, f"  commands served while reading ({r['serve_seconds']} s)",
             f"{r['commands']:,}, unanswered {r['unanswered']}", "all", _verdict(r["unanswered"] == 0, "FAILED")),
     ]
@@ -106,9 +108,11 @@ def notes_for(section: str, result: dict[str, Any]) -> list[str]:
     if "error" in result or "skipped" in result:
         return []
     if section == "ingest":
-        return [f"ingestion ({db}): Retro ÷ bare Bolt per round (1-min load average): " + ", ".join(
-            f"{ratio:.2f} ({x.get('load_average', '?')})" for ratio, x in zip(
-                r["round_ratios"], r["rounds_detail"]["retro"], strict=True)) for db, r in result.items()]
+        return [f"ingestion ({db}): Retro ÷ bare Bolt per round (cores taken by other work during the bare / Retro "
+                "round): " + ", ".join(f"{ratio:.2f} ({b.get('other_cores', '?')}/{x.get('other_cores', '?')})"
+                                       for ratio, x, b in zip(r["round_ratios"], r["rounds_detail"]["retro"],
+                                                              r["rounds_detail"]["bare"], strict=True))
+                for db, r in result.items()]
     if section == "slack_calls":
         return ["Web API calls of one /retro start: "
                 + ", ".join(f"{m} {n}" for m, n in sorted(result["by_method"].items()))]
@@ -132,7 +136,11 @@ def print_table(info: dict[str, Any], rows: list[Row], notes: list[str]) -> None
     print(f"\nRetro benchmarks — {info['date']} — `{info['command']}`")
     print(f"machine: {info['cpus']} × {info['cpu_model']}, {info['ram_gib']} GiB RAM; Python {info['python']}, "
           f"SQLite {info['sqlite']}, PostgreSQL {pg}")
-    print(f"load average (1/5/15 min) before: {info['load_average']}, after: {info['load_average_after']}\n")
+    other = info["other_work"]
+    print(f"load average (1/5/15 min) before: {info['load_average']}, after: {info['load_average_after']}; "
+          f"CPU used meanwhile by everything but this run's processes (PostgreSQL's included) over "
+          f"{other['seconds']:.0f} s: {other['other_cpu_seconds']} CPU-s, ≈ {other['other_cores']} of {info['cpus']} "
+          "cores\n")
     print_rows(rows)
     if notes:
         print()

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -48,17 +47,20 @@ class _Item:
     done: asyncio.Future[IngestResult]
 
 
+_EVENTS = ProcessedEvent.__table__  # type: ignore[attr-defined]
+# executemany form, built once per dialect: one cached compiled statement whatever the batch size (rows that
+# conflict return nothing).
+_CLAIM = {name: insert(_EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.team_id, _EVENTS.c.event_id)
+          for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+
+
 async def _claim(session: AsyncSession, items: list[_Item]) -> set[tuple[str, str]]:
     """Insert every delivery key of the batch; return the keys this transaction won."""
     rows = [{"team_id": i.team_id, "event_id": i.event_id, "received_at": i.now} for i in items if i.event_id]
     if not rows:
         return set()
-    table = ProcessedEvent.__table__  # type: ignore[attr-defined]
     conn = await session.connection()  # Core on the connection: the ORM's execute path costs more than the insert
-    insert: Any = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    # executemany form: one cached compiled statement whatever the batch size (rows that conflict return nothing)
-    stmt = insert(table).on_conflict_do_nothing().returning(table.c.team_id, table.c.event_id)
-    return {(str(t), str(e)) for t, e in (await conn.execute(stmt, rows)).all()}
+    return {(str(t), str(e)) for t, e in (await conn.execute(_CLAIM[conn.dialect.name], rows)).all()}
 
 
 async def _incidents(session: AsyncSession, items: list[_Item],
