@@ -20,9 +20,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 from sqlmodel import col, func, select
 
+from bench.common import wipe
 from bot import incidents
 from bot.catalog import load_catalog
 from bot.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
@@ -38,13 +39,7 @@ CHUNK = 1000
 
 async def reset(url: str) -> None:
     """Empty the (disposable) PostgreSQL database and migrate it."""
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
+    await wipe(url)
     await upgrade_async(url)
 
 

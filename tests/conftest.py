@@ -8,10 +8,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from storage.db import normalise_url
+from bench.common import wipe
 
 PG_ENV = "RETRO_TEST_DATABASE_URL"
 PG_SKIP = (f"PostgreSQL variant skipped: set {PG_ENV} (e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test) "
@@ -34,13 +32,7 @@ class FakeClock:
 
 async def reset_postgres(url: str) -> None:
     """Drop everything in the test database so each test starts from an empty schema."""
-    engine = create_async_engine(normalise_url(url))
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
+    await wipe(url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -47,9 +47,11 @@ def waited_out(calls: list[ApiCall], retry_after: float) -> list[str]:
     return bad
 
 
-async def signed_post(http: aiohttp.ClientSession, url: str, body: str, *, retry: int | None = None) -> int:
-    """POST a signed Events API body as Slack does, as retry `retry` if given (0: the bot was unreachable)."""
-    headers = {**sign(SANDBOX_SECRET, body), "Content-Type": "application/json"}
+async def signed_post(http: aiohttp.ClientSession, url: str, body: str, *, retry: int | None = None,
+                      form: bool = False) -> int:
+    """POST a signed body as Slack does (JSON events, or a form), as retry `retry` if given (0: unreachable)."""
+    headers = {**sign(SANDBOX_SECRET, body),
+               "Content-Type": "application/x-www-form-urlencoded" if form else "application/json"}
     if retry is not None:
         headers["X-Slack-Retry-Num"], headers["X-Slack-Retry-Reason"] = str(retry), "http_error"
     try:

@@ -18,13 +18,14 @@ import pytest
 from aiohttp import web
 from sqlmodel import col, func, select
 
-from bench.load import message_event, sign
+from bench.load import message_event
 from bot import chain, incidents
 from bot.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
 from sandbox import SlackDriver, SlackEmulator
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_async
 from storage.models import Evidence, Hypothesis, Incident, TimelineEntry
+from tests.e2e.faults import signed_post
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAM = "T0SANDBOX"
@@ -61,18 +62,7 @@ async def declare(emu: SlackEmulator, url: str, db: str) -> Incident:
     raise AssertionError("incident was not declared")
 
 
-async def post(http: aiohttp.ClientSession, url: str, body: str, *, form: bool = False,
-               retry: int | None = None) -> int:
-    headers = {**sign(SANDBOX_SECRET, body),
-               "Content-Type": "application/x-www-form-urlencoded" if form else "application/json"}
-    if retry is not None:
-        headers["X-Slack-Retry-Num"], headers["X-Slack-Retry-Reason"] = str(retry), "http_timeout"
-    try:
-        async with http.post(url, data=body, headers=headers) as resp:
-            await resp.read()
-            return resp.status
-    except aiohttp.ClientError:
-        return 0
+post = signed_post
 
 
 async def chain_state(db: str, incident_id: int) -> dict[str, Any]:
