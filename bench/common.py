@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bot import incidents
-from bot.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
+from bot.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, manifest_events, spawn_serve, wait_http
 from sandbox import SlackDriver, SlackEmulator
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import Incident
@@ -127,7 +127,8 @@ class Served:
 async def served(database_url: str) -> AsyncIterator[Served]:
     """Start the sandbox and `retro serve` (no reminder scheduler) on a wiped database; stop both afterwards."""
     await wipe(database_url)
-    emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN)
+    emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN,
+                             event_subscriptions=manifest_events())
     await emulator.start()
     port = free_port()
     proc = spawn_serve(port=port, api_url=emulator.api_url, database_url=database_url, cwd=ROOT,

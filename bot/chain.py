@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.canonical import chain_hash, iso, sha256_hex
+from storage.direct import SessionStatements, Statements
 from storage.models import GENESIS_HASH, Incident, TimelineEntry
 
 
@@ -83,9 +84,17 @@ class Chained:
 Resolver = Callable[[NewEntry, list[Chained]], Awaitable[None]]
 
 
+class Head(NamedTuple):
+    """An incident's chain after an append: entry count, head hash, time of the last entry."""
+
+    entries: int
+    hash: str
+    at: datetime | None
+
+
 _INCIDENT: Table = Incident.__table__  # type: ignore[attr-defined]
 _ENTRY: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
-# Built once: SQLAlchemy then reuses their cache keys and compiled forms instead of rebuilding them per append.
+# Built once: compiled once per dialect, whether run through a session or straight on the driver.
 _RESERVE = (update(_INCIDENT).where(_INCIDENT.c.id == bindparam("incident_id"))
             .values(entry_count=_INCIDENT.c.entry_count + bindparam("count"))
             .returning(_INCIDENT.c.entry_count, _INCIDENT.c.head_hash, _INCIDENT.c.last_entry_at, _INCIDENT.c.team_id))
@@ -94,22 +103,19 @@ _ADVANCE = (update(_INCIDENT).where(_INCIDENT.c.id == bindparam("incident_id"))
             .values(head_hash=bindparam("head_hash"), last_entry_at=bindparam("last_entry_at")))
 
 
-async def append_many(session: AsyncSession, incident_id: int, items: list[NewEntry], *,
-                      resolve: Resolver | None = None) -> list[Chained]:
-    """Append entries in order inside the caller's transaction (the caller commits).
+async def append_with(st: Statements, incident_id: int, items: list[NewEntry], *,
+                      resolve: Resolver | None = None) -> tuple[list[Chained], Head]:
+    """Append entries in order inside the caller's transaction (the caller commits); returns them and the new head.
 
     The first statement is an UPDATE of the incident row reserving all the sequence numbers at once; it
     serialises concurrent appenders on PostgreSQL (row lock) and SQLite (write lock) before the chain head is
     read. Times never run backwards along the chain: an entry observed a moment before the one that won the lock
     takes that entry's time.
     """
-    # Core statements on the session's connection: this is the ingestion hot path, and the ORM's bulk machinery
-    # cost more than the database work. Pending ORM changes are flushed first, as autoflush did.
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-    conn = await session.connection()
-    result = await conn.execute(_RESERVE, {"incident_id": incident_id, "count": len(items)})
-    last_seq, prev_hash, last_at, team_id = result.one()
+    reserved = await st.rows(_RESERVE, {"incident_id": incident_id, "count": len(items)})
+    if not reserved:
+        raise LookupError(f"incident {incident_id} does not exist")
+    last_seq, prev_hash, last_at, team_id = reserved[0]
     made: list[Chained] = []
     for seq, item in enumerate(items, start=last_seq - len(items) + 1):
         if resolve is not None:
@@ -121,10 +127,18 @@ async def append_many(session: AsyncSession, incident_id: int, items: list[NewEn
         entry.hash = chain_hash(prev_hash, entry_payload(entry))
         prev_hash, last_at = entry.hash, at
         made.append(entry)
-    if made:
-        await conn.execute(_INSERT, [{**_row(e), "team_id": team_id} for e in made])
-    await conn.execute(_ADVANCE, {"incident_id": incident_id, "head_hash": prev_hash, "last_entry_at": last_at})
-    _sync_loaded(session, incident_id, entry_count=last_seq, head_hash=prev_hash, last_entry_at=last_at)
+    await st.run_many(_INSERT, [{**_row(e), "team_id": team_id} for e in made])
+    await st.rows(_ADVANCE, {"incident_id": incident_id, "head_hash": prev_hash, "last_entry_at": last_at})
+    return made, Head(last_seq, prev_hash, last_at)
+
+
+async def append_many(session: AsyncSession, incident_id: int, items: list[NewEntry], *,
+                      resolve: Resolver | None = None) -> list[Chained]:
+    """`append_with` on an ORM session, keeping an Incident loaded in the session in step with its row."""
+    if session.new or session.dirty or session.deleted:  # pending ORM changes first, as autoflush would
+        await session.flush()
+    made, head = await append_with(SessionStatements(session), incident_id, items, resolve=resolve)
+    _sync_loaded(session, incident_id, entry_count=head.entries, head_hash=head.hash, last_entry_at=head.at)
     return made
 
 

@@ -74,7 +74,7 @@ class Deps:
     templates: Environment = field(default_factory=template_environment)  # postmortem Jinja2, built once
 
     def __post_init__(self) -> None:
-        self.ingest = IngestQueue(self.session)
+        self.ingest = IngestQueue(self.engine)
 
     def now(self) -> datetime:
         """The current time from the configured clock."""

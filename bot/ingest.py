@@ -2,7 +2,8 @@
 
 Each delivery waits for the commit that contains it before Slack gets its 200, so an acked event is never lost;
 batching only changes how many deliveries share one transaction. On SQLite the single writer task also removes
-lock contention between concurrent requests.
+lock contention between concurrent requests. The writer runs its statements straight on the driver connection
+(`storage.direct`): this is the path every message in an incident channel takes.
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.expression import Executable
 
 from bot import chain
 from bot.timeline import Happening, new_entry, original_resolver
+from storage.direct import DirectWriter, Statements
 from storage.models import Incident, ProcessedEvent
 
 log = logging.getLogger("retro.ingest")
@@ -48,42 +49,54 @@ class _Item:
 
 
 _EVENTS = ProcessedEvent.__table__  # type: ignore[attr-defined]
-# executemany form, built once per dialect: one cached compiled statement whatever the batch size (rows that
-# conflict return nothing).
-_CLAIM = {name: insert(_EVENTS).on_conflict_do_nothing().returning(_EVENTS.c.team_id, _EVENTS.c.event_id)
-          for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+_INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
+_CHANNEL = (select(_INCIDENTS.c.id, _INCIDENTS.c.team_id)
+            .where(_INCIDENTS.c.channel_id == bindparam("channel")))
+_claims: dict[tuple[str, int], Executable] = {}
 
 
-async def _claim(session: AsyncSession, items: list[_Item]) -> set[tuple[str, str]]:
+def _claim_statement(dialect: str, n: int) -> Executable:
+    """INSERT … VALUES (…) × n ON CONFLICT DO NOTHING RETURNING the keys won; built once per dialect and size."""
+    stmt = _claims.get((dialect, n))
+    if stmt is None:
+        c = _EVENTS.c
+        values = [{"team_id": bindparam(f"t{i}", type_=c.team_id.type),
+                   "event_id": bindparam(f"e{i}", type_=c.event_id.type),
+                   "received_at": bindparam(f"r{i}", type_=c.received_at.type)} for i in range(n)]
+        insert = pg_insert(_EVENTS) if dialect == "postgresql" else sqlite_insert(_EVENTS)
+        stmt = _claims[(dialect, n)] = insert.values(values).on_conflict_do_nothing().returning(c.team_id, c.event_id)
+    return stmt
+
+
+async def _claim(st: Statements, items: list[_Item]) -> set[tuple[str, str]]:
     """Insert every delivery key of the batch; return the keys this transaction won."""
-    rows = [{"team_id": i.team_id, "event_id": i.event_id, "received_at": i.now} for i in items if i.event_id]
-    if not rows:
+    keyed = [i for i in items if i.event_id]
+    if not keyed:
         return set()
-    conn = await session.connection()  # Core on the connection: the ORM's execute path costs more than the insert
-    return {(str(t), str(e)) for t, e in (await conn.execute(_CLAIM[conn.dialect.name], rows)).all()}
+    params: dict[str, object] = {}
+    for n, item in enumerate(keyed):
+        params.update({f"t{n}": item.team_id, f"e{n}": item.event_id, f"r{n}": item.now})
+    return {(str(t), str(e)) for t, e in await st.rows(_claim_statement(st.dialect, len(keyed)), params)}
 
 
-async def _incidents(session: AsyncSession, items: list[_Item],
+async def _incidents(st: Statements, items: list[_Item],
                      known: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
     """(team, channel) -> incident id for the channels the batch touches.
 
     Only hits are remembered: a channel seen before its incident row was committed must be looked up again.
     """
     keys = {(i.team_id, i.what.channel) for i in items if i.what is not None}
-    missing = {k for k in keys if k not in known}
-    if missing:
-        rows = await session.exec(select(Incident.id, Incident.team_id, Incident.channel_id)
-                                  .where(col(Incident.channel_id).in_({c for _, c in missing})))
-        for i, t, c in rows.all():
-            if (t, c) in missing and i is not None:
-                known[(t, c)] = int(i)
+    for team, channel in sorted(keys - known.keys()):
+        for incident_id, incident_team in await st.rows(_CHANNEL, {"channel": channel}):
+            if incident_team == team:
+                known[(team, channel)] = int(incident_id)
     return {k: known[k] for k in keys if k in known}
 
 
-async def process_batch(session: AsyncSession, items: list[_Item],
+async def process_batch(st: Statements, items: list[_Item],
                         known: dict[tuple[str, str], int] | None = None) -> list[IngestResult]:
-    """One transaction for the whole batch: claim keys, record happenings per incident in order; commits."""
-    won = await _claim(session, items)
+    """The whole batch in the caller's transaction: claim keys, record happenings per incident in order."""
+    won = await _claim(st, items)
     results = [IngestResult() for _ in items]
     taken: set[tuple[str, str]] = set()
     for item, result in zip(items, results, strict=True):
@@ -91,7 +104,7 @@ async def process_batch(session: AsyncSession, items: list[_Item],
             key = (item.team_id, item.event_id)
             result.duplicate = key not in won or key in taken
             taken.add(key)
-    where = await _incidents(session, items, {} if known is None else known)
+    where = await _incidents(st, items, {} if known is None else known)
     by_incident: dict[int, list[int]] = {}
     for n, item in enumerate(items):
         if item.what is None or results[n].duplicate:
@@ -102,18 +115,17 @@ async def process_batch(session: AsyncSession, items: list[_Item],
             by_incident.setdefault(incident_id, []).append(n)
     for incident_id, idx in sorted(by_incident.items()):  # fixed order: no lock-order deadlocks between replicas
         batch = [new_entry(what, items[n].now) for n in idx if (what := items[n].what) is not None]
-        made = await chain.append_many(session, incident_id, batch, resolve=original_resolver(session, incident_id))
+        made, _ = await chain.append_with(st, incident_id, batch, resolve=original_resolver(st, incident_id))
         for n, entry in zip(idx, made, strict=True):
             results[n].entries.append(entry)
-    await session.commit()
     return results
 
 
 class IngestQueue:
     """A single writer task per process that drains all waiting deliveries into one transaction."""
 
-    def __init__(self, sessions: Callable[[], AbstractAsyncContextManager[AsyncSession]]) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._writer = DirectWriter(engine)
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._channels: dict[tuple[str, str], int] = {}
@@ -134,8 +146,8 @@ class IngestQueue:
                 batch.append(self._queue.get_nowait())
             started = time.perf_counter()
             try:
-                async with self._sessions() as session:
-                    results = await process_batch(session, batch, self._channels)
+                async with self._writer.transaction() as st:
+                    results = await process_batch(st, batch, self._channels)
             except Exception as exc:  # every waiter learns of the failure; Slack will deliver again
                 log.warning("ingest batch of %d failed: %s", len(batch), type(exc).__name__)
                 for item in batch:
@@ -148,6 +160,8 @@ class IngestQueue:
             for item, result in zip(batch, results, strict=True):
                 if not item.done.done():
                     item.done.set_result(result)
+            if self._queue.empty():  # idle: give the connection back (a busy writer keeps it between batches)
+                await self._writer.release()
 
     async def close(self) -> None:
         """Stop the writer once everything queued has been committed."""
@@ -157,3 +171,4 @@ class IngestQueue:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._writer.release()

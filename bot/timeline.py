@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import bindparam, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import chain
+from storage.direct import SessionStatements, Statements
 from storage.models import Incident, TimelineEntry
 
 
@@ -76,15 +77,14 @@ def new_entry(what: Happening, now: datetime) -> chain.NewEntry:
                           data={"how": what.how})
 
 
-async def find_message(session: AsyncSession, incident_id: int, ts: str) -> TimelineEntry | None:
-    """The entry recording the original message with this Slack ts."""
-    rows = await session.exec(select(TimelineEntry).where(
-        TimelineEntry.incident_id == incident_id, TimelineEntry.slack_ts == ts,
-        col(TimelineEntry.kind).in_(("message", "bot_message"))).limit(1))
-    return rows.first()
+_ENTRY = TimelineEntry.__table__  # type: ignore[attr-defined]
+_ORIGINAL = (select(_ENTRY.c.seq)
+             .where(_ENTRY.c.incident_id == bindparam("incident_id"), _ENTRY.c.slack_ts == bindparam("ts"),
+                    or_(_ENTRY.c.kind == "message", _ENTRY.c.kind == "bot_message"))
+             .order_by(_ENTRY.c.seq).limit(1))
 
 
-def original_resolver(session: AsyncSession, incident_id: int) -> chain.Resolver:
+def original_resolver(st: Statements, incident_id: int) -> chain.Resolver:
     """Point edits, deletions and marks at the message they concern (earlier in the batch, or stored)."""
 
     async def resolve(item: chain.NewEntry, earlier: list[chain.Chained]) -> None:
@@ -92,8 +92,11 @@ def original_resolver(session: AsyncSession, incident_id: int) -> chain.Resolver
             return
         local = next((e for e in reversed(earlier) if e.slack_ts == item.slack_ts
                       and e.kind in ("message", "bot_message")), None)
-        original = local or await find_message(session, incident_id, item.slack_ts)
-        item.refers_to = original.seq if original else None
+        if local is not None:
+            item.refers_to = local.seq
+            return
+        stored = await st.rows(_ORIGINAL, {"incident_id": incident_id, "ts": item.slack_ts})
+        item.refers_to = int(stored[0][0]) if stored else None
 
     return resolve
 
@@ -102,7 +105,7 @@ async def record(session: AsyncSession, incident: Incident, what: Happening, now
     """Append one happening to the incident's chain (caller commits)."""
     assert incident.id is not None
     made = await chain.append_many(session, incident.id, [new_entry(what, now)],
-                                   resolve=original_resolver(session, incident.id))
+                                   resolve=original_resolver(SessionStatements(session), incident.id))
     return made[0]
 
 

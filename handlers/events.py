@@ -24,6 +24,17 @@ USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 SUBSCRIBED = ("message", "reaction_added", "pin_added", "app_home_opened", "app_uninstalled", "tokens_revoked")
 
 
+FILE_SUBTYPES = (None, "file_share", "thread_broadcast")
+
+
+def needs_listener(event: dict[str, Any], incident_id: int | None) -> bool:
+    """Whether an event has follow-up work beyond being recorded: only files shared in an incident channel do,
+    among messages. The ingest middleware answers the rest itself once they are committed."""
+    if event.get("type") != "message":
+        return True
+    return bool(incident_id and event.get("files") and event.get("subtype") in FILE_SUBTYPES)
+
+
 async def hash_shared_files(deps: Deps, client: AsyncWebClient, incident_id: int, event: dict[str, Any]) -> None:
     """Download files shared in an incident channel and chain their SHA-256 digests."""
     for f in event.get("files") or []:
@@ -48,7 +59,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded(deps)
     async def on_message(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         incident_id = context.get("incident_id")
-        if incident_id and event.get("files") and event.get("subtype") in (None, "file_share", "thread_broadcast"):
+        if incident_id is not None and needs_listener(event, int(incident_id)):
             await hash_shared_files(deps, client, int(incident_id), event)
 
     @app.event("reaction_added")

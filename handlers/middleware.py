@@ -15,6 +15,7 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deps import Deps
+from handlers.events import needs_listener
 from handlers.payloads import happening_of
 
 log = logging.getLogger("retro.ingest")
@@ -52,6 +53,8 @@ class IngestMiddleware(AsyncMiddleware):
         if result.entries:
             deps.metrics.events_recorded.inc(len(result.entries))
         context["incident_id"] = result.incident_id
+        if not needs_listener(body.get("event") or {}, result.incident_id):
+            return BoltResponse(status=200, body="")  # recorded, nothing more to do: skip listener matching
         return await next()
 
 
