@@ -125,22 +125,31 @@ class Served:
 
 @asynccontextmanager
 async def served(database_url: str) -> AsyncIterator[Served]:
-    """Start the sandbox and `retro serve` (no reminder scheduler) on a wiped database; stop both afterwards."""
+    """Start the sandbox and `retro serve` (no reminder scheduler) on a wiped database; stop both afterwards.
+
+    The bot runs at its default log level (info), as deployed; its log goes to a file, whose last lines are
+    printed if the bot exits with an error.
+    """
     await wipe(database_url)
     emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN,
                              event_subscriptions=manifest_events())
     await emulator.start()
     port = free_port()
-    proc = spawn_serve(port=port, api_url=emulator.api_url, database_url=database_url, cwd=ROOT,
-                       extra_env={"RETRO_SCHEDULER": "false"})
-    try:
-        await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
-        emulator.events_url = f"http://127.0.0.1:{port}/slack/events"
-        yield Served(emulator, proc, port, database_url)
-    finally:
-        proc.terminate()
-        await asyncio.to_thread(proc.wait, 30)
-        await emulator.stop()
+    with TemporaryDirectory(prefix="retro-bench-log-") as tmp, open(Path(tmp) / "serve.log", "w+b") as log:
+        proc = spawn_serve(port=port, api_url=emulator.api_url, database_url=database_url, cwd=ROOT, log=log,
+                           extra_env={"RETRO_SCHEDULER": "false", "LOG_LEVEL": "INFO"})
+        try:
+            await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
+            emulator.events_url = f"http://127.0.0.1:{port}/slack/events"
+            yield Served(emulator, proc, port, database_url)
+        finally:
+            proc.terminate()
+            code = await asyncio.to_thread(proc.wait, 30)
+            await emulator.stop()
+            if code not in (0, -15):
+                log.seek(0)
+                print("retro serve exited with", code, *log.read().decode(errors="replace").splitlines()[-20:],
+                      sep="\n", file=sys.stderr)
 
 
 def _first_line(path: str, prefix: str) -> str:

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 import yaml
@@ -139,10 +140,10 @@ async def wait_http(url: str, timeout: float = 30) -> None:
 
 
 def spawn_serve(*, port: int, api_url: str, database_url: str, extra_env: dict[str, str] | None = None,
-                cwd: Path | None = None) -> subprocess.Popen[bytes]:
+                cwd: Path | None = None, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
     """`retro serve` as its own process, talking to the sandbox's Web API."""
     env = {**os.environ, "SLACK_BOT_TOKEN": SANDBOX_TOKEN, "SLACK_SIGNING_SECRET": SANDBOX_SECRET,
            "SLACK_API_URL": api_url, "DATABASE_URL": database_url, "PORT": str(port), "HOST": "127.0.0.1",
            "LOG_LEVEL": "WARNING", **(extra_env or {})}
     env.pop("SLACK_APP_TOKEN", None)
-    return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=cwd)
+    return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=cwd, stderr=log)

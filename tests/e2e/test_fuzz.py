@@ -114,11 +114,15 @@ async def test_fuzzed_commands_and_events(sqlite_stack: LocalStack, caplog: pyte
 
     gather_events()
     statuses: list[int] = []
+    late: list[tuple[int, float, str]] = []  # status, seconds, command text of every command not acked with 200
     for n, text in enumerate(texts):
         body = urlencode({"token": "t", "team_id": "T0SANDBOX", "team_domain": "sandbox", "channel_id": "C0GENERAL",
                           "channel_name": "general", "user_id": "U0ERIN", "user_name": "erin", "command": "/retro",
                           "text": text, "api_app_id": "A0SANDBOX", "response_url": sink.url, "trigger_id": f"t{n}"})
+        started = time.perf_counter()
         statuses.append(await dispatch(stack, body, "application/x-www-form-urlencoded"))
+        if statuses[-1] != 200:
+            late.append((statuses[-1], round(time.perf_counter() - started, 2), text[:80]))
         if n % 100 == 99:  # as Slack would, don't pile up thousands of unfinished replies: let the bot catch up
             await stack.deps.inflight.wait_idle(60)
     rng = random.Random(7)
@@ -130,7 +134,7 @@ async def test_fuzzed_commands_and_events(sqlite_stack: LocalStack, caplog: pyte
     await stack.settle(timeout=120)
     assert all(s < 500 for s in statuses), sorted(set(statuses))
     acked = statuses[:len(texts)].count(200)
-    assert acked >= len(texts) * 0.99, sorted(set(statuses[:len(texts)]))  # a rare late ack on a loaded machine
+    assert acked >= len(texts) * 0.99, late[:5]  # a rare late ack on a loaded machine (see `late`)
     assert len(sink.replies) >= acked, (len(sink.replies), acked)
     unhandled = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert not unhandled, unhandled[:3]

@@ -66,3 +66,17 @@ async def test_info_logs_never_hold_tokens_or_message_text(stack: LocalStack,
     assert "slack request" in text
     for secret in (SANDBOX_TOKEN, "sandbox-signing-secret", "secret sauce", "confidential note"):
         assert secret not in text, secret
+
+
+async def test_request_lines_are_info_for_commands_and_debug_for_recorded_events(
+        stack: LocalStack, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="retro.server")
+    incident, _ = await declare(stack, "Log levels")
+    await stack.driver.post("bob", incident.channel_name, "an ordinary message")
+    await run(stack, "alice", incident.channel_name, "note a note")
+    await stack.settle()
+    lines = [(r.levelno, r.__dict__.get("type"), r.__dict__.get("outcome")) for r in caplog.records
+             if r.getMessage() == "slack request"]
+    assert (logging.INFO, "command", "ok") in lines
+    assert (logging.DEBUG, "event_callback", "ok") in lines
+    assert not [x for x in lines if x[1] == "event_callback" and x[0] != logging.DEBUG and x[2] == "ok"]
