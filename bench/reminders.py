@@ -26,7 +26,7 @@ from sqlmodel import col, func, select
 from bench.common import wipe
 from bot import incidents
 from bot.catalog import load_catalog
-from bot.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
+from bot.slack.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
 from sandbox import SlackEmulator
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrate import upgrade_async

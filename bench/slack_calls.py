@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from bot import incidents
-from bot.local import local_stack
+from bot.slack.local import local_stack
 
 BUDGET = 8
 EXCLUDED = {"auth.test"}

@@ -110,7 +110,7 @@ def create_app(settings: Settings, *, client: AsyncWebClient | None = None, deps
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     oauth = None
     if settings.slack_client_id is not None:
-        from bot.oauth import oauth_settings  # multi-workspace: tokens come from the installation store
+        from bot.slack.oauth import oauth_settings  # multi-workspace: tokens come from the installation store
 
         oauth = oauth_settings(settings, deps)
         deps.installation_store = oauth.installation_store

@@ -72,12 +72,12 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             print(NO_TOKENS, file=sys.stderr)
             return 2
         settings.check_for_serve()
-        from bot.runtime import serve
+        from bot.slack.runtime import serve
 
         await serve(settings)
         return 0
     if args.cmd == "sandbox":
-        from bot.repl_boot import run_sandbox
+        from bot.slack.repl_boot import run_sandbox
 
         await run_sandbox(settings, user=args.user)
         return 0
@@ -100,7 +100,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
             return await export_cli.export_incident(settings, args.incident, args.out)
         return export_cli.render_bundle(settings, args.bundle, args.out, args.check)
     if args.cmd == "demo":
-        from bot.demo import run_demo
+        from bot.slack.demo import run_demo
 
         return await run_demo(settings, out=args.out)
     raise AssertionError(args.cmd)

@@ -1,4 +1,4 @@
-"""Group commit for Events API deliveries: de-duplicate and record many events per transaction.
+"""Group commit for Events API deliveries (and notes): de-duplicate and record many events per transaction.
 
 Each delivery waits for the commit that contains it before Slack gets its 200, so an acked event is never lost;
 batching only changes how many deliveries share one transaction. On SQLite the single writer task also removes
@@ -46,6 +46,7 @@ class _Item:
     what: Happening | None
     now: datetime
     done: asyncio.Future[IngestResult]
+    direct: tuple[int, chain.NewEntry] | None = None  # an entry for a known incident (a note), not a happening
 
 
 _EVENTS = ProcessedEvent.__table__  # type: ignore[attr-defined]
@@ -105,19 +106,23 @@ async def process_batch(st: Statements, items: list[_Item],
             result.duplicate = key not in won or key in taken
             taken.add(key)
     where = await _incidents(st, items, {} if known is None else known)
-    by_incident: dict[int, list[int]] = {}
+    by_incident: dict[int, list[tuple[int, chain.NewEntry]]] = {}
     for n, item in enumerate(items):
-        if item.what is None or results[n].duplicate:
+        if results[n].duplicate:
             continue
-        incident_id = where.get((item.team_id, item.what.channel))
-        if incident_id is not None:
-            results[n].incident_id = incident_id
-            by_incident.setdefault(incident_id, []).append(n)
-    for incident_id, idx in sorted(by_incident.items()):  # fixed order: no lock-order deadlocks between replicas
-        batch = [new_entry(what, items[n].now) for n in idx if (what := items[n].what) is not None]
-        made, _ = await chain.append_with(st, incident_id, batch, resolve=original_resolver(st, incident_id))
-        for n, entry in zip(idx, made, strict=True):
-            results[n].entries.append(entry)
+        if item.direct is not None:
+            incident_id, entry = item.direct
+        elif item.what is not None and (found := where.get((item.team_id, item.what.channel))) is not None:
+            incident_id, entry = found, new_entry(item.what, item.now)
+        else:
+            continue
+        results[n].incident_id = incident_id
+        by_incident.setdefault(incident_id, []).append((n, entry))
+    for incident_id, todo in sorted(by_incident.items()):  # fixed order: no lock-order deadlocks between replicas
+        made, _ = await chain.append_with(st, incident_id, [entry for _, entry in todo],
+                                          resolve=original_resolver(st, incident_id))
+        for (n, _), chained in zip(todo, made, strict=True):
+            results[n].entries.append(chained)
     return results
 
 
@@ -133,10 +138,22 @@ class IngestQueue:
     async def submit(self, *, team_id: str, event_id: str | None, what: Happening | None,
                      now: datetime) -> IngestResult:
         """Record one delivery; returns after the commit that holds it (or raises what the commit raised)."""
+        return await self._enqueue(team_id, event_id, what, now, None)
+
+    async def append(self, *, team_id: str, incident_id: int, entry: chain.NewEntry,
+                     now: datetime) -> chain.Chained:
+        """Chain one entry to a known incident through the same writer (no write-lock contention on SQLite)."""
+        result = await self._enqueue(team_id, None, None, now, (incident_id, entry))
+        if not result.entries:
+            raise LookupError(f"incident {incident_id} took no entry")
+        return result.entries[0]
+
+    async def _enqueue(self, team_id: str, event_id: str | None, what: Happening | None, now: datetime,
+                       direct: tuple[int, chain.NewEntry] | None) -> IngestResult:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="retro-ingest")
         done: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Item(team_id, event_id, what, now, done))
+        await self._queue.put(_Item(team_id, event_id, what, now, done, direct))
         return await done
 
     async def _run(self) -> None:

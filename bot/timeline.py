@@ -109,14 +109,18 @@ async def record(session: AsyncSession, incident: Incident, what: Happening, now
     return made[0]
 
 
+def note_entry(*, text: str, actor: str, now: datetime) -> chain.NewEntry:
+    """An explicit key event typed with `/retro note`."""
+    return chain.NewEntry("note", now, actor, text, key_event=True)
+
+
 async def add_note(session: AsyncSession, *, incident: Incident, text: str, actor: str,
                    now: datetime) -> chain.Chained:
-    """An explicit key event typed with `/retro note`; commits."""
+    """`note_entry` appended in a session of its own; commits."""
     assert incident.id is not None
-    entry = await chain.append(session, incident_id=incident.id, kind="note", at=now, actor=actor, text=text,
-                               key_event=True)
+    made = await chain.append_many(session, incident.id, [note_entry(text=text, actor=actor, now=now)])
     await session.commit()
-    return entry
+    return made[0]
 
 
 async def record_bot_post(session: AsyncSession, *, incident: Incident, ts: str, text: str, thread_ts: str | None,

@@ -7,11 +7,12 @@ import re
 
 from slack_sdk.errors import SlackApiError
 
-from bot import actions, cadence, home, slackops
+from bot import actions, cadence
 from bot.actions import ActionInput, Change
 from bot.blocks.home import my_items
 from bot.blocks.ledger import action_added_text, action_changed_text, action_list
-from bot.scheduler import deliver_now
+from bot.slack import home, slackops
+from bot.slack.scheduler import deliver_now
 from handlers.context import Ctx
 from handlers.parsing import Parsed, numbered, user_id
 from storage.models import Incident

@@ -8,13 +8,14 @@ from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
-from bot import chain, evidence, slackops
+from bot import chain, evidence
 from bot.blocks import echo
 from bot.collectors.base import Collected, CollectRequest
 from bot.collectors.prometheus import METRIC_USAGE
 from bot.collectors.record import Outcome, collect
 from bot.collectors.registry import Registry
 from bot.errors import UsageError
+from bot.slack import slackops
 from handlers import datacheck_cmd
 from handlers.context import Ctx
 from handlers.parsing import Parsed, parse

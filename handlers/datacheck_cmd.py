@@ -11,7 +11,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
-from bot import chain, slackops
+from bot import chain
 from bot.blocks import echo
 from bot.collectors import artifacts, datacheck
 from bot.collectors.datacheck import Snapshot, Thresholds
@@ -20,6 +20,7 @@ from bot.collectors.record import record_collected, record_failed
 from bot.collectors.tables import DataError
 from bot.errors import CollectorError, NotFoundError, UsageError
 from bot.evidence import EvidenceInput
+from bot.slack import slackops
 from handlers.context import Ctx
 from handlers.parsing import USAGE, Parsed
 from storage.models import Evidence, Incident

@@ -10,11 +10,12 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import chain, home
+from bot import chain
 from bot.deps import Deps
 from bot.errors import RetroError
-from bot.oauth import forget_workspace
-from bot.slackops import file_digest
+from bot.slack import home
+from bot.slack.oauth import forget_workspace
+from bot.slack.slackops import file_digest
 from handlers.errors import guarded
 
 log = logging.getLogger("retro.events")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from bot import evidence, incidents, lifecycle, roles, slackops, timeline, triage
+from bot import evidence, incidents, lifecycle, roles, timeline, triage
 from bot.blocks import declared_notice, echo
 from bot.blocks.card import duties_text
 from bot.blocks.lists import evidence_list, timeline_page
 from bot.blocks.modals import ModalMeta, declare_modal, evidence_modal, triage_modal
+from bot.slack import slackops
 from handlers import collect_cmds
 from handlers.context import Ctx
 from handlers.parsing import Parsed, user_id
@@ -114,9 +115,9 @@ async def note(ctx: Ctx, cmd: Parsed) -> None:
     if not cmd.rest:
         raise cmd.fail("A note needs some text.")
     incident = await ctx.incident()
-    async with ctx.deps.session() as session:
-        entry = await timeline.add_note(session, incident=incident, text=cmd.rest, actor=ctx.user_id,
-                                        now=ctx.deps.now())
+    now = ctx.deps.now()
+    entry = await ctx.deps.ingest.append(team_id=incident.team_id, incident_id=incident.id or 0, now=now,
+                                         entry=timeline.note_entry(text=cmd.rest, actor=ctx.user_id, now=now))
     await ctx.reply(f":pushpin: Noted as key event #{entry.seq}: {echo(cmd.rest, 2500)}")
 
 

@@ -11,11 +11,12 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import document, incidents, postmortem, search, slackops, stats
+from bot import document, incidents, postmortem, search, stats
 from bot.blocks.insights import search_blocks, similar_blocks, stats_blocks
 from bot.blocks.postmortem import draft_summary, file_uploads, summary_text, upload_comment
 from bot.deps import Deps
 from bot.ids import ActionId
+from bot.slack import slackops
 from bot.timeline_svg import timeline_png
 from handlers.context import Ctx
 from handlers.errors import guarded

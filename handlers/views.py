@@ -8,11 +8,12 @@ from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import evidence, incidents, slackops, triage
+from bot import evidence, incidents, triage
 from bot.blocks.modals import ModalMeta
 from bot.deps import Deps
 from bot.errors import RetroError, UsageError
 from bot.ids import CallbackId, Field
+from bot.slack import slackops
 from handlers.context import Ctx
 from handlers.errors import guarded
 from handlers.incident_cmds import add_evidence, declare

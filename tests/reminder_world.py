@@ -16,7 +16,7 @@ from bot import actions, incidents, roles
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
 from bot.deps import Deps, build_deps
-from bot.scheduler import SweepReport, sweep
+from bot.slack.scheduler import SweepReport, sweep
 from storage.migrate import upgrade_async
 from storage.models import ActionItem, Incident, Reminder
 from tests.conftest import FakeClock

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from bench.load import sign
 from bot import chain, incidents
-from bot.local import SANDBOX_SECRET, LocalStack
+from bot.slack.local import SANDBOX_SECRET, LocalStack
 from sandbox import ApiCall, SlackDriver
 from storage.db import create_engine, session_factory
 from storage.models import Incident, ProcessedEvent, TimelineEntry

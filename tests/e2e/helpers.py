@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot import chain
-from bot.local import LocalStack
+from bot.slack.local import LocalStack
 from sandbox import CommandResult
 from storage.models import Incident, TimelineEntry
 

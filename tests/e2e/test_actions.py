@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from bot import chain
 from bot.ids import ActionId
-from bot.local import LocalStack, local_stack
+from bot.slack.local import LocalStack, local_stack
 from storage.models import ActionItem, Incident, Reminder
 from tests.conftest import FakeClock
 from tests.e2e.helpers import declare, entries, incident_named, run, texts

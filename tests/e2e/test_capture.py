@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from bot import chain
 from bot.ids import ActionId
-from bot.local import LocalStack
+from bot.slack.local import LocalStack
 from storage.models import Evidence, Incident, RoleAssignment, TriageVersion
 from tests.e2e.helpers import declare, entries, incident_named, run, texts
 

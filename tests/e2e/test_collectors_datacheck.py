@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from bot import chain
 from bot.evidence import reproduction_context
-from bot.local import LocalStack
+from bot.slack.local import LocalStack
 from sandbox import CommandResult
 from storage.models import Evidence, Incident
 from tests.e2e.helpers import declare, run

@@ -20,7 +20,7 @@ from bot import chain
 from bot.collectors.base import CollectEnv, CollectRequest
 from bot.collectors.mlflow import MlflowCollector
 from bot.config import Settings
-from bot.local import LocalStack, local_stack
+from bot.slack.local import LocalStack, local_stack
 from storage.models import Evidence, Incident
 from tests.e2e.helpers import declare, entries, run
 from tests.e2e.servers import mlflow_python, mlflow_server

@@ -15,7 +15,7 @@ from sqlmodel import col, select
 
 from bot import chain
 from bot.collectors.png import PALETTE
-from bot.local import LocalStack, local_stack
+from bot.slack.local import LocalStack, local_stack
 from sandbox import CommandResult
 from storage.models import Evidence, Incident
 from tests.e2e.helpers import declare, entries, run

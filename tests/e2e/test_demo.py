@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot import cli
-from bot.demo import run_scripted
 from bot.export import POSTMORTEM, load_document, render_bundle, verify_bundle
 from bot.postmortem import template_environment
+from bot.slack.demo import run_scripted
 
 
 async def test_the_scripted_incident_is_recorded_and_exported(database_url: str, tmp_path: Path) -> None:

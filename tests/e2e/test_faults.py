@@ -22,9 +22,9 @@ from sqlmodel import col, func, select
 
 from bench.load import message_event
 from bot import chain
-from bot.demo import Player, ScriptClock, export_bundle
 from bot.demo_script import DECLARE, SCRIPT, START
-from bot.local import (
+from bot.slack.demo import Player, ScriptClock, export_bundle
+from bot.slack.local import (
     SANDBOX_SECRET,
     SANDBOX_TOKEN,
     LocalStack,
@@ -34,7 +34,7 @@ from bot.local import (
     spawn_serve,
     wait_http,
 )
-from bot.scheduler import sweep
+from bot.slack.scheduler import sweep
 from sandbox import CommandResult, SlackDriver, SlackEmulator
 from storage import db
 from storage.migrate import upgrade_async

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.local import SANDBOX_SECRET, LocalStack, local_stack
+from bot.slack.local import SANDBOX_SECRET, LocalStack, local_stack
 from handlers.parsing import USAGE
 from tests.signing import signed_headers
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from bot import chain
-from bot.local import LocalStack
+from bot.slack.local import LocalStack
 from storage.models import Hypothesis, Incident
 from tests.e2e.helpers import declare, entries, incident_named, run, texts
 

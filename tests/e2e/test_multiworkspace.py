@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from bot import incidents
-from bot.local import LocalStack, local_stack
+from bot.slack.local import LocalStack, local_stack
 from sandbox import SlackDriver
 from storage.models import ActionItem, Evidence, Incident, Reminder, RoleAssignment, TimelineEntry, Workspace
 

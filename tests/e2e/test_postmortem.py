@@ -11,7 +11,7 @@ from bot import chain
 from bot.blocks.postmortem import draft_filename
 from bot.canonical import sha256_hex
 from bot.ids import ActionId
-from bot.local import LocalStack, local_stack
+from bot.slack.local import LocalStack, local_stack
 from storage.models import Incident, PostmortemDraft
 from tests.e2e.helpers import declare, entries, run
 

@@ -20,7 +20,7 @@ from sqlmodel import col, func, select
 
 from bench.load import message_event
 from bot import chain, incidents
-from bot.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
+from bot.slack.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
 from sandbox import SlackDriver, SlackEmulator
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_async

@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import select
 
 from bot.ids import ActionId
-from bot.local import SANDBOX_TOKEN, LocalStack, local_stack
-from bot.scheduler import ReminderScheduler, SweepReport, sweep
+from bot.slack.local import SANDBOX_TOKEN, LocalStack, local_stack
+from bot.slack.scheduler import ReminderScheduler, SweepReport, sweep
 from storage.models import ActionItem, Reminder
 from tests.conftest import FakeClock
 from tests.e2e.helpers import declare, run, texts

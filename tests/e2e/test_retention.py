@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot import chain, retention
-from bot.local import LocalStack
+from bot.slack.local import LocalStack
 from storage.models import Incident, TimelineEntry
 from tests.e2e.helpers import declare, entries, run
 

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import func, select
 
 from bot.ids import ActionId
-from bot.local import SANDBOX_SECRET, LocalStack
+from bot.slack.local import SANDBOX_SECRET, LocalStack
 from storage.models import Incident, ProcessedEvent, TimelineEntry
 from tests.e2e.helpers import declare, run
 from tests.signing import signed_headers

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot import chain, incidents
+from bot import chain, incidents, timeline
 from bot.catalog import load_catalog
-from bot.ingest import _Item, process_batch
+from bot.ingest import IngestQueue, _Item, process_batch
 from bot.timeline import Edited, Posted
 from storage.db import create_engine, session_factory
 from storage.direct import DirectWriter
@@ -118,4 +118,31 @@ async def test_a_failed_transaction_rolls_back_and_raises_sqlalchemy_errors(data
         assert head.entries == before + 1 == made[0].seq
     finally:
         await writer.release()
+        await engine.dispose()
+
+
+async def test_notes_and_events_share_one_writer_and_one_chain(database_url: str) -> None:
+    inc = await _incident(database_url, "Direct D")
+    assert inc.id is not None
+    engine = create_engine(database_url)
+    queue = IngestQueue(engine)
+    try:
+        events = [queue.submit(team_id="T1", event_id=f"EvD{n}", now=T0,
+                               what=Posted(inc.channel_id, "U2", f"1700000001.{n:06d}", f"message {n}"))
+                  for n in range(20)]
+        notes = [queue.append(team_id="T1", incident_id=inc.id, now=T0,
+                              entry=timeline.note_entry(text=f"note {n}", actor="U1", now=T0)) for n in range(20)]
+        done = await asyncio.gather(*events, *notes)
+        chained = [r.entries[0] for r in done[:20]] + done[20:]  # type: ignore[union-attr]
+        assert sorted(e.seq for e in chained) == list(range(inc.entry_count + 1, inc.entry_count + 41))
+        assert all(e.key_event for e in done[20:])  # type: ignore[union-attr]
+        with pytest.raises(LookupError):
+            await queue.append(team_id="T1", incident_id=10_000, now=T0,
+                               entry=timeline.note_entry(text="nowhere", actor="U1", now=T0))
+        async with session_factory(engine)() as s:
+            stored = await s.get(Incident, inc.id)
+            assert stored is not None and stored.entry_count == inc.entry_count + 40
+            assert (await chain.verify_incident(s, stored)).ok
+    finally:
+        await queue.close()
         await engine.dispose()

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot import chain, lifecycle, prompts, reminders, timeline, triage
-from bot.scheduler import ReminderScheduler, digest_trigger, last_fire
+from bot.slack.scheduler import ReminderScheduler, digest_trigger, last_fire
 from bot.timeline import Posted
 from storage.models import Incident, Reminder
 from tests.reminder_world import ALICE, BOB, CAROL, DAVE, T0, World, catalog_with, slack_error, world

@@ -10,7 +10,7 @@ from sqlmodel import select
 from bot import actions, chain, reminders
 from bot.config import Settings
 from bot.deps import build_deps
-from bot.scheduler import sweep
+from bot.slack.scheduler import sweep
 from storage.models import Incident, Reminder, TimelineEntry
 from tests.reminder_world import ALICE, BOB, CAROL, T0, RecordingSlack, World, catalog_with, day
 from tests.reminder_world import world as base_world

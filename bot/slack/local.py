@@ -24,9 +24,9 @@ from slack_bolt.async_app import AsyncApp
 from bot.app import create_app, make_client
 from bot.config import Settings
 from bot.deps import Deps, build_deps, utc_now
-from bot.runtime import learn_identity
-from bot.scheduler import ReminderScheduler, start_scheduler
 from bot.server import build_web_app
+from bot.slack.runtime import learn_identity
+from bot.slack.scheduler import ReminderScheduler, start_scheduler
 from sandbox import SlackDriver, SlackEmulator
 from storage.migrate import upgrade_async
 
@@ -76,7 +76,7 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
                       oauth: bool = False) -> AsyncIterator[LocalStack]:
     """Start the emulator and the bot on free loopback ports; tear both down afterwards.
 
-    The reminder scheduler only runs with `scheduler=True`; tests call `bot.scheduler.sweep` themselves.
+    The reminder scheduler only runs with `scheduler=True`; tests call `bot.slack.scheduler.sweep` themselves.
     With `oauth`, the bot runs multi-workspace (tokens come from installs) and nothing is installed yet.
     """
     emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN,

@@ -14,8 +14,8 @@ from bot.app import create_app, make_client
 from bot.config import Settings
 from bot.deps import Deps, build_deps
 from bot.errors import ConfigError
-from bot.scheduler import start_scheduler
 from bot.server import build_web_app, serve_until_stopped
+from bot.slack.scheduler import start_scheduler
 from storage.migrate import upgrade_async
 from storage.models import Workspace
 

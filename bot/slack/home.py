@@ -14,9 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import actions, cadence
 from bot.blocks.home import home_view
-from bot.delivery import client_for
 from bot.deps import Deps
 from bot.incidents import OPEN_STATUSES
+from bot.slack.delivery import client_for
 from storage.models import ActionItem, Incident, RoleAssignment, TimelineEntry
 
 log = logging.getLogger("retro.home")

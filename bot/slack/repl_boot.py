@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.config import DEFAULT_DATABASE_URL, Settings
-from bot.local import local_stack
+from bot.slack.local import local_stack
 from sandbox import run_repl
 
 

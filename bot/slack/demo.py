@@ -19,8 +19,8 @@ from bot import document, export
 from bot.config import Settings
 from bot.demo_script import DECLARE, IMPACT_START, SCRIPT, START, TRIAGE, Step
 from bot.errors import RetroError
-from bot.local import LocalStack, local_stack
 from bot.postmortem import latest_people
+from bot.slack.local import LocalStack, local_stack
 from storage.models import Incident, TimelineEntry
 
 FAILED = (":warning:", ":x:", "not available in this version")

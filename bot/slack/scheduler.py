@@ -22,10 +22,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import delivery, nudges, prompts, reminders
+from bot import nudges, prompts, reminders
 from bot.deps import Deps
 from bot.errors import ConfigError
-from bot.home import HomeWatch
+from bot.slack import delivery
+from bot.slack.home import HomeWatch
 from storage.models import Reminder
 
 log = logging.getLogger("retro.scheduler")
