@@ -38,7 +38,7 @@ SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
 
 def manifest_events() -> list[str] | None:
     """The bot events manifest.yml subscribes to, so the sandbox delivers only those (None: file not shipped)."""
-    path = Path(__file__).resolve().parents[1] / "manifest.yml"
+    path = Path(__file__).resolve().parents[2] / "manifest.yml"
     if not path.is_file():
         return None
     data = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -110,7 +110,8 @@ async def test_every_third_slack_call_rate_limited_and_everything_arrives_exactl
         assert {labels[0][1]: int(v) for labels, v in counted.items()} == Counter(c.method for c in limited)
         # Slack never had to re-deliver an event: every ack came at once, whatever the bot's calls waited for.
         delivered = [d for d in emu.deliveries if not d.dropped]
-        assert delivered and all(d.statuses == [200] for d in delivered)
+        late = [(d.type, d.payload.get("event"), d.statuses) for d in delivered if d.statuses != [200]]
+        assert delivered and not late
 
         # The incident channel: each bot post once, and each one is in the chain under its ts.
         posts = drv.bot_messages(incident.channel_name)

@@ -73,6 +73,13 @@ def test_manifest_events_match_listeners() -> None:
     assert events == set(SUBSCRIBED)
 
 
+def test_the_sandbox_delivers_exactly_the_manifest_events() -> None:
+    from bot.slack.local import manifest_events
+
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    assert manifest_events() == manifest["settings"]["event_subscriptions"]["bot_events"]
+
+
 def test_oauth_asks_for_exactly_the_manifest_scopes() -> None:
     from bot.slack.oauth import manifest_scopes
 
