@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot import incidents
 from bot.blocks import Blocks
@@ -44,10 +45,18 @@ class Ctx:
                    str(body.get("user", {}).get("id", "")), str(channel or ""), body.get("trigger_id"),
                    (body.get("enterprise") or {}).get("id"))
 
+    async def _to_response_url(self, url: str, text: str, blocks: Blocks | None, response_type: str,
+                               replace: bool) -> None:
+        # On the Web API client's pooled HTTP session: one kept-alive connection instead of one per reply.
+        assert self.respond is not None
+        hook = AsyncWebhookClient(url, session=self.client.session, timeout=15, proxy=self.respond.proxy,
+                                  ssl=self.respond.ssl)
+        await hook.send(text=text, blocks=blocks, response_type=response_type, replace_original=replace)
+
     async def reply(self, text: str, blocks: Blocks | None = None, *, replace: bool = False) -> None:
         """Answer the caller only (ephemeral), through response_url when there is one."""
         if self.respond is not None and self.respond.response_url:
-            await self.respond(text=text, blocks=blocks, response_type="ephemeral", replace_original=replace)
+            await self._to_response_url(self.respond.response_url, text, blocks, "ephemeral", replace)
         elif self.channel_id.startswith(("C", "G")):
             await self.client.chat_postEphemeral(channel=self.channel_id, user=self.user_id, text=text, blocks=blocks)
         else:
@@ -56,7 +65,7 @@ class Ctx:
     async def announce(self, text: str, blocks: Blocks | None = None) -> None:
         """Answer in the channel for everyone, through response_url (works where the bot is not a member)."""
         if self.respond is not None and self.respond.response_url:
-            await self.respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False)
+            await self._to_response_url(self.respond.response_url, text, blocks, "in_channel", False)
 
     async def incident(self) -> Incident:
         """The incident of the current channel, or a clear error listing the open ones."""
