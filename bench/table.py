@@ -155,3 +155,25 @@ def print_rows(rows: list[Row]) -> None:
     for r in [header, *rows]:
         cells = [r.section, r.db, r.what, r.value, r.target]
         print(("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + r.verdict).rstrip())
+
+
+def markdown(rows: list[Row]) -> str:
+    """The table as Markdown (for bench/README.md)."""
+    lines = ["| benchmark | database | measure | value | target | verdict |", "| --- | --- | --- | --- | --- | --- |"]
+    last = ("", "")
+    for r in rows:
+        shown = ("", "") if (r.section, r.db) == last else (r.section, r.db)
+        last = (r.section, r.db)
+        value = f"**{r.value}**" if r.what.strip().startswith("ratio") else r.value
+        verdict = f"**{r.verdict}**" if r.verdict not in ("", "ok") else r.verdict
+        lines.append(f"| {shown[0]} | {shown[1]} | {r.what.strip()} | {value} | {r.target} | {verdict} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":  # python -m bench.table results.json: a saved run's table as Markdown
+    import json
+    import sys
+    from pathlib import Path
+
+    saved = json.loads(Path(sys.argv[1]).read_text(encoding="utf-8"))["results"]
+    print(markdown([row for name, result in saved.items() for row in rows_for(name, result)]))
