@@ -30,6 +30,10 @@ log = logging.getLogger("retro.ingest")
 MAX_BATCH = 256
 
 
+class WriterClosed(ConnectionError):
+    """The process is shutting down: nothing was recorded (Slack delivers the event again; a person retries)."""
+
+
 @dataclass
 class IngestResult:
     """What ingesting one delivery did."""
@@ -37,6 +41,7 @@ class IngestResult:
     duplicate: bool = False
     entries: list[chain.Chained] = field(default_factory=list)
     incident_id: int | None = None
+    missing: bool = False  # its incident no longer exists (nothing of it was written)
 
 
 @dataclass
@@ -119,8 +124,13 @@ async def process_batch(st: Statements, items: list[_Item],
         results[n].incident_id = incident_id
         by_incident.setdefault(incident_id, []).append((n, entry))
     for incident_id, todo in sorted(by_incident.items()):  # fixed order: no lock-order deadlocks between replicas
-        made, _ = await chain.append_with(st, incident_id, [entry for _, entry in todo],
-                                          resolve=original_resolver(st, incident_id))
+        try:
+            made, _ = await chain.append_with(st, incident_id, [entry for _, entry in todo],
+                                              resolve=original_resolver(st, incident_id))
+        except LookupError:  # raised before anything of this incident was written: only its own items fail
+            for n, _ in todo:
+                results[n].missing = True
+            continue
         for (n, _), chained in zip(todo, made, strict=True):
             results[n].entries.append(chained)
     return results
@@ -131,7 +141,8 @@ class IngestQueue:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._writer = DirectWriter(engine)
-        self._queue: asyncio.Queue[_Item] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()  # None: stop after what is queued
+        self._closed = False
         self._task: asyncio.Task[None] | None = None
         self._channels: dict[tuple[str, str], int] = {}
 
@@ -144,12 +155,14 @@ class IngestQueue:
                      now: datetime) -> chain.Chained:
         """Chain one entry to a known incident through the same writer (no write-lock contention on SQLite)."""
         result = await self._enqueue(team_id, None, None, now, (incident_id, entry))
-        if not result.entries:
-            raise LookupError(f"incident {incident_id} took no entry")
+        if result.missing or not result.entries:
+            raise LookupError(f"incident {incident_id} does not exist")
         return result.entries[0]
 
     async def _enqueue(self, team_id: str, event_id: str | None, what: Happening | None, now: datetime,
                        direct: tuple[int, chain.NewEntry] | None) -> IngestResult:
+        if self._closed:
+            raise WriterClosed("the ingest writer has stopped")
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="retro-ingest")
         done: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
@@ -158,34 +171,60 @@ class IngestQueue:
 
     async def _run(self) -> None:
         while True:
-            batch = [await self._queue.get()]
+            first = await self._queue.get()
+            if first is None:  # close(): everything queued before it has been written
+                return
+            batch = [first]
+            stop = False
             while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            started = time.perf_counter()
-            try:
-                async with self._writer.transaction() as st:
-                    results = await process_batch(st, batch, self._channels)
-            except Exception as exc:  # every waiter learns of the failure; Slack will deliver again
-                log.warning("ingest batch of %d failed: %s", len(batch), type(exc).__name__)
-                for item in batch:
-                    if not item.done.done():
-                        item.done.set_exception(exc)
-                continue
-            if log.isEnabledFor(logging.DEBUG):
-                elapsed_ms = round((time.perf_counter() - started) * 1e3, 2)
-                log.debug("ingest batch", extra={"size": len(batch), "ms": elapsed_ms})
-            for item, result in zip(batch, results, strict=True):
-                if not item.done.done():
-                    item.done.set_result(result)
+                item = self._queue.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            await self._write(batch)
+            if stop:
+                return
             if self._queue.empty():  # idle: give the connection back (a busy writer keeps it between batches)
                 await self._writer.release()
 
-    async def close(self) -> None:
-        """Stop the writer once everything queued has been committed."""
-        while not self._queue.empty():
-            await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def _write(self, batch: list[_Item]) -> None:
+        started = time.perf_counter()
+        try:
+            async with self._writer.transaction() as st:
+                results = await process_batch(st, batch, self._channels)
+        except BaseException as exc:  # every waiter learns of the failure; Slack will deliver again
+            if isinstance(exc, Exception):
+                log.warning("ingest batch of %d failed: %s", len(batch), type(exc).__name__)
+            failure = exc if isinstance(exc, Exception) else WriterClosed("the ingest writer was stopped")
+            for item in batch:
+                if not item.done.done():
+                    item.done.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        if log.isEnabledFor(logging.DEBUG):
+            elapsed_ms = round((time.perf_counter() - started) * 1e3, 2)
+            log.debug("ingest batch", extra={"size": len(batch), "ms": elapsed_ms})
+        for item, result in zip(batch, results, strict=True):
+            if not item.done.done():
+                item.done.set_result(result)
+
+    async def close(self, timeout: float = 10.0) -> None:
+        """Refuse new work, write everything already queued, then stop the writer and give its connection back."""
+        self._closed = True
+        task = self._task
+        if task is not None and not task.done():
+            await self._queue.put(None)
+            try:
+                await asyncio.wait_for(asyncio.shield(task), timeout)
+            except TimeoutError:
+                log.warning("ingest writer did not finish within %.0f s; stopping it", timeout)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        while not self._queue.empty():  # whatever raced in behind the stop marker
+            item = self._queue.get_nowait()
+            if item is not None and not item.done.done():
+                item.done.set_exception(WriterClosed("the ingest writer has stopped"))
         await self._writer.release()

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol, cast
 
+from asyncpg.exceptions import IntegrityConstraintViolationError  # type: ignore[import-untyped]
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -80,7 +81,8 @@ class Prepared:
             raise ValueError(f"dialect {dialect.name} does not use positional parameters")
         self.sql = compiled.string
         self.names = list(compiled.positiontup)
-        self.preset = {n: compiled.binds[n].effective_value for n in self.names}  # literals in the statement
+        # Values fixed in the statement itself (literals, LIMIT); every other parameter must be given.
+        self.preset = {n: compiled.binds[n].effective_value for n in self.names if not compiled.binds[n].required}
         self.binds: list[Processor] = [compiled.binds[n].type.dialect_impl(dialect).bind_processor(dialect)
                                        for n in self.names]
         self.results: list[Processor] = [c.type.dialect_impl(dialect).result_processor(dialect, None)
@@ -90,21 +92,28 @@ class Prepared:
         """Positional driver parameters for one parameter set."""
         out = []
         for name, process in zip(self.names, self.binds, strict=True):
-            value = values[name] if name in values else self.preset[name]
-            out.append(value if process is None or value is None else process(value))
+            if name in values:
+                value = values[name]
+            elif name in self.preset:
+                value = self.preset[name]
+            else:
+                raise KeyError(f"a value is required for parameter {name!r}")
+            out.append(value if process is None else process(value))  # processors handle None (JSON: 'null')
         return out
 
     def row(self, raw: Sequence[Any]) -> Row:
         """One driver row converted to Python values."""
         if not self.results:
             return tuple(raw)
-        return tuple(v if p is None or v is None else p(v) for v, p in zip(raw, self.results, strict=True))
+        return tuple(v if p is None else p(v) for v, p in zip(raw, self.results, strict=True))
+
+
+_INTEGRITY = (sqlite3.IntegrityError, IntegrityConstraintViolationError)
 
 
 def _wrapped(exc: Exception, sql: str) -> Exception:
     """The driver's error as the SQLAlchemy exception the rest of Retro handles (no parameters: they hold text)."""
-    integrity = isinstance(exc, sqlite3.IntegrityError) or type(exc).__name__.endswith("ViolationError")
-    return (IntegrityError if integrity else OperationalError)(sql, None, exc)
+    return (IntegrityError if isinstance(exc, _INTEGRITY) else OperationalError)(sql, None, exc)
 
 
 class DriverStatements:
@@ -131,11 +140,12 @@ class DriverStatements:
     async def rows(self, stmt: Executable, params: Params) -> Sequence[Row]:
         """Execute once; one driver call."""
         p = self._prepared(stmt, None)
+        args = p.params(params)  # a bad value raises here as itself, not as a database failure
         try:
             if self.sqlite:
-                raw = await self.driver.execute_fetchall(p.sql, p.params(params))
+                raw = await self.driver.execute_fetchall(p.sql, args)
             else:
-                raw = await self.driver.fetch(p.sql, *p.params(params))
+                raw = await self.driver.fetch(p.sql, *args)
         except Exception as exc:
             raise _wrapped(exc, p.sql) from exc
         return [p.row(r) for r in raw]

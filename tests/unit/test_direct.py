@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot import chain, incidents, timeline
 from bot.catalog import load_catalog
-from bot.ingest import IngestQueue, _Item, process_batch
+from bot.ingest import IngestQueue, WriterClosed, _Item, process_batch
 from bot.timeline import Edited, Posted
 from storage.db import create_engine, session_factory
 from storage.direct import DirectWriter
@@ -136,13 +136,68 @@ async def test_notes_and_events_share_one_writer_and_one_chain(database_url: str
         chained = [r.entries[0] for r in done[:20]] + done[20:]  # type: ignore[union-attr]
         assert sorted(e.seq for e in chained) == list(range(inc.entry_count + 1, inc.entry_count + 41))
         assert all(e.key_event for e in done[20:])  # type: ignore[union-attr]
-        with pytest.raises(LookupError):
-            await queue.append(team_id="T1", incident_id=10_000, now=T0,
-                               entry=timeline.note_entry(text="nowhere", actor="U1", now=T0))
+        # A note for an incident that does not exist fails alone; the event batched with it is recorded.
+        lost, kept = await asyncio.gather(
+            queue.append(team_id="T1", incident_id=10_000, now=T0,
+                         entry=timeline.note_entry(text="nowhere", actor="U1", now=T0)),
+            queue.submit(team_id="T1", event_id="EvD99", now=T0,
+                         what=Posted(inc.channel_id, "U2", "1700000002.000001", "still here")),
+            return_exceptions=True)
+        assert isinstance(lost, LookupError) and not isinstance(kept, BaseException) and kept.entries
         async with session_factory(engine)() as s:
             stored = await s.get(Incident, inc.id)
-            assert stored is not None and stored.entry_count == inc.entry_count + 40
+            assert stored is not None and stored.entry_count == inc.entry_count + 41
             assert (await chain.verify_incident(s, stored)).ok
     finally:
         await queue.close()
+        await engine.dispose()
+
+
+async def test_close_writes_what_is_queued_then_refuses(database_url: str) -> None:
+    inc = await _incident(database_url, "Direct E")
+    assert inc.id is not None
+    engine = create_engine(database_url)
+    queue = IngestQueue(engine)
+    try:
+        pending = [asyncio.ensure_future(queue.submit(
+            team_id="T1", event_id=f"EvE{n}", now=T0,
+            what=Posted(inc.channel_id, "U2", f"1700000003.{n:06d}", f"m {n}"))) for n in range(50)]
+        await asyncio.sleep(0)  # queued, and the writer has taken its first batch
+        await queue.close()
+        assert all(p.done() for p in pending)  # nobody is left waiting
+        assert sum(bool(p.result().entries) for p in pending) == 50  # and all of it was committed
+        with pytest.raises(WriterClosed):
+            await queue.submit(team_id="T1", event_id="EvE-late", now=T0,
+                               what=Posted(inc.channel_id, "U2", "1700000004.000001", "too late"))
+        async with session_factory(engine)() as s:
+            stored = await s.get(Incident, inc.id)
+            assert stored is not None and stored.entry_count == inc.entry_count + 50
+    finally:
+        await engine.dispose()
+
+
+async def test_bad_values_fail_as_themselves_and_none_is_stored_like_the_orm(database_url: str) -> None:
+    inc = await _incident(database_url, "Direct F")
+    assert inc.id is not None
+    engine = create_engine(database_url)
+    writer = DirectWriter(engine)
+    naive = datetime(2026, 5, 1, 14, 0)
+    try:
+        with pytest.raises(ValueError, match="naive"):  # a programming error, not a database outage
+            async with writer.transaction() as st:
+                await st.rows(chain._ADVANCE, {"incident_id": inc.id, "head_hash": "0" * 64, "last_entry_at": naive})
+        with pytest.raises(KeyError, match="required"):
+            async with writer.transaction() as st:
+                await st.rows(chain._ADVANCE, {"incident_id": inc.id})
+        row = {"team_id": "T1", "incident_id": inc.id, "seq": 10_000, "at": T0, "kind": "note", "key_event": False,
+               "data": None, "prev_hash": "0" * 64, "hash": "1" * 64}
+        table = TimelineEntry.__table__  # type: ignore[attr-defined]
+        async with writer.transaction() as st:
+            await st.run_many(table.insert(), [row])
+        async with engine.begin() as conn:
+            await conn.execute(table.insert(), [{**row, "seq": 10_001}])
+            raw = (await conn.execute(text("SELECT data FROM timeline_entry WHERE seq >= 10000 ORDER BY seq"))).all()
+        assert raw[0].data == raw[1].data  # JSON null either way
+    finally:
+        await writer.release()
         await engine.dispose()
