@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from bench.common import databases, db_name, load_process, served
+from bench.common import cpu_seconds, databases, db_name, load_process, served
 from bot import chain
 from storage.db import create_engine, session_factory
 from storage.models import Incident, TimelineEntry
@@ -47,7 +47,9 @@ async def measure(db_url: str, per_user: int = 10) -> dict[str, Any]:
         args = ["--kind", "commands", "--concurrency", str(USERS), "--channel", incident.channel_id]
         await asyncio.to_thread(load_process, stack.events_url, *args, "--n", str(USERS), "--run-id", "W")
         n = USERS * per_user
+        before = cpu_seconds(stack.process.pid)
         result = await asyncio.to_thread(load_process, stack.events_url, *args, "--n", str(n), "--run-id", "N")
+        result["cpu_ms_per_command"] = round((cpu_seconds(stack.process.pid) - before) * 1000 / n, 2)
         recorded, chain_ok = await notes_recorded(db_url, incident.id)
     return {"db": db_name(db_url), "users": USERS, "commands": n, **result, "recorded": recorded,
             "chain_ok": chain_ok, "all_recorded": recorded == n and result["failed"] == 0 and chain_ok,
@@ -64,4 +66,4 @@ if __name__ == "__main__":
     for name, r in run(int(sys.argv[1]) if len(sys.argv) > 1 else 10).items():
         print(f"{name}: {r['commands']} notes from {r['users']} users, ack p50/p99 {r['p50_ms']}/{r['p99_ms']} ms "
               f"(target p99 ≤ {TARGET_P99_MS:.0f} ms), reply p50/p99 {r['reply_p50_ms']}/{r['reply_p99_ms']} ms, "
-              f"recorded {r['recorded']}/{r['commands']}")
+              f"recorded {r['recorded']}/{r['commands']}, server CPU {r['cpu_ms_per_command']} ms per command")

@@ -55,6 +55,7 @@ def _commands(db: str, r: dict[str, Any]) -> list[Row]:
             _pair(r["p50_ms"], r["p99_ms"]), f"p99 ≤ {r['target_p99_ms']:.0f}", _verdict(r["meets_target"])),
         Row("commands", db, "  reply p50 / p99 ms (note chained, answer delivered)",
             _pair(r["reply_p50_ms"], r["reply_p99_ms"])),
+        Row("commands", db, "  server CPU ms per command", str(r.get("cpu_ms_per_command", "—"))),
         Row("commands", db, "  notes recorded; chain verifies", f"{r['recorded']}/{r['commands']}", "all",
             _verdict(r["all_recorded"], "FAILED")),
     ]

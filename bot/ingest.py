@@ -51,7 +51,12 @@ class _Item:
     what: Happening | None
     now: datetime
     done: asyncio.Future[IngestResult]
-    direct: tuple[int, chain.NewEntry] | None = None  # an entry for a known incident (a note), not a happening
+    direct: tuple[str, chain.NewEntry] | None = None  # (channel, entry): typed by someone (a note), not a happening
+
+    @property
+    def channel(self) -> str | None:
+        """The channel whose incident this item goes to."""
+        return self.direct[0] if self.direct is not None else self.what.channel if self.what is not None else None
 
 
 _EVENTS = ProcessedEvent.__table__  # type: ignore[attr-defined]
@@ -91,7 +96,7 @@ async def _incidents(st: Statements, items: list[_Item],
 
     Only hits are remembered: a channel seen before its incident row was committed must be looked up again.
     """
-    keys = {(i.team_id, i.what.channel) for i in items if i.what is not None}
+    keys = {(i.team_id, c) for i in items if (c := i.channel) is not None}
     for team, channel in sorted(keys - known.keys()):
         for incident_id, incident_team in await st.rows(_CHANNEL, {"channel": channel}):
             if incident_team == team:
@@ -115,9 +120,12 @@ async def process_batch(st: Statements, items: list[_Item],
     for n, item in enumerate(items):
         if results[n].duplicate:
             continue
+        found = where.get((item.team_id, item.channel or ""))
+        if found is None:
+            continue
         if item.direct is not None:
-            incident_id, entry = item.direct
-        elif item.what is not None and (found := where.get((item.team_id, item.what.channel))) is not None:
+            incident_id, entry = found, item.direct[1]
+        elif item.what is not None:
             incident_id, entry = found, new_entry(item.what, item.now)
         else:
             continue
@@ -151,16 +159,15 @@ class IngestQueue:
         """Record one delivery; returns after the commit that holds it (or raises what the commit raised)."""
         return await self._enqueue(team_id, event_id, what, now, None)
 
-    async def append(self, *, team_id: str, incident_id: int, entry: chain.NewEntry,
-                     now: datetime) -> chain.Chained:
-        """Chain one entry to a known incident through the same writer (no write-lock contention on SQLite)."""
-        result = await self._enqueue(team_id, None, None, now, (incident_id, entry))
-        if result.missing or not result.entries:
-            raise LookupError(f"incident {incident_id} does not exist")
-        return result.entries[0]
+    async def append(self, *, team_id: str, channel: str, entry: chain.NewEntry,
+                     now: datetime) -> chain.Chained | None:
+        """Chain an entry typed in a channel to that channel's incident, through the same writer as its events
+        (no write-lock contention on SQLite); None when the channel has no incident."""
+        result = await self._enqueue(team_id, None, None, now, (channel, entry))
+        return result.entries[0] if result.entries else None
 
     async def _enqueue(self, team_id: str, event_id: str | None, what: Happening | None, now: datetime,
-                       direct: tuple[int, chain.NewEntry] | None) -> IngestResult:
+                       direct: tuple[str, chain.NewEntry] | None) -> IngestResult:
         if self._closed:
             raise WriterClosed("the ingest writer has stopped")
         if self._task is None or self._task.done():

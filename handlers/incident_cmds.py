@@ -114,10 +114,12 @@ async def note(ctx: Ctx, cmd: Parsed) -> None:
     """`/retro note <text>`: a key event, recorded verbatim."""
     if not cmd.rest:
         raise cmd.fail("A note needs some text.")
-    incident = await ctx.incident()
     now = ctx.deps.now()
-    entry = await ctx.deps.ingest.append(team_id=incident.team_id, incident_id=incident.id or 0, now=now,
+    entry = await ctx.deps.ingest.append(team_id=ctx.team_id, channel=ctx.channel_id, now=now,
                                          entry=timeline.note_entry(text=cmd.rest, actor=ctx.user_id, now=now))
+    if entry is None:  # not an incident channel: the usual answer, listing the open incidents
+        await ctx.incident()
+        raise cmd.fail("This command works inside an incident channel.")
     await ctx.reply(f":pushpin: Noted as key event #{entry.seq}: {echo(cmd.rest, 2500)}")
 
 

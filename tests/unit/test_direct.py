@@ -130,20 +130,21 @@ async def test_notes_and_events_share_one_writer_and_one_chain(database_url: str
         events = [queue.submit(team_id="T1", event_id=f"EvD{n}", now=T0,
                                what=Posted(inc.channel_id, "U2", f"1700000001.{n:06d}", f"message {n}"))
                   for n in range(20)]
-        notes = [queue.append(team_id="T1", incident_id=inc.id, now=T0,
+        notes = [queue.append(team_id="T1", channel=inc.channel_id, now=T0,
                               entry=timeline.note_entry(text=f"note {n}", actor="U1", now=T0)) for n in range(20)]
         done = await asyncio.gather(*events, *notes)
         chained = [r.entries[0] for r in done[:20]] + done[20:]  # type: ignore[union-attr]
         assert sorted(e.seq for e in chained) == list(range(inc.entry_count + 1, inc.entry_count + 41))
         assert all(e.key_event for e in done[20:])  # type: ignore[union-attr]
-        # A note for an incident that does not exist fails alone; the event batched with it is recorded.
-        lost, kept = await asyncio.gather(
-            queue.append(team_id="T1", incident_id=10_000, now=T0,
+        # A note typed outside an incident channel is not recorded; the event batched with it is.
+        lost, elsewhere, kept = await asyncio.gather(
+            queue.append(team_id="T1", channel="C0GENERAL", now=T0,
                          entry=timeline.note_entry(text="nowhere", actor="U1", now=T0)),
+            queue.append(team_id="T2", channel=inc.channel_id, now=T0,  # the same channel id, another workspace
+                         entry=timeline.note_entry(text="elsewhere", actor="U1", now=T0)),
             queue.submit(team_id="T1", event_id="EvD99", now=T0,
-                         what=Posted(inc.channel_id, "U2", "1700000002.000001", "still here")),
-            return_exceptions=True)
-        assert isinstance(lost, LookupError) and not isinstance(kept, BaseException) and kept.entries
+                         what=Posted(inc.channel_id, "U2", "1700000002.000001", "still here")))
+        assert lost is None and elsewhere is None and kept.entries  # type: ignore[union-attr]
         async with session_factory(engine)() as s:
             stored = await s.get(Incident, inc.id)
             assert stored is not None and stored.entry_count == inc.entry_count + 41
