@@ -22,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import nudges, prompts, reminders
+from bot import nudges, prompts, reminders, retention
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.slack import delivery
@@ -142,7 +142,8 @@ def last_fire(trigger: CronTrigger, now: datetime, window: timedelta) -> datetim
 
 
 class ReminderScheduler:
-    """The periodic sweep and the weekly digest of one process; `stop()` waits for the sweep and releases claims."""
+    """The periodic sweep, the weekly digest and the daily retention purge of one process; `stop()` waits for the
+    sweep and releases claims."""
 
     def __init__(self, deps: Deps, client: AsyncWebClient, *, worker: str | None = None) -> None:
         self.deps, self.client = deps, client
@@ -167,9 +168,28 @@ class ReminderScheduler:
             if missed is not None:
                 aps.add_job(self.digest, "date", run_date=datetime.now(UTC), id="retro-digest-catch-up",
                             kwargs={"day": missed.astimezone(ZoneInfo(cfg.digest.timezone)).date()})
+        if self.deps.settings.retro_retention_days:  # idempotent, so every replica may run it
+            aps.add_job(self.retain, IntervalTrigger(days=1, timezone=UTC), id="retro-retention", max_instances=1,
+                        coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
         aps.start()
         self._aps = aps
         log.info("reminder scheduler %s started (sweep every %ss)", self.worker, cfg.reminders.sweep_seconds)
+
+    async def retain(self) -> dict[int, int]:
+        """The daily retention purge (RETRO_RETENTION_DAYS): message text of long-closed incidents; hashes stay."""
+        days = self.deps.settings.retro_retention_days
+        if not days or self._stop.is_set():
+            return {}
+        try:
+            async with self.deps.session() as session:
+                purged = await retention.purge(session, days=days, now=self.deps.now())
+        except Exception:
+            log.exception("retention purge failed; it runs again tomorrow")
+            return {}
+        if purged:
+            log.info("retention purged message text", extra={"incidents": len(purged), "entries": sum(purged.values()),
+                                                             "days": days})
+        return purged
 
     async def tick(self) -> SweepReport | None:
         """One sweep plus the Home refresh; skipped while the previous one still runs."""

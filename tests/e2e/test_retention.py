@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from bot import chain, retention
-from bot.slack.local import LocalStack
+from bot.slack.local import LocalStack, local_stack
 from storage.models import Incident, TimelineEntry
 from tests.e2e.helpers import declare, entries, run
 
@@ -47,3 +47,27 @@ async def test_purge_keeps_hashes_and_the_chain(stack: LocalStack) -> None:
         assert again == {}
         rows = (await s.exec(select(TimelineEntry).where(TimelineEntry.incident_id == old.id))).all()
         assert len(rows) == len(old_entries)
+
+
+async def test_the_scheduler_purges_daily_when_retention_is_configured(database_url: str) -> None:
+    async with local_stack(database_url=database_url, scheduler=True, env={"retro_retention_days": "30"}) as stack:
+        assert stack.scheduler is not None and stack.scheduler._aps is not None
+        job = stack.scheduler._aps.get_job("retro-retention")
+        assert job is not None and job.trigger.interval == timedelta(days=1)
+        old, _ = await declare(stack, "Long closed drift")
+        await stack.driver.post("alice", old.channel_name, "raw words to forget")
+        await run(stack, "alice", old.channel_name, "status closed")
+        await stack.settle()
+        async with stack.deps.session() as s:
+            row = await s.get(Incident, old.id)
+            assert row is not None
+            row.closed_at = stack.deps.now() - timedelta(days=31)
+            s.add(row)
+            await s.commit()
+        purged = await job.func()  # what the daily run does
+        assert purged.get(old.id)
+        kept = await entries(stack, old.id or 0)
+        assert not any(e.text == "raw words to forget" for e in kept) and kept[-1].kind == "retention_purged"
+    async with local_stack(database_url=database_url, scheduler=True) as stack:  # not configured: no purge job
+        assert stack.scheduler is not None and stack.scheduler._aps is not None
+        assert stack.scheduler._aps.get_job("retro-retention") is None
