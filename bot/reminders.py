@@ -159,3 +159,9 @@ async def counts(session: AsyncSession) -> dict[str, int]:
     """Rows per status (for health pages, tests and the benchmark)."""
     rows = await session.exec(select(col(Reminder.status), func.count()).group_by(col(Reminder.status)))
     return {str(status): int(n) for status, n in rows.all()}
+
+
+async def waiting(session: AsyncSession) -> int:
+    """Reminders still to be sent (pending or claimed), across workspaces: the `retro_reminders_pending` gauge."""
+    stmt = select(func.count()).select_from(Reminder).where(col(Reminder.status).in_((PENDING, CLAIMED)))
+    return int((await session.exec(stmt)).one())

@@ -62,6 +62,8 @@ async def sweep(deps: Deps, client: AsyncWebClient, *, now: datetime | None = No
     async with deps.session() as session:
         report.prompts = await prompts.materialize(session, catalog=deps.catalog, now=now or deps.now())
     await _drain(deps, client, report, now=now, worker=worker or worker_id(), ids=None, stop=stop, batch=batch)
+    async with deps.session() as session:
+        deps.metrics.reminders_pending.set(await reminders.waiting(session))
     return report
 
 
@@ -100,6 +102,9 @@ async def _drain(deps: Deps, client: AsyncWebClient, report: SweepReport, *, now
                                                deadline=deadline, timeout=send_timeout, batch=batch_data)
                                           for row in rows))
         report.outcomes.update(o for o in outcomes if o != "skipped")
+        for outcome in outcomes:
+            if outcome != "skipped":  # sent, retry, failed, cancelled, lost, error
+                deps.metrics.reminders.labels(result=outcome).inc()
         skipped = [row.id or 0 for row, o in zip(rows, outcomes, strict=True) if o == "skipped"]
         if skipped:
             async with deps.session() as session:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from bot.ids import ActionId
 from bot.slack.local import SANDBOX_TOKEN, LocalStack, local_stack
@@ -108,6 +108,13 @@ async def test_rate_limits_delay_reminders_but_never_drop_them(clocked: LocalSta
     assert (await _sweep(stack, t0, at=timedelta(days=2, hours=1, seconds=29), client=bare)).sent == 0
     assert (await _sweep(stack, t0, at=timedelta(days=2, hours=1, seconds=30), client=bare)).sent == 4
     assert all(len(stack.driver.dms(o)) == 2 for o in owners)
+    # what /metrics says of it: the outcomes of the sweeps, and what is still waiting
+    sample = stack.deps.metrics.registry.get_sample_value
+    assert sample("retro_reminders_total", {"result": "delayed"}) == 4
+    assert (sample("retro_reminders_total", {"result": "sent"}) or 0) >= 4
+    async with stack.deps.session() as s:
+        waiting = len((await s.exec(select(Reminder).where(col(Reminder.status).in_(("pending", "claimed"))))).all())
+    assert waiting > 0 and sample("retro_reminders_pending") == waiting
 
 
 async def test_status_update_and_triage_prompts_in_the_channel(clocked: LocalStack, t0: FakeClock) -> None:
