@@ -122,12 +122,15 @@ async def open_for_owner(session: AsyncSession, team_id: str, owner: str) -> lis
     return [(a, i) for a, i in rows.all()]
 
 
-async def open_in_team(session: AsyncSession, team_id: str) -> list[tuple[ActionItem, Incident]]:
-    """Every open item of a workspace, earliest due first (the weekly digest)."""
-    rows = await session.exec(
-        select(ActionItem, Incident).join(Incident, col(Incident.id) == col(ActionItem.incident_id))
-        .where(ActionItem.team_id == team_id, ActionItem.status == "open")
-        .order_by(col(ActionItem.due), col(ActionItem.incident_id), col(ActionItem.number)))
+async def open_in_team(session: AsyncSession, team_id: str, *,
+                       public_only: bool = False) -> list[tuple[ActionItem, Incident]]:
+    """Every open item of a workspace, earliest due first; `public_only` leaves out private incidents' items (the
+    weekly digest is posted in a channel that is not theirs)."""
+    query = (select(ActionItem, Incident).join(Incident, col(Incident.id) == col(ActionItem.incident_id))
+             .where(ActionItem.team_id == team_id, ActionItem.status == "open"))
+    if public_only:
+        query = query.where(col(Incident.private).is_(False))
+    rows = await session.exec(query.order_by(col(ActionItem.due), col(ActionItem.incident_id), col(ActionItem.number)))
     return [(a, i) for a, i in rows.all()]
 
 

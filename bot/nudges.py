@@ -102,7 +102,8 @@ async def prepare(session: AsyncSession, row: Reminder, *, catalog: Catalog, now
         channel = catalog.digest.channel
         if not channel:
             return "no digest channel configured"
-        return Notice(row, channel.lstrip("#"), items=await actions.open_in_team(session, row.team_id))
+        return Notice(row, channel.lstrip("#"), items=await actions.open_in_team(session, row.team_id,
+                                                                                public_only=True))
     assert incident is not None and incident.id is not None
     if incident.status not in prompts.PROMPT_STATUSES:
         return f"incident is {incident.status}"

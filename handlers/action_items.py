@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import actions, cadence, hypotheses, incidents
+from bot import actions, cadence, hypotheses
 from bot.blocks import when
 from bot.blocks.home import done_blocks, snoozed_blocks
 from bot.blocks.ledger import action_changed_text, action_modal
@@ -89,7 +89,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def add_action(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ctx = Ctx.of_interaction(deps, client, None, body)
-        meta = ModalMeta(team_id=ctx.team_id, channel_id=ctx.channel_id, incident_id=int(_value(body) or 0))
+        incident = await ctx.incident_by_id(int(_value(body) or 0))  # a private incident: members only
+        meta = ModalMeta(team_id=ctx.team_id, channel_id=ctx.channel_id, incident_id=incident.id)
         due = cadence.local_today(deps.now(), deps.catalog.tz) + timedelta(days=DEFAULT_DUE_DAYS)
         await client.views_open(trigger_id=ctx.trigger_id, view=action_modal(meta, actions.KINDS, due))
 
@@ -110,8 +111,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
             item = actions.validate(deps.catalog, title=str(v.get(Field.TITLE) or ""), owner=v.get(Field.OWNER),
                                     due=v.get(Field.DUE), kind=v.get(Field.ACTION_KIND), hypothesis=hyp,
                                     now=deps.now())
+            incident = await ctx.incident_by_id(meta.incident_id or 0)  # membership may have changed meanwhile
             async with deps.session() as session:
-                incident = await incidents.by_reference(session, str(meta.incident_id), team_id=meta.team_id)
                 if hyp is not None:
                     await hypotheses.get(session, incident.id or 0, hyp)
         except actions.ActionFieldError as exc:

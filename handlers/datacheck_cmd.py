@@ -28,13 +28,14 @@ from storage.models import Evidence, Incident
 _EVIDENCE = re.compile(r"^[Ee](\d{1,6})$")
 
 
-async def download(ctx: Ctx, file_id: str, ref: str) -> tuple[str, bytes]:
-    """A Slack file's name and bytes, fetched with the bot token (size-capped)."""
+async def download(ctx: Ctx, file_id: str, ref: str, channel_id: str) -> tuple[str, bytes]:
+    """A Slack file shared in `channel_id`: its name and bytes, fetched with the bot token (size-capped)."""
     cap = ctx.deps.settings.retro_datacheck_max_bytes
     try:
         info = (await ctx.client.files_info(file=file_id))["file"]
     except SlackApiError as exc:
         raise CollectorError(f"Slack could not give file {file_id} ({ref}): {exc.response.get('error')}.") from None
+    slackops.require_shared_in(info, channel_id)
     url = info.get("url_private_download") or info.get("url_private")
     if not url:
         raise CollectorError(f"Slack gave no download address for file {file_id} ({ref}).")
@@ -79,7 +80,7 @@ async def _from_evidence(ctx: Ctx, incident: Incident, ref: str, number: int) ->
         raise UsageError(f"E{number} is a failed attempt; it holds no data.", datacheck_usage())
     source: dict[str, Any] = {"evidence": number}
     if row.file_id:
-        name, data = await download(ctx, row.file_id, ref)
+        name, data = await download(ctx, row.file_id, ref, incident.channel_id)
         if row.file_sha256 and hashlib.sha256(data).hexdigest() != row.file_sha256:
             raise CollectorError(f"The file of {ref} no longer matches the SHA-256 recorded when it was added.")
         return Snapshot(ref, name, data, {**source, "file_id": row.file_id})
@@ -97,7 +98,7 @@ async def snapshot(ctx: Ctx, incident: Incident, ref: str) -> Snapshot:
     if m:
         return await _from_evidence(ctx, incident, ref, int(m.group(1)))
     file_id = slackops.file_id_in(ref.strip("<>").split("|", 1)[0]) or await _shared_file(ctx, incident, ref)
-    name, data = await download(ctx, file_id, ref)
+    name, data = await download(ctx, file_id, ref, incident.channel_id)
     return Snapshot(ref, name, data, {"file_id": file_id})
 
 

@@ -43,7 +43,7 @@ async def hash_shared_files(deps: Deps, client: AsyncWebClient, incident_id: int
         if not fid:
             continue
         try:
-            digest, meta = await file_digest(client, fid)
+            digest, meta = await file_digest(client, fid, channel_id=str(event.get("channel") or ""))
             data: dict[str, Any] = {"file": meta, "sha256": digest, "message_ts": event.get("ts")}
         except (RetroError, SlackApiError, OSError) as exc:
             data = {"file": {"id": fid}, "error": str(exc)[:300], "message_ts": event.get("ts")}

@@ -90,7 +90,7 @@ async def status(ctx: Ctx, cmd: Parsed) -> None:
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
         incident = await lifecycle.change_status(session, catalog=ctx.deps.catalog, incident=incident,
-                                                 to=cmd.words[0], actor=ctx.user_id, reason=" ".join(cmd.words[1:]),
+                                                 to=cmd.words[0], actor=ctx.user_id, reason=cmd.after_first_word(),
                                                  now=ctx.deps.now())
     await slackops.post(ctx.client, ctx.deps, incident, text=f"<@{ctx.user_id}> set the status to *{incident.status}*.")
     await slackops.refresh_card(ctx.client, ctx.deps, incident)
@@ -104,7 +104,7 @@ async def sev(ctx: Ctx, cmd: Parsed) -> None:
     async with ctx.deps.session() as session:
         incident = await lifecycle.change_severity(session, catalog=ctx.deps.catalog, incident=incident,
                                                    level=cmd.words[0], actor=ctx.user_id,
-                                                   reason=" ".join(cmd.words[1:]), now=ctx.deps.now())
+                                                   reason=cmd.after_first_word(), now=ctx.deps.now())
     await slackops.post(ctx.client, ctx.deps, incident,
                         text=f"<@{ctx.user_id}> set the severity to SEV{incident.severity}.")
     await slackops.refresh_card(ctx.client, ctx.deps, incident)
@@ -169,7 +169,7 @@ async def add_evidence(ctx: Ctx, incident: Incident, item: evidence.EvidenceInpu
     file_sha: str | None = None
     custody: dict[str, object] = {}
     if file_id:
-        file_sha, custody = await slackops.file_digest(ctx.client, file_id)
+        file_sha, custody = await slackops.file_digest(ctx.client, file_id, channel_id=incident.channel_id)
     async with ctx.deps.session() as session:
         row = await evidence.add(session, incident=incident, item=item, actor=ctx.user_id, now=ctx.deps.now(),
                                  file_id=file_id, file_sha256=file_sha, custody={"file": custody} if custody else None)

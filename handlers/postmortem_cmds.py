@@ -11,7 +11,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import document, incidents, postmortem, search, stats
+from bot import document, postmortem, search, stats
 from bot.blocks.insights import search_blocks, similar_blocks, stats_blocks
 from bot.blocks.postmortem import draft_summary, file_uploads, summary_text, upload_comment
 from bot.deps import Deps
@@ -125,6 +125,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         ctx = Ctx.of_interaction(deps, client, respond, body)
         value = str((body.get("actions") or [{}])[0].get("value") or "")
-        async with deps.session() as session:
-            incident = await incidents.by_reference(session, value, team_id=ctx.team_id)
-        await draft_and_post(ctx, incident)
+        await draft_and_post(ctx, await ctx.incident_by_id(value))  # a private incident: members only

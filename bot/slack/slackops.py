@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from typing import Any
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -115,9 +116,19 @@ def file_id_in(ref: str) -> str | None:
     return m.group(1) if m else None
 
 
-async def file_digest(client: AsyncWebClient, file_id: str) -> tuple[str, dict[str, object]]:
-    """Download a Slack file with the bot token and return its SHA-256 and metadata."""
+def require_shared_in(info: dict[str, Any], channel_id: str) -> None:
+    """Refuse a file that was not shared in this channel: the bot can read files of channels the caller cannot."""
+    shares = info.get("shares") or {}
+    places = {*(info.get("channels") or []), *(info.get("groups") or []), *(info.get("ims") or []),
+              *(shares.get("public") or {}), *(shares.get("private") or {})}
+    if channel_id not in places:
+        raise RetroError(f"File {info.get('id') or ''} was not shared in this channel; share it here first.")
+
+
+async def file_digest(client: AsyncWebClient, file_id: str, *, channel_id: str) -> tuple[str, dict[str, object]]:
+    """Download a Slack file shared in `channel_id` with the bot token and return its SHA-256 and metadata."""
     info = (await client.files_info(file=file_id))["file"]
+    require_shared_in(info, channel_id)
     url = info.get("url_private_download") or info.get("url_private")
     if not url:
         raise RetroError(f"Slack gave no download address for file {file_id}.")

@@ -13,10 +13,13 @@ import aiohttp
 import pytest
 from sqlmodel import func, select
 
+from bot import actions
 from bot.ids import ActionId
 from bot.slack.local import SANDBOX_SECRET, LocalStack
-from storage.models import Incident, ProcessedEvent, TimelineEntry
+from bot.slack.scheduler import ReminderScheduler
+from storage.models import Evidence, Incident, ProcessedEvent, TimelineEntry
 from tests.e2e.helpers import declare, run
+from tests.reminder_world import catalog_with
 from tests.signing import signed_headers
 
 FORM = "application/x-www-form-urlencoded"
@@ -142,7 +145,8 @@ async def test_non_members_cannot_see_or_act_on_a_private_incident(stack: LocalS
     async with aiohttp.ClientSession() as http:
         for action_id, value in ((ActionId.TIMELINE_PAGE, f"{incident.id}:1:1"),
                                  (ActionId.OPEN_TRIAGE, str(incident.id)), (ActionId.ASSIGN_ROLES, str(incident.id)),
-                                 (ActionId.ADD_EVIDENCE, str(incident.id))):
+                                 (ActionId.ADD_EVIDENCE, str(incident.id)), (ActionId.ADD_ACTION, str(incident.id)),
+                                 (ActionId.POSTMORTEM, str(incident.id))):
             body = urlencode({"payload": json.dumps({
                 "type": "block_actions", "team": {"id": "T0SANDBOX"}, "user": {"id": "U0ERIN", "team_id": "T0SANDBOX"},
                 "api_app_id": "A0SANDBOX", "channel": {"id": general}, "container": {"channel_id": general},
@@ -153,5 +157,42 @@ async def test_non_members_cannot_see_or_act_on_a_private_incident(stack: LocalS
                 assert resp.status == 200
     await stack.settle()
     seen = json.dumps(stack.driver.ephemerals("erin")) + json.dumps(stack.driver.dms("erin"))
-    assert seen.count("private: only members") == 4
+    assert seen.count("private: only members") == 6
     assert "Jailbreak" not in seen and not stack.driver.views_open_for("erin")
+    assert not [m for m in stack.driver.bot_messages(f"#{incident.channel_name}") if "Postmortem draft" in str(m)]
+
+
+async def test_files_count_as_evidence_only_where_they_were_shared(stack: LocalStack) -> None:
+    private, _ = await declare(stack, "Jailbreak of support bot", options="sev=1 type=adversarial")
+    public, _ = await declare(stack, "Latency drift", options="sev=3 type=infrastructure")
+    secret = await stack.driver.share_file("alice", private.channel_name, "hr-export.csv", b"id,salary\n1,9\n")
+    await stack.driver.join("erin", public.channel_name)
+    await stack.settle()
+    for command in (f"evidence file {secret} found it", f"datacheck baseline={secret} current={secret} key=id"):
+        result = await run(stack, "erin", public.channel_name, command)
+        assert "was not shared in this channel" in result.text(), result.text()
+    await stack.settle()
+    posted = json.dumps(stack.driver.bot_messages(f"#{public.channel_name}"))
+    assert "hr-export" not in posted
+    async with stack.deps.session() as s:
+        assert not (await s.exec(select(Evidence).where(Evidence.incident_id == public.id))).all()
+    own = await stack.driver.share_file("erin", public.channel_name, "latency.csv", b"id,p99\n1,80\n")
+    await stack.settle()
+    assert "file sha256" in (await run(stack, "erin", public.channel_name, f"evidence file {own} ours")).text()
+
+
+async def test_the_digest_leaves_out_private_incidents(stack: LocalStack) -> None:
+    private, _ = await declare(stack, "Jailbreak of support bot", options="sev=1 type=adversarial")
+    public, _ = await declare(stack, "Latency drift", options="sev=3 type=infrastructure")
+    await run(stack, "alice", private.channel_name, "action Rotate the leaked key owner=@bob due=+3d")
+    await run(stack, "alice", public.channel_name, "action Add a latency monitor owner=@bob due=+3d")
+    stack.deps.catalog = catalog_with(digest={"channel": "ml-followups"})
+    stack.emulator.create_channel("ml-followups", creator="alice")
+    assert (await ReminderScheduler(stack.deps, stack.bolt.client).digest()).sent == 1
+    await stack.settle()
+    (post,) = stack.driver.bot_messages("#ml-followups")
+    assert "Add a latency monitor" in str(post) and "Rotate the leaked key" not in str(post)
+    assert private.channel_id not in str(post)
+    async with stack.deps.session() as s:  # the items are all still there for the people who may see them
+        everything = await actions.open_in_team(s, "T0SANDBOX")
+    assert {a.title for a, _ in everything} == {"Rotate the leaked key", "Add a latency monitor"}
