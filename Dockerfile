@@ -13,7 +13,7 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PORT=3000 HOST=0.0.0.0 \
     DATABASE_URL=sqlite+aiosqlite:////data/retro.db RETRO_ARTIFACTS_DIR=/data/artifacts
-RUN useradd --create-home --uid 10001 retro && mkdir -p /data && chown retro:retro /data
+RUN useradd --create-home --uid 10001 retro && mkdir -p /data/artifacts && chown -R retro:retro /data
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER retro

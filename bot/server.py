@@ -1,4 +1,5 @@
-"""The aiohttp application Retro owns: /slack/events, /healthz; and the runners for HTTP and Socket Mode."""
+"""The aiohttp application Retro owns: /slack/events, /healthz, /readyz, /metrics and the OAuth routes; and the
+runner that serves it until SIGTERM."""
 
 from __future__ import annotations
 

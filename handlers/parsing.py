@@ -90,6 +90,11 @@ class Parsed:
         """The positional words joined back as free text."""
         return " ".join(self.words).strip()
 
+    def after_first_word(self) -> str:
+        """The raw text after the first word, verbatim (a reason may hold `=` and quotes)."""
+        parts = self.rest.strip().split(None, 1)
+        return parts[1].strip() if len(parts) > 1 else ""
+
 
 def tokenize(text: str) -> list[Token]:
     """Split on whitespace, honouring quotes that open a word or a value and keeping `<…>` references whole."""

@@ -99,3 +99,10 @@ def test_known_subcommands_with_any_arguments(name: str, args: list[str]) -> Non
     except UsageError:
         return
     assert cmd.name == name
+
+
+def test_a_reason_keeps_its_text_verbatim() -> None:
+    cmd = parse('status mitigated rolled back to fraud@2, flag "new_scorer"=off p99=80ms')
+    assert cmd.words[0] == "mitigated"
+    assert cmd.after_first_word() == 'rolled back to fraud@2, flag "new_scorer"=off p99=80ms'
+    assert parse("sev 1").after_first_word() == ""
