@@ -52,7 +52,8 @@ def evidence_input(cmd: Parsed, *, now: datetime) -> evidence.EvidenceInput | No
 def _kept(row: Evidence) -> str:
     art = row.custody.get("artifact") or {}
     where = "in the database" if art.get("stored") == "database" else "in the artifact store"
-    return f"{art.get('name', 'artifact')} ({art.get('size', 0)} bytes, sha256 `{str(art.get('sha256', ''))[:16]}…`) " \
+    name = echo(str(art.get("name") or "artifact"), 200)  # from an outside server: shown as text, never as markup
+    return f"{name} ({art.get('size', 0)} bytes, sha256 `{str(art.get('sha256', ''))[:16]}…`) " \
            f"kept {where}"
 
 

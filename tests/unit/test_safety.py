@@ -36,3 +36,16 @@ PIECES = st.sampled_from(["<!channel>", "<!here>", "<!everyone>", "<!subteam^S1|
 def test_nothing_live_survives(text: str) -> None:
     assert not LIVE.search(escape_mrkdwn(text))
     assert "<!" not in neutralise(text) and "<@" not in neutralise(text)
+
+
+def test_a_collected_artifact_name_from_an_outside_server_cannot_ping() -> None:
+    from datetime import UTC, datetime
+
+    from handlers.collect_cmds import _kept
+    from storage.models import Evidence
+
+    row = Evidence(team_id="T1", incident_id=1, number=1, kind="model", ref="fraud@3", added_by="U1",
+                   added_at=datetime(2026, 5, 1, tzinfo=UTC), sha256="0" * 64,
+                   custody={"artifact": {"name": "model <!here> <@U0BOSS> v1", "size": 9, "sha256": "a" * 64}})
+    text = _kept(row)
+    assert "<!here>" not in text and "<@U0BOSS>" not in text and "model" in text
