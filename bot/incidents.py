@@ -141,6 +141,12 @@ async def open_incidents(session: AsyncSession, team_id: str) -> list[Incident]:
     return list(rows.all())
 
 
+async def private_in_team(session: AsyncSession, team_id: str) -> list[Incident]:
+    """Every private incident of a workspace (to work out which ones a reader may not see)."""
+    return list((await session.exec(select(Incident).where(Incident.team_id == team_id,
+                                                           col(Incident.private).is_(True)))).all())
+
+
 async def require_in_channel(session: AsyncSession, team_id: str, channel_id: str) -> Incident:
     """The channel's incident, or an error that lists the open ones."""
     incident = await by_channel(session, team_id, channel_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -120,8 +121,9 @@ async def _regressions(session: AsyncSession, team_id: str, done: list[tuple[Act
 
 
 async def compute(session: AsyncSession, *, catalog: Catalog, team_id: str, period: Period,
-                  category: str | None, now: datetime) -> Stats:
-    """Stats of the incidents declared in the period (optionally one category)."""
+                  category: str | None, now: datetime, hidden: Collection[int] = ()) -> Stats:
+    """Stats of the incidents declared in the period (optionally one category), leaving out `hidden` ones (private
+    incidents the reader is not a member of)."""
     if category is not None and catalog.category(category) is None:
         valid = ", ".join(c.id for c in catalog.categories)
         raise UsageError(f"Unknown category `{category}`. Valid categories: {valid}.", STATS_USAGE)
@@ -129,7 +131,7 @@ async def compute(session: AsyncSession, *, catalog: Catalog, team_id: str, peri
                                    col(Incident.created_at) <= period.until)
     if category is not None:
         query = query.where(Incident.category == category)
-    found = list((await session.exec(query.order_by(col(Incident.created_at)))).all())
+    found = [i for i in (await session.exec(query.order_by(col(Incident.created_at)))).all() if i.id not in hidden]
     ids = [i.id for i in found if i.id is not None]
     sev = Counter(i.severity for i in found)
     cats = Counter(i.category for i in found)

@@ -11,7 +11,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import document, postmortem, search, stats
+from bot import document, incidents, postmortem, search, stats
 from bot.blocks.insights import search_blocks, similar_blocks, stats_blocks
 from bot.blocks.postmortem import draft_summary, file_uploads, summary_text, upload_comment
 from bot.deps import Deps
@@ -85,8 +85,12 @@ async def stats_cmd(ctx: Ctx, cmd: Parsed) -> None:
         raise cmd.fail("Use `period=` and `category=` options.")
     period = stats.parse_period(cmd.options.get("period", "90d"), now=ctx.deps.now())
     async with ctx.deps.session() as session:
+        private = await incidents.private_in_team(session, ctx.team_id)
+    hidden = {i.id for i in private} - {i.id for i in await ctx.visible(private)}  # not the reader's to count
+    async with ctx.deps.session() as session:
         found = await stats.compute(session, catalog=ctx.deps.catalog, team_id=ctx.team_id, period=period,
-                                    category=cmd.options.get("category") or None, now=ctx.deps.now())
+                                    category=cmd.options.get("category") or None, now=ctx.deps.now(),
+                                    hidden={i for i in hidden if i is not None})
     await ctx.reply(f"{found.incidents} incident(s) in the last {period.label}", stats_blocks(found, ctx.deps.catalog))
 
 

@@ -196,3 +196,13 @@ async def test_the_digest_leaves_out_private_incidents(stack: LocalStack) -> Non
     async with stack.deps.session() as s:  # the items are all still there for the people who may see them
         everything = await actions.open_in_team(s, "T0SANDBOX")
     assert {a.title for a, _ in everything} == {"Rotate the leaked key", "Add a latency monitor"}
+
+
+async def test_stats_count_private_incidents_only_for_their_members(stack: LocalStack) -> None:
+    await declare(stack, "Jailbreak of support bot", options="sev=1 type=adversarial")
+    await declare(stack, "Latency drift", options="sev=3 type=infrastructure")
+    outsider = await run(stack, "erin", "#general", "stats")
+    member = await run(stack, "alice", "#general", "stats")
+    assert "1 incident(s)" in outsider.text() and "2 incident(s)" in member.text()
+    adversarial = next(line for line in member.text().splitlines() if "dversarial" in line)
+    assert adversarial not in outsider.text()
