@@ -13,6 +13,7 @@ from bot import incidents
 from bot.blocks import Blocks
 from bot.deps import Deps
 from bot.errors import NotAllowedError
+from bot.slack import slackops
 from storage.models import Incident
 
 
@@ -85,12 +86,5 @@ class Ctx:
         return [i for i in found if not i.private or await self.is_member(i.channel_id)]
 
     async def is_member(self, channel_id: str) -> bool:
-        """Whether the caller is a member of a channel (asked of Slack, page by page)."""
-        cursor = None
-        while True:
-            resp = await self.client.conversations_members(channel=channel_id, cursor=cursor, limit=1000)
-            if self.user_id in (resp.get("members") or []):
-                return True
-            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
-            if not cursor:
-                return False
+        """Whether the caller is a member of a channel."""
+        return await slackops.is_member(self.client, channel_id, self.user_id)

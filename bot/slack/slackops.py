@@ -116,6 +116,18 @@ def file_id_in(ref: str) -> str | None:
     return m.group(1) if m else None
 
 
+async def is_member(client: AsyncWebClient, channel_id: str, user_id: str) -> bool:
+    """Whether someone is a member of a channel (asked of Slack, page by page)."""
+    cursor = None
+    while True:
+        resp = await client.conversations_members(channel=channel_id, cursor=cursor, limit=1000)
+        if user_id in (resp.get("members") or []):
+            return True
+        cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+        if not cursor:
+            return False
+
+
 def require_shared_in(info: dict[str, Any], channel_id: str) -> None:
     """Refuse a file that was not shared in this channel: the bot can read files of channels the caller cannot."""
     shares = info.get("shares") or {}

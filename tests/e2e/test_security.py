@@ -206,3 +206,19 @@ async def test_stats_count_private_incidents_only_for_their_members(stack: Local
     assert "1 incident(s)" in outsider.text() and "2 incident(s)" in member.text()
     adversarial = next(line for line in member.text().splitlines() if "dversarial" in line)
     assert adversarial not in outsider.text()
+
+
+async def test_the_home_tab_drops_a_private_incident_once_its_channel_is_left(stack: LocalStack) -> None:
+    incident, _ = await declare(stack, "Jailbreak of support bot", options="sev=1 type=adversarial")
+    await stack.driver.invite("alice", incident.channel_name, "bob")
+    await run(stack, "bob", incident.channel_name, "note bob was here")
+    await stack.driver.open_home("bob")
+    await stack.settle()
+    assert "Jailbreak" in json.dumps(stack.driver.home_view("bob"))
+    await stack.driver.leave("bob", incident.channel_name)
+    await stack.driver.open_home("bob")
+    await stack.settle()
+    assert "Jailbreak" not in json.dumps(stack.driver.home_view("bob"))
+    await stack.driver.open_home("alice")
+    await stack.settle()
+    assert "Jailbreak" in json.dumps(stack.driver.home_view("alice"))
