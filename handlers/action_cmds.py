@@ -11,8 +11,9 @@ from bot import actions, cadence
 from bot.actions import ActionInput, Change
 from bot.blocks.home import my_items
 from bot.blocks.ledger import action_added_text, action_changed_text, action_list
-from bot.slack import home, slackops
+from bot.slack import home
 from bot.slack.scheduler import deliver_now
+from handlers import slackops
 from handlers.context import Ctx
 from handlers.parsing import Parsed, numbered, user_id
 from storage.models import Incident

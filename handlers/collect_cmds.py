@@ -15,8 +15,7 @@ from bot.collectors.prometheus import METRIC_USAGE
 from bot.collectors.record import Outcome, collect
 from bot.collectors.registry import Registry
 from bot.errors import UsageError
-from bot.slack import slackops
-from handlers import datacheck_cmd
+from handlers import datacheck_cmd, slackops
 from handlers.context import Ctx
 from handlers.parsing import Parsed, parse
 from storage.models import Evidence, Incident

@@ -13,7 +13,7 @@ from bot import incidents
 from bot.blocks import Blocks
 from bot.deps import Deps
 from bot.errors import NotAllowedError
-from bot.slack import slackops
+from bot.slack.members import is_member
 from storage.models import Incident
 
 
@@ -87,4 +87,4 @@ class Ctx:
 
     async def is_member(self, channel_id: str) -> bool:
         """Whether the caller is a member of a channel."""
-        return await slackops.is_member(self.client, channel_id, self.user_id)
+        return await is_member(self.client, channel_id, self.user_id)

@@ -7,20 +7,17 @@ import hashlib
 import re
 from typing import Any
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 from sqlmodel import col, select
 
 from bot import chain
 from bot.blocks import echo
 from bot.collectors import artifacts, datacheck
 from bot.collectors.datacheck import Snapshot, Thresholds
-from bot.collectors.http import mib
 from bot.collectors.record import record_collected, record_failed
 from bot.collectors.tables import DataError
 from bot.errors import CollectorError, NotFoundError, UsageError
 from bot.evidence import EvidenceInput
-from bot.slack import slackops
+from handlers import slackops
 from handlers.context import Ctx
 from handlers.parsing import USAGE, Parsed
 from storage.models import Evidence, Incident
@@ -29,32 +26,12 @@ _EVIDENCE = re.compile(r"^[Ee](\d{1,6})$")
 
 
 async def download(ctx: Ctx, file_id: str, ref: str, channel_id: str) -> tuple[str, bytes]:
-    """A Slack file shared in `channel_id`: its name and bytes, fetched with the bot token (size-capped)."""
-    cap = ctx.deps.settings.retro_datacheck_max_bytes
-    try:
-        info = (await ctx.client.files_info(file=file_id))["file"]
-    except SlackApiError as exc:
-        raise CollectorError(f"Slack could not give file {file_id} ({ref}): {exc.response.get('error')}.") from None
-    slackops.require_shared_in(info, channel_id)
-    url = info.get("url_private_download") or info.get("url_private")
-    if not url:
-        raise CollectorError(f"Slack gave no download address for file {file_id} ({ref}).")
-    if int(info.get("size") or 0) > cap:
-        raise CollectorError(f"{ref} is {mib(int(info['size']))}, more than the {mib(cap)} data-check limit.")
-    chunks, size = [], 0
-    timeout = aiohttp.ClientTimeout(total=max(60.0, ctx.deps.settings.retro_fetch_timeout))
-    try:
-        async with aiohttp.ClientSession(timeout=timeout) as http, http.get(
-                url, headers={"Authorization": f"Bearer {ctx.client.token}"}, allow_redirects=False) as resp:
-            if resp.status != 200:
-                raise CollectorError(f"Downloading {ref} from Slack failed with HTTP {resp.status}.")
-            async for chunk in resp.content.iter_chunked(65536):
-                size += len(chunk)
-                if size > cap:
-                    raise CollectorError(f"{ref} is larger than the {mib(cap)} data-check limit.")
-                chunks.append(chunk)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise CollectorError(f"Downloading {ref} from Slack failed ({type(exc).__name__}).") from None
+    """A Slack file shared in `channel_id`: its name and bytes (capped at RETRO_DATACHECK_MAX_BYTES)."""
+    chunks: list[bytes] = []
+    info, _ = await slackops.read_shared_file(
+        ctx.client, file_id, channel_id=channel_id, cap=ctx.deps.settings.retro_datacheck_max_bytes,
+        sink=chunks.append, label=f"{ref} ({file_id})" if ref != file_id else None,
+        timeout=max(60.0, ctx.deps.settings.retro_fetch_timeout), error=CollectorError)
     return str(info.get("name") or file_id), b"".join(chunks)
 
 

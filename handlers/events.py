@@ -15,8 +15,8 @@ from bot.deps import Deps
 from bot.errors import RetroError
 from bot.slack import home
 from bot.slack.oauth import forget_workspace
-from bot.slack.slackops import file_digest
 from handlers.errors import guarded
+from handlers.slackops import file_digest
 
 log = logging.getLogger("retro.events")
 

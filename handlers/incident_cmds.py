@@ -7,8 +7,7 @@ from bot.blocks import declared_notice, echo
 from bot.blocks.card import duties_text
 from bot.blocks.lists import evidence_list, timeline_page
 from bot.blocks.modals import ModalMeta, declare_modal, evidence_modal, triage_modal
-from bot.slack import slackops
-from handlers import collect_cmds
+from handlers import collect_cmds, slackops
 from handlers.context import Ctx
 from handlers.parsing import Parsed, user_id
 from storage.models import Incident

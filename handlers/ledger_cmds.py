@@ -6,8 +6,7 @@ import re
 
 from bot import hypotheses
 from bot.blocks.ledger import ledger_blocks, proposed_text, test_text, verdict_text
-from bot.slack import slackops
-from handlers import action_cmds
+from handlers import action_cmds, slackops
 from handlers.context import Ctx
 from handlers.parsing import Parsed, numbered, tokenize
 

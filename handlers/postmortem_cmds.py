@@ -16,8 +16,8 @@ from bot.blocks.insights import search_blocks, similar_blocks, stats_blocks
 from bot.blocks.postmortem import draft_summary, file_uploads, summary_text, upload_comment
 from bot.deps import Deps
 from bot.ids import ActionId
-from bot.slack import slackops
 from bot.timeline_svg import timeline_png
+from handlers import slackops
 from handlers.context import Ctx
 from handlers.errors import guarded
 from handlers.parsing import Parsed

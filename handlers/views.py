@@ -13,7 +13,7 @@ from bot.blocks.modals import ModalMeta
 from bot.deps import Deps
 from bot.errors import RetroError, UsageError
 from bot.ids import CallbackId, Field
-from bot.slack import slackops
+from handlers import slackops
 from handlers.context import Ctx
 from handlers.errors import guarded
 from handlers.incident_cmds import add_evidence, declare

@@ -16,8 +16,8 @@ from bot import actions, cadence
 from bot.blocks.home import home_view
 from bot.deps import Deps
 from bot.incidents import OPEN_STATUSES
-from bot.slack import slackops
 from bot.slack.delivery import client_for
+from bot.slack.members import is_member
 from storage.models import ActionItem, Incident, RoleAssignment, TimelineEntry
 
 log = logging.getLogger("retro.home")
@@ -66,7 +66,7 @@ async def publish(client: AsyncWebClient, deps: Deps, *, team_id: str, user: str
         incidents = await participating(session, team_id, user)
     # A private incident stays on the Home only while its channel still has them (people leave channels).
     named = [(i, _role_names(deps, rs)) for i, rs in incidents
-             if not i.private or await slackops.is_member(client, i.channel_id, user)]
+             if not i.private or await is_member(client, i.channel_id, user)]
     today = cadence.local_today(deps.now(), deps.catalog.tz)
     view = home_view(items, named, deps.catalog, today, deps.workspace_url.get(team_id))
     await client.views_publish(user_id=user, view=view)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -13,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import incidents, timeline
 from bot.blocks import Blocks, card_blocks, echo, roles_prompt_blocks
+from bot.collectors.http import mib
 from bot.deps import Deps
 from bot.errors import ConflictError, RetroError
 from bot.roles import current_roles
@@ -116,18 +118,6 @@ def file_id_in(ref: str) -> str | None:
     return m.group(1) if m else None
 
 
-async def is_member(client: AsyncWebClient, channel_id: str, user_id: str) -> bool:
-    """Whether someone is a member of a channel (asked of Slack, page by page)."""
-    cursor = None
-    while True:
-        resp = await client.conversations_members(channel=channel_id, cursor=cursor, limit=1000)
-        if user_id in (resp.get("members") or []):
-            return True
-        cursor = (resp.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return False
-
-
 def require_shared_in(info: dict[str, Any], channel_id: str) -> None:
     """Refuse a file that was not shared in this channel: the bot can read files of channels the caller cannot."""
     shares = info.get("shares") or {}
@@ -137,25 +127,40 @@ def require_shared_in(info: dict[str, Any], channel_id: str) -> None:
         raise RetroError(f"File {info.get('id') or ''} was not shared in this channel; share it here first.")
 
 
-async def file_digest(client: AsyncWebClient, file_id: str, *, channel_id: str) -> tuple[str, dict[str, object]]:
-    """Download a Slack file shared in `channel_id` with the bot token and return its SHA-256 and metadata."""
-    info = (await client.files_info(file=file_id))["file"]
+async def read_shared_file(client: AsyncWebClient, file_id: str, *, channel_id: str, cap: int,
+                           sink: Callable[[bytes], object], label: str | None = None, timeout: float = 60.0,
+                           error: type[RetroError] = RetroError) -> tuple[dict[str, Any], int]:
+    """Stream a Slack file shared in `channel_id` into `sink` with the bot token, refused past `cap` bytes; returns
+    Slack's file info and the size read. Every failure is an `error` naming the file (or `label`)."""
+    what = label or f"file {file_id}"
+    try:
+        info = (await client.files_info(file=file_id))["file"]
+    except SlackApiError as exc:
+        raise error(f"Slack could not give {what}: {exc.response.get('error')}.") from None
     require_shared_in(info, channel_id)
     url = info.get("url_private_download") or info.get("url_private")
     if not url:
-        raise RetroError(f"Slack gave no download address for file {file_id}.")
-    digest = hashlib.sha256()
+        raise error(f"Slack gave no download address for {what}.")
+    if int(info.get("size") or 0) > cap:
+        raise error(f"{what} is {mib(int(info['size']))}, more than the {mib(cap)} limit.")
     size = 0
-    timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(timeout=timeout) as http, http.get(
-        url, headers={"Authorization": f"Bearer {client.token}"}, allow_redirects=False
-    ) as resp:
-        if resp.status != 200:
-            raise RetroError(f"Downloading file {file_id} failed with HTTP {resp.status}.")
-        async for chunk in resp.content.iter_chunked(65536):
-            size += len(chunk)
-            if size > MAX_FILE_BYTES:
-                raise RetroError(f"File {file_id} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB.")
-            digest.update(chunk)
-    meta = {"id": file_id, "name": info.get("name"), "mimetype": info.get("mimetype"), "size": size}
-    return digest.hexdigest(), meta
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http, http.get(
+                url, headers={"Authorization": f"Bearer {client.token}"}, allow_redirects=False) as resp:
+            if resp.status != 200:
+                raise error(f"Downloading {what} from Slack failed with HTTP {resp.status}.")
+            async for chunk in resp.content.iter_chunked(65536):
+                size += len(chunk)
+                if size > cap:
+                    raise error(f"{what} is larger than the {mib(cap)} limit.")
+                sink(chunk)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise error(f"Downloading {what} from Slack failed ({type(exc).__name__}).") from None
+    return info, size
+
+
+async def file_digest(client: AsyncWebClient, file_id: str, *, channel_id: str) -> tuple[str, dict[str, object]]:
+    """A Slack file shared in `channel_id`: its SHA-256 and metadata (hashed as it streams, never held whole)."""
+    digest = hashlib.sha256()
+    info, size = await read_shared_file(client, file_id, channel_id=channel_id, cap=MAX_FILE_BYTES, sink=digest.update)
+    return digest.hexdigest(), {"id": file_id, "name": info.get("name"), "mimetype": info.get("mimetype"), "size": size}
