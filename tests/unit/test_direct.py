@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot import chain, incidents, timeline
 from bot.catalog import load_catalog
@@ -22,15 +25,29 @@ T0 = datetime(2026, 5, 1, 14, 0, 0, 250_000, tzinfo=UTC)
 RAW = text("SELECT seq, at, data, key_event, refers_to FROM timeline_entry WHERE incident_id = :i ORDER BY seq")
 
 
-async def _incident(url: str, title: str) -> Incident:
-    await upgrade_async(url)
-    engine = create_engine(url)
+@dataclass
+class Direct:
+    """A migrated database with one incident, its engine, and a driver-level writer on it."""
+
+    engine: AsyncEngine
+    incident: Incident
+    writer: DirectWriter
+
+
+@pytest.fixture
+async def direct(database_url: str) -> AsyncIterator[Direct]:
+    await upgrade_async(database_url)
+    engine = create_engine(database_url)
+    async with session_factory(engine)() as s:
+        decl = incidents.validate_declaration(load_catalog(), title="Direct", severity=2, category="data-drift")
+        incident = await incidents.create(s, team_id="T1", decl=decl, declared_by="U1", declared_in="C0",
+                                          channel_id="C1", channel_name="inc-direct", now=T0)
+    assert incident.id is not None
+    world = Direct(engine, incident, DirectWriter(engine))
     try:
-        async with session_factory(engine)() as s:
-            decl = incidents.validate_declaration(load_catalog(), title=title, severity=2, category="data-drift")
-            return await incidents.create(s, team_id="T1", decl=decl, declared_by="U1", declared_in="C0",
-                                          channel_id=f"C{title[-1]}", channel_name=f"inc-{title[-1]}", now=T0)
+        yield world
     finally:
+        await world.writer.release()
         await engine.dispose()
 
 
@@ -38,93 +55,70 @@ def _item(event_id: str, what: Posted | Edited, at: datetime) -> _Item:
     return _Item("T1", event_id, what, at, asyncio.get_running_loop().create_future())
 
 
-async def test_driver_rows_read_back_like_orm_rows(database_url: str) -> None:
-    inc = await _incident(database_url, "Direct A")
-    assert inc.id is not None
-    engine = create_engine(database_url)
-    writer = DirectWriter(engine)
-    try:
-        data = {"files": [{"id": "F1", "name": "é.txt"}], "n": 3}
-        async with session_factory(engine)() as s:  # one entry through the ORM session …
-            await chain.append_many(s, inc.id, [chain.NewEntry("message", T0, "U1", "orm", "1.1", data=data)])
-            await s.commit()
-        async with writer.transaction() as st:  # … one straight on the driver, with the same values
-            await chain.append_with(st, inc.id, [chain.NewEntry("message", T0, "U1", "direct", "1.2", data=data)])
-        async with engine.connect() as conn:
-            rows = (await conn.execute(RAW, {"i": inc.id})).all()
-        orm, direct = rows[-2], rows[-1]
-        assert (orm.seq + 1, orm.at, orm.data, orm.key_event) == (direct.seq, direct.at, direct.data,
-                                                                  direct.key_event)
-        async with session_factory(engine)() as s:
-            entries = await chain.entries_of(s, inc.id)
-            assert entries[-1].at == T0 and entries[-1].at.tzinfo is not None and entries[-1].data == data
-            stored = await s.get(Incident, inc.id)
-            assert stored is not None and stored.last_entry_at == T0
-            assert (await chain.verify_incident(s, stored)).ok
-    finally:
-        await writer.release()
-        await engine.dispose()
+async def test_driver_rows_read_back_like_orm_rows(direct: Direct) -> None:
+    inc, engine, writer = direct.incident, direct.engine, direct.writer
+    data = {"files": [{"id": "F1", "name": "é.txt"}], "n": 3}
+    async with session_factory(engine)() as s:  # one entry through the ORM session …
+        await chain.append_many(s, inc.id, [chain.NewEntry("message", T0, "U1", "orm", "1.1", data=data)])
+        await s.commit()
+    async with writer.transaction() as st:  # … one straight on the driver, with the same values
+        await chain.append_with(st, inc.id, [chain.NewEntry("message", T0, "U1", "direct", "1.2", data=data)])
+    async with engine.connect() as conn:
+        rows = (await conn.execute(RAW, {"i": inc.id})).all()
+    orm, raw = rows[-2], rows[-1]
+    assert (orm.seq + 1, orm.at, orm.data, orm.key_event) == (raw.seq, raw.at, raw.data, raw.key_event)
+    async with session_factory(engine)() as s:
+        entries = await chain.entries_of(s, inc.id)
+        assert entries[-1].at == T0 and entries[-1].at.tzinfo is not None and entries[-1].data == data
+        stored = await s.get(Incident, inc.id)
+        assert stored is not None and stored.last_entry_at == T0
+        assert (await chain.verify_incident(s, stored)).ok
 
 
-async def test_batches_claim_once_and_resolve_edits_across_batches(database_url: str) -> None:
-    inc = await _incident(database_url, "Direct B")
-    engine = create_engine(database_url)
-    writer = DirectWriter(engine)
+async def test_batches_claim_once_and_resolve_edits_across_batches(direct: Direct) -> None:
+    inc, writer = direct.incident, direct.writer
     known: dict[tuple[str, str], int] = {}
-    try:
-        posted = Posted(inc.channel_id, "U2", "1700000000.000100", "first words")
+    posted = Posted(inc.channel_id, "U2", "1700000000.000100", "first words")
+    async with writer.transaction() as st:
+        first = await process_batch(st, [_item("Ev1", posted, T0), _item("Ev1", posted, T0)], known)
+    assert [r.duplicate for r in first] == [False, True] and first[0].incident_id == inc.id
+    edited = Edited(inc.channel_id, "U2", posted.ts, "second words")
+    async with writer.transaction() as st:
+        second = await process_batch(st, [_item("Ev1", posted, T0), _item("Ev2", edited, T0 - timedelta(1))],
+                                     known)
+    assert [r.duplicate for r in second] == [True, False]
+    edit = second[1].entries[0]
+    assert edit.refers_to == first[0].entries[0].seq  # found in the table, not in the batch
+    assert edit.at == T0  # never earlier than the entry before it
+    assert known == {("T1", inc.channel_id): inc.id}
+
+
+async def test_a_failed_transaction_rolls_back_and_raises_sqlalchemy_errors(direct: Direct) -> None:
+    inc, engine, writer = direct.incident, direct.engine, direct.writer
+    before = inc.entry_count
+    with pytest.raises(IntegrityError):
         async with writer.transaction() as st:
-            first = await process_batch(st, [_item("Ev1", posted, T0), _item("Ev1", posted, T0)], known)
-        assert [r.duplicate for r in first] == [False, True] and first[0].incident_id == inc.id
-        edited = Edited(inc.channel_id, "U2", posted.ts, "second words")
+            await chain.append_with(st, inc.id, [chain.NewEntry("note", T0, "U1", "kept?")])
+            await st.run_many(TimelineEntry.__table__.insert(), [  # type: ignore[attr-defined]
+                {"team_id": "T1", "incident_id": inc.id, "seq": before + 1, "at": T0, "kind": "note",
+                 "key_event": False, "data": {}, "prev_hash": "0" * 64, "hash": "1" * 64}])
+    with pytest.raises(OperationalError):
         async with writer.transaction() as st:
-            second = await process_batch(st, [_item("Ev1", posted, T0), _item("Ev2", edited, T0 - timedelta(1))],
-                                         known)
-        assert [r.duplicate for r in second] == [True, False]
-        edit = second[1].entries[0]
-        assert edit.refers_to == first[0].entries[0].seq  # found in the table, not in the batch
-        assert edit.at == T0  # never earlier than the entry before it
-        assert known == {("T1", inc.channel_id): inc.id}
-    finally:
-        await writer.release()
-        await engine.dispose()
+            await st.rows(text("SELECT nothing FROM no_such_table"), {})
+    with pytest.raises(LookupError):
+        async with writer.transaction() as st:
+            await chain.append_with(st, 10_000, [chain.NewEntry("note", T0, "U1", "nowhere")])
+    async with session_factory(engine)() as s:  # nothing of the failed transactions stayed
+        stored = await s.get(Incident, inc.id)
+        assert stored is not None and stored.entry_count == before
+        assert (await chain.verify_incident(s, stored)).ok
+    async with writer.transaction() as st:  # and the writer carries on with a fresh connection
+        made, head = await chain.append_with(st, inc.id, [chain.NewEntry("note", T0, "U1", "after")])
+    assert head.entries == before + 1 == made[0].seq
 
 
-async def test_a_failed_transaction_rolls_back_and_raises_sqlalchemy_errors(database_url: str) -> None:
-    inc = await _incident(database_url, "Direct C")
-    assert inc.id is not None
-    engine = create_engine(database_url)
-    writer = DirectWriter(engine)
-    try:
-        before = inc.entry_count
-        with pytest.raises(IntegrityError):
-            async with writer.transaction() as st:
-                await chain.append_with(st, inc.id, [chain.NewEntry("note", T0, "U1", "kept?")])
-                await st.run_many(TimelineEntry.__table__.insert(), [  # type: ignore[attr-defined]
-                    {"team_id": "T1", "incident_id": inc.id, "seq": before + 1, "at": T0, "kind": "note",
-                     "key_event": False, "data": {}, "prev_hash": "0" * 64, "hash": "1" * 64}])
-        with pytest.raises(OperationalError):
-            async with writer.transaction() as st:
-                await st.rows(text("SELECT nothing FROM no_such_table"), {})
-        with pytest.raises(LookupError):
-            async with writer.transaction() as st:
-                await chain.append_with(st, 10_000, [chain.NewEntry("note", T0, "U1", "nowhere")])
-        async with session_factory(engine)() as s:  # nothing of the failed transactions stayed
-            stored = await s.get(Incident, inc.id)
-            assert stored is not None and stored.entry_count == before
-            assert (await chain.verify_incident(s, stored)).ok
-        async with writer.transaction() as st:  # and the writer carries on with a fresh connection
-            made, head = await chain.append_with(st, inc.id, [chain.NewEntry("note", T0, "U1", "after")])
-        assert head.entries == before + 1 == made[0].seq
-    finally:
-        await writer.release()
-        await engine.dispose()
-
-
-async def test_notes_and_events_share_one_writer_and_one_chain(database_url: str) -> None:
-    inc = await _incident(database_url, "Direct D")
-    assert inc.id is not None
-    engine = create_engine(database_url)
+async def test_notes_and_events_share_one_writer_and_one_chain(direct: Direct) -> None:
+    inc, engine = direct.incident, direct.engine
     queue = IngestQueue(engine)
     try:
         events = [queue.submit(team_id="T1", event_id=f"EvD{n}", now=T0,
@@ -151,54 +145,41 @@ async def test_notes_and_events_share_one_writer_and_one_chain(database_url: str
             assert (await chain.verify_incident(s, stored)).ok
     finally:
         await queue.close()
-        await engine.dispose()
 
 
-async def test_close_writes_what_is_queued_then_refuses(database_url: str) -> None:
-    inc = await _incident(database_url, "Direct E")
-    assert inc.id is not None
-    engine = create_engine(database_url)
+async def test_close_writes_what_is_queued_then_refuses(direct: Direct) -> None:
+    inc, engine = direct.incident, direct.engine
     queue = IngestQueue(engine)
-    try:
-        pending = [asyncio.ensure_future(queue.submit(
-            team_id="T1", event_id=f"EvE{n}", now=T0,
-            what=Posted(inc.channel_id, "U2", f"1700000003.{n:06d}", f"m {n}"))) for n in range(50)]
-        await asyncio.sleep(0)  # queued, and the writer has taken its first batch
-        await queue.close()
-        assert all(p.done() for p in pending)  # nobody is left waiting
-        assert sum(bool(p.result().entries) for p in pending) == 50  # and all of it was committed
-        with pytest.raises(WriterClosed):
-            await queue.submit(team_id="T1", event_id="EvE-late", now=T0,
-                               what=Posted(inc.channel_id, "U2", "1700000004.000001", "too late"))
-        async with session_factory(engine)() as s:
-            stored = await s.get(Incident, inc.id)
-            assert stored is not None and stored.entry_count == inc.entry_count + 50
-    finally:
-        await engine.dispose()
+    pending = [asyncio.ensure_future(queue.submit(
+        team_id="T1", event_id=f"EvE{n}", now=T0,
+        what=Posted(inc.channel_id, "U2", f"1700000003.{n:06d}", f"m {n}"))) for n in range(50)]
+    await asyncio.sleep(0)  # queued, and the writer has taken its first batch
+    await queue.close()
+    assert all(p.done() for p in pending)  # nobody is left waiting
+    assert sum(bool(p.result().entries) for p in pending) == 50  # and all of it was committed
+    with pytest.raises(WriterClosed):
+        await queue.submit(team_id="T1", event_id="EvE-late", now=T0,
+                           what=Posted(inc.channel_id, "U2", "1700000004.000001", "too late"))
+    async with session_factory(engine)() as s:
+        stored = await s.get(Incident, inc.id)
+        assert stored is not None and stored.entry_count == inc.entry_count + 50
 
 
-async def test_bad_values_fail_as_themselves_and_none_is_stored_like_the_orm(database_url: str) -> None:
-    inc = await _incident(database_url, "Direct F")
-    assert inc.id is not None
-    engine = create_engine(database_url)
-    writer = DirectWriter(engine)
+async def test_bad_values_fail_as_themselves_and_none_is_stored_like_the_orm(direct: Direct) -> None:
+    inc, engine, writer = direct.incident, direct.engine, direct.writer
     naive = datetime(2026, 5, 1, 14, 0)
-    try:
-        with pytest.raises(ValueError, match="naive"):  # a programming error, not a database outage
-            async with writer.transaction() as st:
-                await st.rows(chain._ADVANCE, {"incident_id": inc.id, "head_hash": "0" * 64, "last_entry_at": naive})
-        with pytest.raises(KeyError, match="required"):
-            async with writer.transaction() as st:
-                await st.rows(chain._ADVANCE, {"incident_id": inc.id})
-        row = {"team_id": "T1", "incident_id": inc.id, "seq": 10_000, "at": T0, "kind": "note", "key_event": False,
-               "data": None, "prev_hash": "0" * 64, "hash": "1" * 64}
-        table = TimelineEntry.__table__  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="naive"):  # a programming error, not a database outage
         async with writer.transaction() as st:
-            await st.run_many(table.insert(), [row])
-        async with engine.begin() as conn:
-            await conn.execute(table.insert(), [{**row, "seq": 10_001}])
-            raw = (await conn.execute(text("SELECT data FROM timeline_entry WHERE seq >= 10000 ORDER BY seq"))).all()
-        assert raw[0].data == raw[1].data  # JSON null either way
-    finally:
-        await writer.release()
-        await engine.dispose()
+            await st.rows(chain._ADVANCE, {"incident_id": inc.id, "head_hash": "0" * 64, "last_entry_at": naive})
+    with pytest.raises(KeyError, match="required"):
+        async with writer.transaction() as st:
+            await st.rows(chain._ADVANCE, {"incident_id": inc.id})
+    row = {"team_id": "T1", "incident_id": inc.id, "seq": 10_000, "at": T0, "kind": "note", "key_event": False,
+           "data": None, "prev_hash": "0" * 64, "hash": "1" * 64}
+    table = TimelineEntry.__table__  # type: ignore[attr-defined]
+    async with writer.transaction() as st:
+        await st.run_many(table.insert(), [row])
+    async with engine.begin() as conn:
+        await conn.execute(table.insert(), [{**row, "seq": 10_001}])
+        raw = (await conn.execute(text("SELECT data FROM timeline_entry WHERE seq >= 10000 ORDER BY seq"))).all()
+    assert raw[0].data == raw[1].data  # JSON null either way
