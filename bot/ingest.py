@@ -41,7 +41,6 @@ class IngestResult:
     duplicate: bool = False
     entries: list[chain.Chained] = field(default_factory=list)
     incident_id: int | None = None
-    missing: bool = False  # its incident no longer exists (nothing of it was written)
 
 
 @dataclass
@@ -124,21 +123,16 @@ async def process_batch(st: Statements, items: list[_Item],
         if found is None:
             continue
         if item.direct is not None:
-            incident_id, entry = found, item.direct[1]
+            entry = item.direct[1]
         elif item.what is not None:
-            incident_id, entry = found, new_entry(item.what, item.now)
+            entry = new_entry(item.what, item.now)
         else:
             continue
-        results[n].incident_id = incident_id
-        by_incident.setdefault(incident_id, []).append((n, entry))
+        results[n].incident_id = found
+        by_incident.setdefault(found, []).append((n, entry))
     for incident_id, todo in sorted(by_incident.items()):  # fixed order: no lock-order deadlocks between replicas
-        try:
-            made, _ = await chain.append_with(st, incident_id, [entry for _, entry in todo],
-                                              resolve=original_resolver(st, incident_id))
-        except LookupError:  # raised before anything of this incident was written: only its own items fail
-            for n, _ in todo:
-                results[n].missing = True
-            continue
+        made, _ = await chain.append_with(st, incident_id, [entry for _, entry in todo],
+                                          resolve=original_resolver(st, incident_id))
         for (n, _), chained in zip(todo, made, strict=True):
             results[n].entries.append(chained)
     return results
