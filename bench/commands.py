@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import col, func, select
 
 from bench.common import cpu_seconds, databases, db_name, load_process, served
-from bot import chain
+from bot.record import chain
 from storage.db import create_engine, session_factory
 from storage.models import Incident, TimelineEntry
 

@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bot import incidents
-from bot.slack.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, manifest_events, spawn_serve, wait_http
+from bot.app.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, manifest_events, spawn_serve, wait_http
+from bot.incident import incidents
 from sandbox import SlackDriver, SlackEmulator
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import Incident

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import TEAM, Stopwatch, databases, db_name, load_process, memory_kib, served
-from bot import chain, incidents
 from bot.catalog import load_catalog
+from bot.incident import incidents
+from bot.record import chain
 from storage.db import create_engine, session_factory
 
 CATEGORIES = ("data-drift", "infrastructure", "model-regression")

@@ -24,9 +24,9 @@ from sqlalchemy import insert
 from sqlmodel import col, func, select
 
 from bench.common import wipe
-from bot import incidents
+from bot.app.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
 from bot.catalog import load_catalog
-from bot.slack.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
+from bot.incident import incidents
 from sandbox import SlackEmulator
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.migrate import upgrade_async

@@ -20,12 +20,13 @@ from typing import Any
 from sqlalchemy import insert, update
 from sqlmodel import col
 
-from bot import chain, evidence, incidents
 from bot.canonical import chain_hash, sha256_hex
 from bot.catalog import load_catalog
-from bot.document import build
-from bot.export import verify_bundle, write_bundle
-from bot.postmortem import render, template_environment
+from bot.incident import evidence, incidents
+from bot.postmortem.document import build
+from bot.postmortem.draft import render, template_environment
+from bot.postmortem.export import verify_bundle, write_bundle
+from bot.record import chain
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_async
 from storage.models import Incident, TimelineEntry

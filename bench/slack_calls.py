@@ -13,8 +13,8 @@ import asyncio
 from collections import Counter
 from typing import Any
 
-from bot import incidents
-from bot.slack.local import local_stack
+from bot.app.local import local_stack
+from bot.incident import incidents
 
 BUDGET = 8
 EXCLUDED = {"auth.test"}

@@ -1,4 +1,8 @@
-"""What every handler needs, built once per app: settings, team configuration, database, clock."""
+"""What every handler needs, built once per app: settings, team configuration, database, clock.
+
+A leaf: it knows no concept of the domain. Process-wide services of the domain (the ingest writer) are handed in
+by the wiring with `provide` and found again with `get`.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +11,18 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.catalog import Catalog, load_catalog
+from bot.catalog import Catalog
 from bot.config import Settings
-from bot.ingest import IngestQueue
 from bot.observability import Metrics
-from bot.postmortem import template_environment
-from storage.db import SessionFactory, create_engine, session_factory, session_scope
+from storage.db import SessionFactory, session_scope
+
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -63,18 +67,27 @@ class Deps:
     catalog: Catalog
     engine: AsyncEngine
     sessions: SessionFactory
+    templates: Environment  # the postmortem's Jinja2 environment, built once
     clock: Callable[[], datetime] = utc_now
     bot_user_id: str | None = None
     workspace_url: dict[str, str] = field(default_factory=dict)
     metrics: Metrics = field(default_factory=Metrics)
     installation_store: Any = None  # slack_sdk's store in multi-workspace mode (kept untyped: no Slack here)
-    ingest: IngestQueue = field(init=False)
     inflight: InFlight = field(default_factory=InFlight)
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    templates: Environment = field(default_factory=template_environment)  # postmortem Jinja2, built once
+    services: dict[type[Any], Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.ingest = IngestQueue(self.engine)
+    def provide(self, service: T) -> T:
+        """Hand a process-wide service to everyone holding these deps; it is closed first by `close()`."""
+        self.services[type(service)] = service
+        return service
+
+    def get(self, kind: type[T]) -> T:
+        """The service of this type that the wiring provided."""
+        service = self.services.get(kind)
+        if service is None:
+            raise LookupError(f"no {kind.__name__} was provided to these deps")
+        return service  # type: ignore[no-any-return]
 
     def now(self) -> datetime:
         """The current time from the configured clock."""
@@ -87,17 +100,11 @@ class Deps:
             yield session
 
     async def close(self) -> None:
-        """Finish queued ingestion, then release the database pool."""
-        await self.ingest.close()
+        """Close the services (the ingest writer finishes what is queued), then the rest, then the database pool."""
+        for service in reversed(list(self.services.values())):
+            await service.close()
+        self.services.clear()
         for close in reversed(self.on_close):
             await close()
         self.on_close.clear()
         await self.engine.dispose()
-
-
-def build_deps(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Deps:
-    """Create the engine and load the team configuration (no network)."""
-    engine = create_engine(settings.database_url)
-    return Deps(settings=settings, catalog=load_catalog(settings.retro_config), engine=engine,
-                sessions=session_factory(engine), clock=clock,
-                templates=template_environment(settings.retro_templates_dir))

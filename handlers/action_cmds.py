@@ -7,13 +7,12 @@ import re
 
 from slack_sdk.errors import SlackApiError
 
-from bot import actions, cadence
-from bot.actions import ActionInput, Change
 from bot.blocks.home import my_items
 from bot.blocks.ledger import action_added_text, action_changed_text, action_list
-from bot.slack import home
-from bot.slack.scheduler import deliver_now
-from handlers import slackops
+from bot.followup import action_items, cadence
+from bot.followup.action_items import ActionInput, Change
+from bot.slack import app_home, channels
+from bot.slack.sweep import deliver_now
 from handlers.context import Ctx
 from handlers.parsing import Parsed, numbered, user_id
 from storage.models import Incident
@@ -27,17 +26,17 @@ async def publish_change(ctx: Ctx, incident: Incident, change: Change, notice: s
     (the record is already safe)."""
     try:
         if notice is not None:
-            await slackops.post(ctx.client, ctx.deps, incident, text=notice)
+            await channels.post(ctx.client, ctx.deps, incident, text=notice)
     except SlackApiError as exc:  # e.g. the channel was archived after the incident closed
         log.warning("could not post in incident %s: %s", incident.id, exc.response.get("error"))
     await deliver_now(ctx.deps, ctx.client, [change.notify])
-    await home.refresh(ctx.client, ctx.deps, incident.team_id, [change.action.owner, change.previous_owner])
+    await app_home.refresh(ctx.client, ctx.deps, incident.team_id, [change.action.owner, change.previous_owner])
 
 
 async def create(ctx: Ctx, incident: Incident, item: ActionInput) -> Change:
     """Record a new action item and publish it."""
     async with ctx.deps.session() as session:
-        change = await actions.create(session, catalog=ctx.deps.catalog, incident=incident, item=item,
+        change = await action_items.create(session, catalog=ctx.deps.catalog, incident=incident, item=item,
                                       actor=ctx.user_id, now=ctx.deps.now())
     today = cadence.local_today(ctx.deps.now(), ctx.deps.catalog.tz)
     await publish_change(ctx, incident, change, action_added_text(change.action, today))
@@ -49,7 +48,7 @@ async def action(ctx: Ctx, cmd: Parsed) -> None:
     cmd.allow_options("owner", "due", "kind", "hypothesis")
     owner = user_id(cmd.options["owner"], cmd.usage) if cmd.options.get("owner") else None
     hypothesis = numbered(cmd.options["hypothesis"], "H", cmd.usage) if cmd.options.get("hypothesis") else None
-    item = actions.validate(ctx.deps.catalog, title=cmd.text(), owner=owner, due=cmd.options.get("due"),
+    item = action_items.validate(ctx.deps.catalog, title=cmd.text(), owner=owner, due=cmd.options.get("due"),
                             kind=cmd.options.get("kind"), hypothesis=hypothesis, now=ctx.deps.now())
     await create(ctx, await ctx.incident(), item)
 
@@ -59,7 +58,7 @@ async def actions_cmd(ctx: Ctx, cmd: Parsed) -> None:
     cmd.allow_options()
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
-        items = await actions.listing(session, incident.id or 0)
+        items = await action_items.listing(session, incident.id or 0)
     today = cadence.local_today(ctx.deps.now(), ctx.deps.catalog.tz)
     await ctx.reply(f"{len(items)} action item(s)", action_list(incident, items, today))
 
@@ -72,7 +71,7 @@ async def _target(ctx: Ctx, cmd: Parsed) -> tuple[Incident, int, str]:
     number = numbered(m.group(1), "A", cmd.usage)
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
-        item = await actions.get(session, incident.id or 0, number)
+        item = await action_items.get(session, incident.id or 0, number)
     return incident, item.id or 0, m.group(2).strip()
 
 
@@ -80,7 +79,7 @@ async def done(ctx: Ctx, cmd: Parsed) -> None:
     """`/retro done A<n> [note]`."""
     incident, action_id, note = await _target(ctx, cmd)
     async with ctx.deps.session() as session:
-        change = await actions.complete(session, action_id=action_id, note=note, actor=ctx.user_id,
+        change = await action_items.complete(session, action_id=action_id, note=note, actor=ctx.user_id,
                                         now=ctx.deps.now())
     await publish_change(ctx, incident, change, action_changed_text(change.action, "done", ctx.user_id))
 
@@ -91,7 +90,7 @@ async def drop(ctx: Ctx, cmd: Parsed) -> None:
     if not reason:
         raise cmd.fail("Dropping an action item needs a reason.")
     async with ctx.deps.session() as session:
-        change = await actions.drop(session, action_id=action_id, reason=reason, actor=ctx.user_id,
+        change = await action_items.drop(session, action_id=action_id, reason=reason, actor=ctx.user_id,
                                     now=ctx.deps.now())
     await publish_change(ctx, incident, change, action_changed_text(change.action, "dropped", ctx.user_id))
 
@@ -104,7 +103,7 @@ async def reassign(ctx: Ctx, cmd: Parsed) -> None:
     owner = user_id(cmd.words[1], cmd.usage)
     incident, action_id, _ = await _target(ctx, cmd)
     async with ctx.deps.session() as session:
-        change = await actions.reassign(session, action_id=action_id, owner=owner, actor=ctx.user_id,
+        change = await action_items.reassign(session, action_id=action_id, owner=owner, actor=ctx.user_id,
                                         now=ctx.deps.now())
     what = f"reassigned from <@{change.previous_owner}> to <@{owner}>"
     await publish_change(ctx, incident, change, action_changed_text(change.action, what, ctx.user_id))
@@ -115,10 +114,10 @@ async def due(ctx: Ctx, cmd: Parsed) -> None:
     cmd.allow_options()
     if len(cmd.words) != 2:
         raise cmd.fail("Name the action item and its new due date.")
-    new_due = actions.parse_due_date(ctx.deps.catalog, cmd.words[1], now=ctx.deps.now(), usage=cmd.usage)
+    new_due = action_items.parse_due_date(ctx.deps.catalog, cmd.words[1], now=ctx.deps.now(), usage=cmd.usage)
     incident, action_id, _ = await _target(ctx, cmd)
     async with ctx.deps.session() as session:
-        change = await actions.set_due(session, catalog=ctx.deps.catalog, action_id=action_id, due=new_due,
+        change = await action_items.set_due(session, catalog=ctx.deps.catalog, action_id=action_id, due=new_due,
                                        actor=ctx.user_id, now=ctx.deps.now())
     what = f"now due {new_due.isoformat()}"
     await publish_change(ctx, incident, change, action_changed_text(change.action, what, ctx.user_id))
@@ -130,7 +129,7 @@ async def my(ctx: Ctx, cmd: Parsed) -> None:
     if cmd.words:
         raise cmd.fail("`/retro my` takes no arguments.")
     async with ctx.deps.session() as session:
-        items = await actions.open_for_owner(session, ctx.team_id, ctx.user_id)
+        items = await action_items.open_for_owner(session, ctx.team_id, ctx.user_id)
     today = cadence.local_today(ctx.deps.now(), ctx.deps.catalog.tz)
     await ctx.reply(f"You have {len(items)} open action item(s)",
                     my_items(items, today, ctx.deps.workspace_url.get(ctx.team_id)))

@@ -8,14 +8,16 @@ from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
-from bot import chain, evidence
 from bot.blocks import echo
 from bot.collectors.base import Collected, CollectRequest
 from bot.collectors.prometheus import METRIC_USAGE
 from bot.collectors.record import Outcome, collect
 from bot.collectors.registry import Registry
 from bot.errors import UsageError
-from handlers import datacheck_cmd, slackops
+from bot.incident import evidence
+from bot.record import chain
+from bot.slack import channels
+from handlers import datacheck_cmds
 from handlers.context import Ctx
 from handlers.parsing import Parsed, parse
 from storage.models import Evidence, Incident
@@ -99,7 +101,7 @@ async def try_collect(ctx: Ctx, incident: Incident, item: evidence.EvidenceInput
     out = await collect(ctx.deps, incident=incident, item=item, collector=collector, actor=ctx.user_id)
     text = outcome_text(out, what)
     if in_channel:
-        await slackops.post(ctx.client, ctx.deps, incident, text=text)
+        await channels.post(ctx.client, ctx.deps, incident, text=text)
     else:
         await ctx.reply(text)
     if out.collected is not None and out.collected.chart is not None:
@@ -121,4 +123,4 @@ async def collect_models(ctx: Ctx, incident: Incident) -> None:
         await try_collect(ctx, incident, item, in_channel=True)
 
 
-SUBCOMMANDS = datacheck_cmd.SUBCOMMANDS
+SUBCOMMANDS = datacheck_cmds.SUBCOMMANDS

@@ -9,15 +9,15 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import incidents
 from bot.blocks import help_blocks
 from bot.blocks.lists import incident_list
 from bot.deps import Deps
-from bot.roles import current_roles
+from bot.incident import incidents
+from bot.incident.roles import current_roles
 from bot.safety import escape_mrkdwn
 from handlers import collect_cmds, incident_cmds, ledger_cmds, postmortem_cmds
 from handlers.context import Ctx
-from handlers.errors import guarded
+from handlers.guard import guarded
 from handlers.parsing import USAGE, Parsed, parse
 
 Subcommand = Callable[[Ctx, Parsed], Awaitable[None]]

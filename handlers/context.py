@@ -9,11 +9,11 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot import incidents
 from bot.blocks import Blocks
 from bot.deps import Deps
 from bot.errors import NotAllowedError
-from bot.slack.members import is_member
+from bot.incident import incidents
+from bot.slack.people import is_member
 from storage.models import Incident
 
 

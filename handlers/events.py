@@ -10,13 +10,13 @@ from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import chain
 from bot.deps import Deps
 from bot.errors import RetroError
-from bot.slack import home
+from bot.record import chain
+from bot.slack import app_home
+from bot.slack.channels import file_digest
 from bot.slack.oauth import forget_workspace
-from handlers.errors import guarded
-from handlers.slackops import file_digest
+from handlers.guard import guarded
 
 log = logging.getLogger("retro.events")
 
@@ -77,7 +77,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded(deps)
     async def on_home(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         if event.get("tab", "home") == "home" and USER_ID.fullmatch(str(event.get("user") or "")):
-            await home.publish(client, deps, team_id=str(context.team_id or ""), user=str(event["user"]))
+            await app_home.publish(client, deps, team_id=str(context.team_id or ""), user=str(event["user"]))
 
     async def forget(body: dict[str, Any], context: AsyncBoltContext, why: str) -> None:
         team_id = str(body.get("team_id") or context.team_id or "")

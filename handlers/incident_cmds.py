@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from bot import evidence, incidents, lifecycle, roles, timeline, triage
 from bot.blocks import declared_notice, echo
 from bot.blocks.card import duties_text
 from bot.blocks.lists import evidence_list, timeline_page
 from bot.blocks.modals import ModalMeta, declare_modal, evidence_modal, triage_modal
-from handlers import collect_cmds, slackops
+from bot.incident import evidence, incidents, lifecycle, roles, triage
+from bot.record import timeline
+from bot.record.ingest import IngestQueue
+from bot.slack import channels
+from handlers import collect_cmds
 from handlers.context import Ctx
 from handlers.parsing import Parsed, user_id
 from storage.models import Incident
@@ -29,7 +32,7 @@ async def start(ctx: Ctx, cmd: Parsed) -> None:
 
 async def declare(ctx: Ctx, decl: incidents.Declaration) -> None:
     """Open the incident and tell the declarer (and the invoking channel, unless private)."""
-    incident = await slackops.open_incident(ctx.client, ctx.deps, team_id=ctx.team_id, decl=decl, user=ctx.user_id,
+    incident = await channels.open_incident(ctx.client, ctx.deps, team_id=ctx.team_id, decl=decl, user=ctx.user_id,
                                             from_channel=ctx.channel_id)
     sev = ctx.deps.catalog.severity(decl.severity)
     criteria = f" {sev.name}: {echo(sev.criteria)}" if sev else ""
@@ -53,12 +56,12 @@ async def assign_role(ctx: Ctx, role_id: str, uid: str) -> None:
     async with ctx.deps.session() as session:
         await roles.assign(session, catalog=ctx.deps.catalog, incident=incident, role=role_id, user=uid,
                            actor=ctx.user_id, now=ctx.deps.now())
-    await slackops.invite(ctx.client, incident.channel_id, uid)
+    await channels.invite(ctx.client, incident.channel_id, uid)
     spec = ctx.deps.catalog.role(role_id.lower())
     assert spec is not None
-    await slackops.post(ctx.client, ctx.deps, incident, text=duties_text(spec.name, spec.duties, uid),
+    await channels.post(ctx.client, ctx.deps, incident, text=duties_text(spec.name, spec.duties, uid),
                         thread_ts=incident.card_ts)
-    await slackops.refresh_card(ctx.client, ctx.deps, incident)
+    await channels.refresh_card(ctx.client, ctx.deps, incident)
 
 
 async def roles_cmd(ctx: Ctx, cmd: Parsed) -> None:
@@ -91,8 +94,8 @@ async def status(ctx: Ctx, cmd: Parsed) -> None:
         incident = await lifecycle.change_status(session, catalog=ctx.deps.catalog, incident=incident,
                                                  to=cmd.words[0], actor=ctx.user_id, reason=cmd.after_first_word(),
                                                  now=ctx.deps.now())
-    await slackops.post(ctx.client, ctx.deps, incident, text=f"<@{ctx.user_id}> set the status to *{incident.status}*.")
-    await slackops.refresh_card(ctx.client, ctx.deps, incident)
+    await channels.post(ctx.client, ctx.deps, incident, text=f"<@{ctx.user_id}> set the status to *{incident.status}*.")
+    await channels.refresh_card(ctx.client, ctx.deps, incident)
 
 
 async def sev(ctx: Ctx, cmd: Parsed) -> None:
@@ -104,9 +107,9 @@ async def sev(ctx: Ctx, cmd: Parsed) -> None:
         incident = await lifecycle.change_severity(session, catalog=ctx.deps.catalog, incident=incident,
                                                    level=cmd.words[0], actor=ctx.user_id,
                                                    reason=cmd.after_first_word(), now=ctx.deps.now())
-    await slackops.post(ctx.client, ctx.deps, incident,
+    await channels.post(ctx.client, ctx.deps, incident,
                         text=f"<@{ctx.user_id}> set the severity to SEV{incident.severity}.")
-    await slackops.refresh_card(ctx.client, ctx.deps, incident)
+    await channels.refresh_card(ctx.client, ctx.deps, incident)
 
 
 async def note(ctx: Ctx, cmd: Parsed) -> None:
@@ -114,7 +117,7 @@ async def note(ctx: Ctx, cmd: Parsed) -> None:
     if not cmd.rest:
         raise cmd.fail("A note needs some text.")
     now = ctx.deps.now()
-    entry = await ctx.deps.ingest.append(team_id=ctx.team_id, channel=ctx.channel_id, now=now,
+    entry = await ctx.deps.get(IngestQueue).append(team_id=ctx.team_id, channel=ctx.channel_id, now=now,
                                          entry=timeline.note_entry(text=cmd.rest, actor=ctx.user_id, now=now))
     if entry is None:  # not an incident channel: the usual answer, listing the open incidents
         await ctx.incident()
@@ -164,11 +167,11 @@ async def add_evidence(ctx: Ctx, incident: Incident, item: evidence.EvidenceInpu
     """Store an evidence item: collected when a collector takes it, else hashing a shared Slack file or a link."""
     if await collect_cmds.try_collect(ctx, incident, item):
         return
-    file_id = slackops.file_id_in(item.ref) if item.kind == "file" else None
+    file_id = channels.file_id_in(item.ref) if item.kind == "file" else None
     file_sha: str | None = None
     custody: dict[str, object] = {}
     if file_id:
-        file_sha, custody = await slackops.file_digest(ctx.client, file_id, channel_id=incident.channel_id)
+        file_sha, custody = await channels.file_digest(ctx.client, file_id, channel_id=incident.channel_id)
     async with ctx.deps.session() as session:
         row = await evidence.add(session, incident=incident, item=item, actor=ctx.user_id, now=ctx.deps.now(),
                                  file_id=file_id, file_sha256=file_sha, custody={"file": custody} if custody else None)

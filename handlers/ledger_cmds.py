@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from bot import hypotheses
 from bot.blocks.ledger import ledger_blocks, proposed_text, test_text, verdict_text
-from handlers import action_cmds, slackops
+from bot.incident import hypotheses
+from bot.slack import channels
+from handlers import action_cmds
 from handlers.context import Ctx
 from handlers.parsing import Parsed, numbered, tokenize
 
@@ -23,7 +24,7 @@ async def hypothesis(ctx: Ctx, cmd: Parsed) -> None:
     async with ctx.deps.session() as session:
         row = await hypotheses.propose(session, incident=incident, statement=cmd.rest, actor=ctx.user_id,
                                        now=ctx.deps.now())
-    await slackops.post(ctx.client, ctx.deps, incident, text=proposed_text(row))
+    await channels.post(ctx.client, ctx.deps, incident, text=proposed_text(row))
 
 
 async def ledger(ctx: Ctx, cmd: Parsed) -> None:
@@ -64,7 +65,7 @@ async def test(ctx: Ctx, cmd: Parsed) -> None:
         row = await hypotheses.plan_test(session, incident=incident, number=number, plan=plan,
                                          expected=options["expect"], criteria=options.get("criteria"),
                                          actor=ctx.user_id, now=ctx.deps.now())
-    await slackops.post(ctx.client, ctx.deps, incident, text=test_text(row, ctx.user_id))
+    await channels.post(ctx.client, ctx.deps, incident, text=test_text(row, ctx.user_id))
 
 
 def split_verdict(cmd: Parsed) -> tuple[int, list[int], str]:
@@ -92,7 +93,7 @@ async def verdict(ctx: Ctx, cmd: Parsed) -> None:
         result = await hypotheses.record_verdict(session, incident=incident, number=number, verdict={
             "confirm": "confirmed", "refute": "refuted", "inconclusive": "inconclusive"}[cmd.name],
             evidence=evidence, note=note, actor=ctx.user_id, now=ctx.deps.now())
-    await slackops.post(ctx.client, ctx.deps, incident,
+    await channels.post(ctx.client, ctx.deps, incident,
                         text=verdict_text(result.hypothesis, result.previous, result.insight_stamped))
 
 

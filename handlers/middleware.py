@@ -15,6 +15,7 @@ from slack_bolt.response import BoltResponse
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deps import Deps
+from bot.record.ingest import IngestQueue
 from handlers.events import needs_listener
 from handlers.payloads import happening_of
 
@@ -26,6 +27,7 @@ class IngestMiddleware(AsyncMiddleware):
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self.ingest = deps.get(IngestQueue)
 
     async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
                             next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:
@@ -38,7 +40,7 @@ class IngestMiddleware(AsyncMiddleware):
         what = happening_of(body.get("event") or {}, key_reaction=deps.catalog.key_event_reaction,
                             base_url=deps.workspace_url.get(team_id), bot_id=context.bot_id)
         try:
-            result = await deps.ingest.submit(team_id=team_id, event_id=str(body["event_id"]), what=what,
+            result = await self.ingest.submit(team_id=team_id, event_id=str(body["event_id"]), what=what,
                                               now=deps.now())
         except (SQLAlchemyError, OSError) as exc:  # unreachable (connect errors are bare OSErrors), locked, refused
             # Nothing was recorded. A 500 makes Slack deliver the event again later; the ingest writer has

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.timeline import Deleted, Edited, Happening, Marked, Posted
+from bot.record.timeline import Deleted, Edited, Happening, Marked, Posted
 
 IGNORED_SUBTYPES = frozenset({"message_replied", "channel_topic", "channel_purpose", "pinned_item"})
 

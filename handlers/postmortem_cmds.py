@@ -11,15 +11,17 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import document, incidents, postmortem, search, stats
 from bot.blocks.insights import search_blocks, similar_blocks, stats_blocks
 from bot.blocks.postmortem import draft_summary, file_uploads, summary_text, upload_comment
 from bot.deps import Deps
 from bot.ids import ActionId
-from bot.timeline_svg import timeline_png
-from handlers import slackops
+from bot.incident import incidents
+from bot.insights import search, stats
+from bot.postmortem import document, draft
+from bot.postmortem.timeline_picture import timeline_png
+from bot.slack import channels
 from handlers.context import Ctx
-from handlers.errors import guarded
+from handlers.guard import guarded
 from handlers.parsing import Parsed
 from storage.models import Incident
 
@@ -49,24 +51,25 @@ async def draft_and_post(ctx: Ctx, incident: Incident) -> None:
     deps = ctx.deps
     async with deps.session() as session:
         doc = await document.build(session, incident, catalog=deps.catalog,
-                                   people=await postmortem.latest_people(session, incident.id or 0))
+                                   people=await draft.latest_people(session, incident.id or 0))
     doc = document.with_people(doc, await display_names(ctx.client, document.user_ids(doc)))
-    markdown, findings = await asyncio.to_thread(postmortem.prepare, deps.templates, doc, deps.catalog)
+    markdown, findings = await asyncio.to_thread(draft.prepare, deps.templates, doc, deps.catalog)
     png = await asyncio.to_thread(timeline_png, doc)
     async with deps.session() as session:
-        draft = await postmortem.record_draft(session, incident=incident, doc=doc, markdown=markdown,
+        recorded = await draft.record_draft(session, incident=incident, doc=doc, markdown=markdown,
                                               findings=findings, actor=ctx.user_id, now=deps.now())
-    ts = await slackops.post(ctx.client, deps, incident, text=summary_text(doc, draft.version),
-                             blocks=draft_summary(doc, version=draft.version, sha256=draft.sha256, findings=findings))
+    ts = await channels.post(ctx.client, deps, incident, text=summary_text(doc, recorded.version),
+                             blocks=draft_summary(doc, version=recorded.version, sha256=recorded.sha256,
+                                                  findings=findings))
     try:
-        await ctx.client.files_upload_v2(file_uploads=file_uploads(doc, markdown, png, draft.version),
+        await ctx.client.files_upload_v2(file_uploads=file_uploads(doc, markdown, png, recorded.version),
                                          channel=incident.channel_id, thread_ts=ts,
-                                         initial_comment=upload_comment(draft.version, findings))
+                                         initial_comment=upload_comment(recorded.version, findings))
     except SlackApiError as exc:
         error = exc.response.get("error")
         log.warning("postmortem upload failed for incident %s: %s", incident.id, error)
-        await slackops.post(ctx.client, deps, incident, thread_ts=ts,
-                            text=f"Could not attach the files ({error}). Draft v{draft.version} is stored; "
+        await channels.post(ctx.client, deps, incident, thread_ts=ts,
+                            text=f"Could not attach the files ({error}). Draft v{recorded.version} is stored; "
                                  f"`retro export {incident.channel_name}` writes it with the timeline.")
 
 
@@ -118,8 +121,8 @@ SUBCOMMANDS = {"postmortem": postmortem_cmd, "stats": stats_cmd, "search": searc
 def register(app: AsyncApp, deps: Deps) -> None:
     """The Postmortem button (on the incident card and on each draft's summary); checks the templates once."""
     try:
-        postmortem.check_templates(deps.templates)
-    except postmortem.TemplateError as exc:  # capture keeps working; drafting reports the same error until fixed
+        draft.check_templates(deps.templates)
+    except draft.TemplateError as exc:  # capture keeps working; drafting reports the same error until fixed
         log.error("postmortem templates are broken: %s", exc.user_message)
 
     @app.action(ActionId.POSTMORTEM)

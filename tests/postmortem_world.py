@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import chain, evidence, incidents, lifecycle, roles, timeline, triage
 from bot.catalog import Catalog, load_catalog
-from bot.document import Doc, build
+from bot.incident import evidence, incidents, lifecycle, roles, triage
+from bot.postmortem.document import Doc, build
+from bot.record import chain, timeline
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.migrate import upgrade_async
 from storage.models import ActionItem, Hypothesis, Incident

@@ -12,11 +12,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from sqlmodel import col, select
 
-from bot import actions, incidents, roles
+from bot.app.wiring import build_deps
 from bot.catalog import Catalog, load_catalog
 from bot.config import Settings
-from bot.deps import Deps, build_deps
-from bot.slack.scheduler import SweepReport, sweep
+from bot.deps import Deps
+from bot.followup import action_items
+from bot.incident import incidents, roles
+from bot.slack.sweep import SweepReport, sweep
 from storage.migrate import upgrade_async
 from storage.models import ActionItem, Incident, Reminder
 from tests.conftest import FakeClock
@@ -93,12 +95,12 @@ class World:
                                now=self.clock())
 
     async def action(self, incident: Incident, due: str, *, owner: str = BOB, actor: str = ALICE,
-                     title: str = "Alert on feature null rate") -> actions.Change:
+                     title: str = "Alert on feature null rate") -> action_items.Change:
         """Create an action item as `actor`."""
-        item = actions.validate(self.deps.catalog, title=title, owner=owner, due=due, kind="monitor", hypothesis=None,
-                                now=self.clock())
+        item = action_items.validate(self.deps.catalog, title=title, owner=owner, due=due, kind="monitor",
+                                     hypothesis=None, now=self.clock())
         async with self.deps.session() as s:
-            return await actions.create(s, catalog=self.deps.catalog, incident=incident, item=item, actor=actor,
+            return await action_items.create(s, catalog=self.deps.catalog, incident=incident, item=item, actor=actor,
                                         now=self.clock())
 
     async def sweep(self, **kwargs: Any) -> SweepReport:

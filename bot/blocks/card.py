@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
     UserSelectElement,
 )
 
-from bot.blocks.base import Blocks, clip, context, echo, render, user, when
+from bot.blocks.kit import Blocks, clip, context, echo, render, user, when
 from bot.catalog import Catalog
 from bot.ids import ActionId
 from bot.safety import escape_mrkdwn, neutralise

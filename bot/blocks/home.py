@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.base import Blocks, clip, context, echo, render, user
+from bot.blocks.kit import Blocks, clip, context, echo, render, user
 from bot.blocks.ledger import due_phrase
 from bot.catalog import Catalog
 from bot.ids import ActionId

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.base import Blocks, clip, context, echo, render
+from bot.blocks.kit import Blocks, clip, context, echo, render
 from bot.catalog import Catalog
-from bot.metrics import humanise
-from bot.search import Hit, Similar
-from bot.stats import Stats
+from bot.insights.search import Hit, Similar
+from bot.insights.stats import Stats
+from bot.postmortem.measures import humanise
 
 MAX_ROWS = 10
 

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.base import Blocks, clip, context, echo, render, user
+from bot.blocks.kit import Blocks, clip, context, echo, render, user
 from bot.blocks.modals import ModalMeta
 from bot.ids import CallbackId, Field
 from storage.models import ActionItem, Hypothesis, Incident

@@ -13,7 +13,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.base import Blocks, clip, context, echo, render, user
+from bot.blocks.kit import Blocks, clip, context, echo, render, user
 from bot.catalog import Catalog
 from bot.ids import ActionId
 from storage.models import Evidence, Incident, TimelineEntry

@@ -17,11 +17,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.base import clip
+from bot.blocks.kit import clip
 from bot.catalog import Catalog
-from bot.evidence import KINDS
 from bot.ids import CallbackId, Field
-from bot.triage import FIELDS, TriageForm
+from bot.incident.evidence import KINDS
+from bot.incident.triage import FIELDS, TriageForm
 
 
 class ModalMeta(BaseModel):

@@ -6,10 +6,10 @@ from datetime import date
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.base import Blocks, clip, context, echo, render, user
+from bot.blocks.kit import Blocks, clip, context, echo, render, user
 from bot.blocks.ledger import action_line
 from bot.ids import ActionId
-from bot.triage import FIELDS
+from bot.incident.triage import FIELDS
 from storage.models import ActionItem, Incident
 
 DIGEST_LINES = 8

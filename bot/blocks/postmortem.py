@@ -14,11 +14,11 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blameless import Finding
-from bot.blocks.base import Blocks, clip, context, echo, render
-from bot.document import Doc
+from bot.blocks.kit import Blocks, clip, context, echo, render
 from bot.ids import ActionId
-from bot.metrics import humanise, incident_metrics
+from bot.postmortem.blameless import Finding
+from bot.postmortem.document import Doc
+from bot.postmortem.measures import humanise, incident_metrics
 
 MAX_FINDINGS = 6
 

@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import evidence
 from bot.canonical import iso
 from bot.collectors import artifacts
 from bot.collectors.base import Artifact, Collected, CollectEnv, Collector, CollectRequest
 from bot.deps import Deps
 from bot.errors import CollectorError, RetroError
-from bot.evidence import EvidenceInput
+from bot.incident import evidence
+from bot.incident.evidence import EvidenceInput
 from storage.models import Evidence, Incident
 
 log = logging.getLogger("retro.collectors")

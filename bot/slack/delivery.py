@@ -1,4 +1,4 @@
-"""Sending one claimed reminder through Slack and recording the outcome (the Slack side of bot.nudges)."""
+"""Sending one claimed reminder through Slack and recording the outcome (the Slack side of bot.followup.nudges)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import cadence, nudges, timeline
 from bot.blocks import echo
 from bot.blocks.home import assigned_dm, escalation_dm, reminder_dm
 from bot.blocks.nudges import digest, failure_text, status_prompt_text, triage_prompt
 from bot.deps import Deps
+from bot.followup import cadence, nudges
+from bot.record import timeline
 from storage.models import Incident, Reminder
 
 log = logging.getLogger("retro.reminders")

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.slack.local import LocalStack, local_stack
+from bot.app.local import LocalStack, local_stack
 
 
 @pytest.fixture

@@ -14,8 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
 
 from bench.load import sign
-from bot import chain, incidents
-from bot.slack.local import SANDBOX_SECRET, LocalStack
+from bot.app.local import SANDBOX_SECRET, LocalStack
+from bot.incident import incidents
+from bot.record import chain
 from sandbox import ApiCall, SlackDriver
 from storage.db import create_engine, session_factory
 from storage.models import Incident, ProcessedEvent, TimelineEntry

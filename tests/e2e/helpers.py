@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlmodel import select
 
-from bot import chain
-from bot.slack.local import LocalStack
+from bot.app.local import LocalStack
+from bot.record import chain
 from sandbox import CommandResult
 from storage.models import Incident, TimelineEntry
 

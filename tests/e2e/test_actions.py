@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot import chain
+from bot.app.local import LocalStack, local_stack
 from bot.ids import ActionId
-from bot.slack.local import LocalStack, local_stack
+from bot.record import chain
 from storage.models import ActionItem, Incident, Reminder
 from tests.conftest import FakeClock
 from tests.e2e.helpers import declare, entries, incident_named, run, texts

@@ -9,9 +9,9 @@ import sys
 from sqlalchemy import text as sql
 from sqlmodel import select
 
-from bot import chain
+from bot.app.local import LocalStack
 from bot.ids import ActionId
-from bot.slack.local import LocalStack
+from bot.record import chain
 from storage.models import Evidence, Incident, RoleAssignment, TriageVersion
 from tests.e2e.helpers import declare, entries, incident_named, run, texts
 

@@ -10,9 +10,9 @@ import zipfile
 
 from sqlmodel import col, select
 
-from bot import chain
-from bot.evidence import reproduction_context
-from bot.slack.local import LocalStack
+from bot.app.local import LocalStack
+from bot.incident.evidence import reproduction_context
+from bot.record import chain
 from sandbox import CommandResult
 from storage.models import Evidence, Incident
 from tests.e2e.helpers import declare, run

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot import chain
+from bot.app.local import LocalStack, local_stack
 from bot.collectors.base import CollectEnv, CollectRequest
 from bot.collectors.mlflow import MlflowCollector
 from bot.config import Settings
-from bot.slack.local import LocalStack, local_stack
+from bot.record import chain
 from storage.models import Evidence, Incident
 from tests.e2e.helpers import declare, entries, run
 from tests.e2e.servers import mlflow_python, mlflow_server

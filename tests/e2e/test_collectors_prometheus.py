@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from sqlmodel import col, select
 
-from bot import chain
+from bot.app.local import LocalStack, local_stack
 from bot.collectors.png import PALETTE
-from bot.slack.local import LocalStack, local_stack
+from bot.record import chain
 from sandbox import CommandResult
 from storage.models import Evidence, Incident
 from tests.e2e.helpers import declare, entries, run

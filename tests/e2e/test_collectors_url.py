@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from sqlmodel import select
 
-from bot.slack.local import LocalStack, local_stack
+from bot.app.local import LocalStack, local_stack
 from sandbox import CommandResult
 from storage.models import Evidence
 from tests.e2e.helpers import declare, entries, run

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
-from bot.export import POSTMORTEM, load_document, render_bundle, verify_bundle
-from bot.postmortem import template_environment
-from bot.slack.demo import run_scripted
+from bot.app import cli
+from bot.app.demo import run_scripted
+from bot.postmortem.draft import template_environment
+from bot.postmortem.export import POSTMORTEM, load_document, render_bundle, verify_bundle
 
 
 async def test_the_scripted_incident_is_recorded_and_exported(database_url: str, tmp_path: Path) -> None:

@@ -21,10 +21,9 @@ import pytest
 from sqlmodel import col, func, select
 
 from bench.load import message_event
-from bot import chain
-from bot.demo_script import DECLARE, SCRIPT, START
-from bot.slack.demo import Player, ScriptClock, export_bundle
-from bot.slack.local import (
+from bot.app.demo import Player, ScriptClock, export_bundle
+from bot.app.demo_script import DECLARE, SCRIPT, START
+from bot.app.local import (
     SANDBOX_SECRET,
     SANDBOX_TOKEN,
     LocalStack,
@@ -34,7 +33,8 @@ from bot.slack.local import (
     spawn_serve,
     wait_http,
 )
-from bot.slack.scheduler import sweep
+from bot.record import chain
+from bot.slack.sweep import sweep
 from sandbox import CommandResult, SlackDriver, SlackEmulator
 from storage import db
 from storage.migrate import upgrade_async

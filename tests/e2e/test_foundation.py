@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import aiohttp
 from sqlmodel import func, select
 
-from bot.slack.local import SANDBOX_SECRET, LocalStack
+from bot.app.local import SANDBOX_SECRET, LocalStack
 from storage.models import Incident, ProcessedEvent
 from tests.signing import signed_headers
 

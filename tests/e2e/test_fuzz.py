@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.app.local import SANDBOX_SECRET, LocalStack, local_stack
 from bot.errors import UsageError
-from bot.slack.local import SANDBOX_SECRET, LocalStack, local_stack
 from handlers.parsing import USAGE, parse
 from tests.signing import signed_headers
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
-from bot import chain
-from bot.slack.local import LocalStack
+from bot.app.local import LocalStack
+from bot.record import chain
 from storage.models import Hypothesis, Incident
 from tests.e2e.helpers import declare, entries, incident_named, run, texts
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlmodel import select
 
-from bot import incidents
-from bot.slack.local import LocalStack, local_stack
+from bot.app.local import LocalStack, local_stack
+from bot.incident import incidents
 from sandbox import SlackDriver
 from storage.models import ActionItem, Evidence, Incident, Reminder, RoleAssignment, TimelineEntry, Workspace
 
@@ -53,7 +53,7 @@ async def test_install_then_events_for_that_team_are_authorised(oauth_stack: Loc
     await acme.post("bob", incident.channel_name, "seen in acme")
     await stack.settle()
     async with stack.deps.session() as s:
-        from bot import chain
+        from bot.record import chain
 
         kinds = [e.kind for e in await chain.entries_of(s, incident.id or 0)]
     assert "message" in kinds

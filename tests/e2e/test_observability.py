@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.app.local import SANDBOX_TOKEN, LocalStack
 from bot.observability import JsonFormatter
-from bot.slack.local import SANDBOX_TOKEN, LocalStack
 from tests.e2e.helpers import declare, run
 
 

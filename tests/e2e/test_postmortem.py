@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlmodel import col, select
 
-from bot import chain
+from bot.app.local import LocalStack, local_stack
 from bot.blocks.postmortem import draft_filename
 from bot.canonical import sha256_hex
 from bot.ids import ActionId
-from bot.slack.local import LocalStack, local_stack
+from bot.record import chain
 from storage.models import Incident, PostmortemDraft
 from tests.e2e.helpers import declare, entries, run
 

@@ -19,8 +19,9 @@ from aiohttp import web
 from sqlmodel import col, func, select
 
 from bench.load import message_event
-from bot import chain, incidents
-from bot.slack.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
+from bot.app.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
+from bot.incident import incidents
+from bot.record import chain
 from sandbox import SlackDriver, SlackEmulator
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_async

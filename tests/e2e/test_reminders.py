@@ -9,9 +9,10 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import col, select
 
+from bot.app.local import SANDBOX_TOKEN, LocalStack, local_stack
+from bot.app.scheduler import ReminderScheduler
 from bot.ids import ActionId
-from bot.slack.local import SANDBOX_TOKEN, LocalStack, local_stack
-from bot.slack.scheduler import ReminderScheduler, SweepReport, sweep
+from bot.slack.sweep import SweepReport, sweep
 from storage.models import ActionItem, Reminder
 from tests.conftest import FakeClock
 from tests.e2e.helpers import declare, run, texts

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot import chain, retention
-from bot.slack.local import LocalStack, local_stack
+from bot.app.local import LocalStack, local_stack
+from bot.record import chain, retention
 from storage.models import Incident, TimelineEntry
 from tests.e2e.helpers import declare, entries, run
 

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from sqlmodel import func, select
 
-from bot import actions
+from bot.app.local import SANDBOX_SECRET, LocalStack
+from bot.app.scheduler import ReminderScheduler
+from bot.followup import action_items
 from bot.ids import ActionId
-from bot.slack.local import SANDBOX_SECRET, LocalStack
-from bot.slack.scheduler import ReminderScheduler
 from storage.models import Evidence, Incident, ProcessedEvent, TimelineEntry
 from tests.e2e.helpers import declare, run
 from tests.reminder_world import catalog_with
@@ -194,7 +194,7 @@ async def test_the_digest_leaves_out_private_incidents(stack: LocalStack) -> Non
     assert "Add a latency monitor" in str(post) and "Rotate the leaked key" not in str(post)
     assert private.channel_id not in str(post)
     async with stack.deps.session() as s:  # the items are all still there for the people who may see them
-        everything = await actions.open_in_team(s, "T0SANDBOX")
+        everything = await action_items.open_in_team(s, "T0SANDBOX")
     assert {a.title for a, _ in everything} == {"Rotate the leaked key", "Add a latency monitor"}
 
 

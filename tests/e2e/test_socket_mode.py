@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
+from bot.app import runtime
+from bot.app.local import SANDBOX_TOKEN, free_port
 from bot.config import Settings
-from bot.slack import runtime
-from bot.slack.local import SANDBOX_TOKEN, free_port
 from sandbox import SlackEmulator
 
 

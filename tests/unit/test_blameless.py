@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.blameless import SKIP_END, SKIP_START, scan, sentences
 from bot.catalog import BlamelessRule, load_catalog
 from bot.errors import ConfigError
-from bot.postmortem import prepare, template_environment
+from bot.postmortem.blameless import SKIP_END, SKIP_START, scan, sentences
+from bot.postmortem.draft import prepare, template_environment
 from tests.postmortem_world import document_of, fraud_incident, world
 
 RULES = load_catalog().blameless.rules

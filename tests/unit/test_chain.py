@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.canonical import canonical_json, chain_hash, sha256_hex
-from bot.chain import entry_payload, verify_entries
+from bot.record.chain import entry_payload, verify_entries
 from storage.models import GENESIS_HASH, TimelineEntry
 
 T0 = datetime(2026, 5, 1, 14, 0, tzinfo=UTC)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot import chain, incidents
 from bot.catalog import load_catalog
+from bot.incident import incidents
+from bot.record import chain
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_async
 from storage.models import Incident, RoleAssignment

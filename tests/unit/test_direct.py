@@ -12,10 +12,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot import chain, incidents, timeline
 from bot.catalog import load_catalog
-from bot.ingest import IngestQueue, WriterClosed, _Item, process_batch
-from bot.timeline import Edited, Posted
+from bot.incident import incidents
+from bot.record import chain, timeline
+from bot.record.ingest import IngestQueue, WriterClosed, _Item, process_batch
+from bot.record.timeline import Edited, Posted
 from storage.db import create_engine, session_factory
 from storage.direct import DirectWriter
 from storage.migrate import upgrade_async

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli
+from bot.app import cli
 from bot.canonical import canonical_json, sha256_hex
-from bot.document import Doc
-from bot.export import (
+from bot.postmortem.document import Doc
+from bot.postmortem.draft import template_environment
+from bot.postmortem.export import (
     DOCUMENT,
     MANIFEST,
     POSTMORTEM,
@@ -23,8 +24,7 @@ from bot.export import (
     verify_bundle,
     write_bundle,
 )
-from bot.postmortem import template_environment
-from bot.timeline_svg import timeline_svg
+from bot.postmortem.timeline_picture import timeline_svg
 from tests.postmortem_world import document_of, fraud_incident, world
 
 
@@ -68,8 +68,8 @@ async def test_an_exported_bundle_verifies_and_re_renders_byte_for_byte(database
     exported = (folder / POSTMORTEM).read_bytes()
     # A different process, with nothing but the bundle: the same bytes.
     assert render_bundle(template_environment(), folder).encode() == exported
-    code = "import sys; from pathlib import Path; from bot.export import render_bundle; " \
-           "from bot.postmortem import template_environment; " \
+    code = "import sys; from pathlib import Path; from bot.postmortem.export import render_bundle; " \
+           "from bot.postmortem.draft import template_environment; " \
            "sys.stdout.buffer.write(render_bundle(template_environment(), Path(sys.argv[1])).encode())"
     fresh = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, check=True)
     assert fresh.stdout == exported

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from bot.catalog import Catalog, load_catalog
-from bot.document import Doc, with_people
-from bot.postmortem import TemplateError, check_templates, render, template_environment
-from bot.postmortem_context import slack_to_markdown
+from bot.postmortem.document import Doc, with_people
+from bot.postmortem.draft import TemplateError, check_templates, render, template_environment
+from bot.postmortem.sections import slack_to_markdown
 from tests.postmortem_world import PEOPLE, document_of, fraud_incident, world
 
 SECTIONS = ["## Summary", "## Impact", "## Roles", "## Timeline", "## Triage template (as last submitted)",
@@ -129,8 +129,8 @@ async def test_rendering_is_a_pure_function_of_the_document(database_url: str) -
 async def test_the_summary_message_stays_within_slack_limits(database_url: str) -> None:
     import json
 
-    from bot.blameless import Finding
     from bot.blocks.postmortem import draft_summary, gaps
+    from bot.postmortem.blameless import Finding
 
     doc = await _doc(database_url, title="x" * 150)
     doc["hypotheses"][1]["statement"] = "y" * 3000

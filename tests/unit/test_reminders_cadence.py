@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import cadence
 from bot.catalog import ReminderConfig
+from bot.followup import cadence
 
 UTC_TZ = ZoneInfo("UTC")
 CFG = ReminderConfig()  # due soon 24 h before, overdue every 2 days, escalate after 3, at 09:00

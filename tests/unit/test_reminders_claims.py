@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from bot import reminders
+from bot.app.wiring import build_deps
 from bot.config import Settings
-from bot.deps import build_deps
+from bot.followup import reminders
 from storage.models import Reminder
 from tests.reminder_world import T0, TEAM, world
 

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot import chain, lifecycle, prompts, reminders, timeline, triage
-from bot.slack.scheduler import ReminderScheduler, digest_trigger, last_fire
-from bot.timeline import Posted
+from bot.app.scheduler import ReminderScheduler, digest_trigger, last_fire
+from bot.followup import prompts, reminders
+from bot.incident import lifecycle, triage
+from bot.record import chain, timeline
+from bot.record.timeline import Posted
 from storage.models import Incident, Reminder
 from tests.reminder_world import ALICE, BOB, CAROL, DAVE, T0, World, catalog_with, slack_error, world
 

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot import actions, chain, reminders
+from bot.app.wiring import build_deps
 from bot.config import Settings
-from bot.deps import build_deps
-from bot.slack.scheduler import sweep
+from bot.followup import action_items, reminders
+from bot.record import chain
+from bot.slack.sweep import sweep
 from storage.models import Incident, Reminder, TimelineEntry
 from tests.reminder_world import ALICE, BOB, CAROL, T0, RecordingSlack, World, catalog_with, day
 from tests.reminder_world import world as base_world
@@ -77,7 +78,7 @@ async def test_done_cancels_every_pending_reminder(database_url: str) -> None:
         change = await w.action(incident, "2026-03-06")
         await w.sweep()
         async with w.deps.session() as s:
-            await actions.complete(s, action_id=change.action.id or 0, note="shipped", actor=BOB, now=w.clock())
+            await action_items.complete(s, action_id=change.action.id or 0, note="shipped", actor=BOB, now=w.clock())
         assert {r.status for r in await w.reminders() if r.kind != "assigned"} == {"cancelled"}
         for iso in ("2026-03-05T09:00", "2026-03-06T09:00", "2026-03-09T09:00", "2026-03-20T09:00"):
             assert await _kinds_at(w, iso) == []
@@ -91,7 +92,7 @@ async def test_snooze_postpones_the_owner_but_not_the_commander(database_url: st
         assert await _kinds_at(w, "2026-03-07T09:00") == ["due_soon"]  # late sweep: one catch-up reminder
         at(w, "2026-03-07T10:00")
         async with w.deps.session() as s:
-            _, until = await actions.snooze(s, catalog=w.deps.catalog, action_id=change.action.id or 0, days=7,
+            _, until = await action_items.snooze(s, catalog=w.deps.catalog, action_id=change.action.id or 0, days=7,
                                             actor=BOB, now=w.clock())
         assert until == w.clock() + timedelta(days=7)
         assert await _kinds_at(w, "2026-03-09T09:00") == ["escalation"]
@@ -105,7 +106,7 @@ async def test_snooze_of_a_far_item_keeps_its_regular_reminder(database_url: str
         incident = await w.incident()
         change = await w.action(incident, "2026-03-20")
         async with w.deps.session() as s:
-            _, until = await actions.snooze(s, catalog=w.deps.catalog, action_id=change.action.id or 0, days=1,
+            _, until = await action_items.snooze(s, catalog=w.deps.catalog, action_id=change.action.id or 0, days=1,
                                             actor=BOB, now=w.clock())
         assert until == T0.replace(day=19, hour=9)  # the due-soon reminder was later than a day anyway
 
@@ -115,8 +116,8 @@ async def test_a_new_due_date_reschedules_owner_reminders_and_escalation(databas
         incident = await w.incident()
         change = await w.action(incident, "2026-03-06")
         async with w.deps.session() as s:
-            await actions.set_due(s, catalog=w.deps.catalog, action_id=change.action.id or 0, due=day("2026-03-13"),
-                                  actor=ALICE, now=w.clock())
+            await action_items.set_due(s, catalog=w.deps.catalog, action_id=change.action.id or 0,
+                                       due=day("2026-03-13"), actor=ALICE, now=w.clock())
         pending = {(r.kind, r.due_at) for r in await w.reminders(status="pending") if r.kind != "assigned"}
         assert pending == {("due_soon", T0.replace(day=12, hour=9)), ("escalation", T0.replace(day=16, hour=9))}
         assert await _kinds_at(w, "2026-03-06T09:00") == ["assigned"]
@@ -128,7 +129,8 @@ async def test_reassignment_dms_the_new_owner_and_reminders_follow_the_item(data
         incident = await w.incident()
         change = await w.action(incident, "2026-03-06")
         async with w.deps.session() as s:
-            moved = await actions.reassign(s, action_id=change.action.id or 0, owner=CAROL, actor=BOB, now=w.clock())
+            moved = await action_items.reassign(s, action_id=change.action.id or 0, owner=CAROL, actor=BOB,
+                                                now=w.clock())
         assert moved.previous_owner == BOB and moved.notify is not None
         await w.sweep()
         assert w.slack.to(BOB) == [] and w.slack.kinds(CAROL) == ["assigned"]  # Bob's DM was superseded

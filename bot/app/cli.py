@@ -1,0 +1,106 @@
+"""The `retro` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import __version__
+from bot.config import Settings, load_settings
+from bot.errors import ConfigError, RetroError
+from bot.observability import setup_logging
+
+NO_TOKENS = """Retro needs Slack credentials to serve a real workspace:
+  1. Create an app at https://api.slack.com/apps from manifest.yml (Create New App > From an app manifest).
+  2. Install it to your workspace; copy the Bot User OAuth Token (xoxb-…) into SLACK_BOT_TOKEN.
+  3. HTTP mode: copy the Signing Secret into SLACK_SIGNING_SECRET and point the request URLs at /slack/events.
+     Socket Mode (laptops): create an app-level token with connections:write and set SLACK_APP_TOKEN (xapp-…).
+To try Retro without Slack, run `retro sandbox` (a local Slack in your terminal) or `retro demo`."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="retro", description="Retro: ML incident capture and postmortems for Slack.")
+    p.add_argument("--version", action="version", version=f"retro {__version__}")
+    sub = p.add_subparsers(dest="cmd", metavar="<command>")
+    sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set)")
+    sb = sub.add_parser("sandbox", help="a local Slack in the terminal, with the real bot behind it")
+    sb.add_argument("--as", dest="user", default="alice", help="the user you type as (default alice)")
+    verify = sub.add_parser("verify", help="check an incident's hash chain in the database, or a bundle offline")
+    verify.add_argument("incident", help="incident channel name (inc-…), numeric id, or an exported bundle folder")
+    export = sub.add_parser("export", help="write an incident's bundle: postmortem, incident.json, timeline, MANIFEST")
+    export.add_argument("incident", help="incident channel name (inc-…) or numeric id")
+    export.add_argument("-o", "--out", type=Path, help="folder to write (default ./<channel>-bundle)")
+    render = sub.add_parser("render", help="re-render a bundle's postmortem from its incident.json")
+    render.add_argument("bundle", type=Path, help="an exported bundle folder")
+    render.add_argument("-o", "--out", type=Path, help="write the Markdown here instead of standard output")
+    render.add_argument("--check", action="store_true", help="compare with the bundle's postmortem.md (exit 1 if not)")
+    demo = sub.add_parser("demo", help="run a scripted ML incident in the sandbox and write its verified bundle")
+    demo.add_argument("-o", "--out", type=Path, default=Path("retro-demo"), help="bundle folder (default ./retro-demo)")
+    db = sub.add_parser("db", help="database schema")
+    db.add_argument("action", choices=["upgrade", "current"], help="apply pending migrations / show revision")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `retro` console script."""
+    args = _parser().parse_args(argv)
+    if args.cmd is None:
+        _parser().print_help()
+        return 0
+    try:
+        settings = load_settings()
+        interactive = args.cmd in ("sandbox", "demo")
+        setup_logging("WARNING" if interactive else settings.log_level,
+                      json_lines=settings.log_format == "json" and not interactive)
+        return asyncio.run(_dispatch(args, settings))
+    except ConfigError as exc:
+        print(f"retro: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except RetroError as exc:
+        print(f"retro: {exc.user_message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.cmd == "serve":
+        if not settings.has_slack_credentials and not settings.socket_mode:
+            print(NO_TOKENS, file=sys.stderr)
+            return 2
+        settings.check_for_serve()
+        from bot.app.runtime import serve
+
+        await serve(settings)
+        return 0
+    if args.cmd == "sandbox":
+        from bot.app.repl import run_sandbox
+
+        await run_sandbox(settings, user=args.user)
+        return 0
+    if args.cmd == "db":
+        from storage.migrate import current_revision, head_revision, upgrade_async
+
+        if args.action == "upgrade":
+            await upgrade_async(settings.database_url)
+        current = await current_revision(settings.database_url)
+        print(f"database at {current or 'no schema'} (head {head_revision()})")
+        return 0
+    if args.cmd == "verify":
+        from bot.app.offline import verify
+
+        return await verify(settings, args.incident)
+    if args.cmd in ("export", "render"):
+        from bot.app import offline
+
+        if args.cmd == "export":
+            return await offline.export_incident(settings, args.incident, args.out)
+        return offline.render_bundle(settings, args.bundle, args.out, args.check)
+    if args.cmd == "demo":
+        from bot.app.demo import run_demo
+
+        return await run_demo(settings, out=args.out)
+    raise AssertionError(args.cmd)

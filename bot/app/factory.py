@@ -1,0 +1,50 @@
+"""The Bolt app factory: no side effects at import, everything from Settings."""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+import handlers
+from bot.app.wiring import build_deps
+from bot.config import Settings
+from bot.deps import Deps
+from bot.slack.client import make_client
+
+log = logging.getLogger("retro")
+
+
+class _EnvTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when given a client, then warns it ignores it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+log.addFilter(_EnvTokenNotice())
+
+
+def create_app(settings: Settings, *, client: AsyncWebClient | None = None, deps: Deps | None = None) -> AsyncApp:
+    """Build the async Bolt app with every Retro listener registered."""
+    deps = deps or build_deps(settings)
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    oauth = None
+    if settings.slack_client_id is not None:
+        from bot.slack.oauth import oauth_settings  # multi-workspace: tokens come from the installation store
+
+        oauth = oauth_settings(settings, deps)
+        deps.installation_store = oauth.installation_store
+        client = client or make_client(settings, deps=deps)
+        client.token = None
+    app = AsyncApp(
+        client=client or make_client(settings, deps=deps),
+        signing_secret=secret,
+        oauth_settings=oauth,
+        logger=log,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+    )
+    handlers.register_all(app, deps)
+    return app

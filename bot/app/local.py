@@ -1,0 +1,151 @@
+"""A complete local stack: the Slack emulator plus the real bot over HTTP (tests, `retro sandbox`, `retro demo`)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import aiohttp
+import yaml
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+from bot.app.factory import create_app
+from bot.app.runtime import learn_identity
+from bot.app.scheduler import ReminderScheduler, start_scheduler
+from bot.app.server import build_web_app
+from bot.app.wiring import build_deps
+from bot.config import Settings
+from bot.deps import Deps, utc_now
+from bot.slack.client import make_client
+from sandbox import SlackDriver, SlackEmulator
+from storage.migrate import upgrade_async
+
+SANDBOX_SECRET = "sandbox-signing-secret"
+SANDBOX_TOKEN = "xoxb-sandbox-token"
+SANDBOX_CLIENT_ID = "1111.2222"
+SANDBOX_CLIENT_SECRET = "sandbox-client-secret"
+
+
+def manifest_events() -> list[str] | None:
+    """The bot events manifest.yml subscribes to, so the sandbox delivers only those (None: file not shipped)."""
+    path = Path(__file__).resolve().parents[2] / "manifest.yml"
+    if not path.is_file():
+        return None
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return list(data["settings"]["event_subscriptions"]["bot_events"])
+
+
+@dataclass
+class LocalStack:
+    """Everything a scenario needs: the fake Slack, its users, and the bot serving real HTTP."""
+
+    emulator: SlackEmulator
+    driver: SlackDriver
+    deps: Deps
+    bolt: AsyncApp
+    events_url: str
+    settings: Settings
+    scheduler: ReminderScheduler | None = None
+
+    async def settle(self, timeout: float = 15.0) -> None:
+        """Wait until Slack has delivered everything and the bot has finished all work it acked."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            await self.emulator.drain(timeout)
+            if self.deps.inflight.count == 0 and self.emulator.activity.inflight == 0:
+                await asyncio.sleep(0.01)
+                if self.deps.inflight.count == 0 and self.emulator.activity.inflight == 0:
+                    return
+            await self.deps.inflight.wait_idle(timeout)
+        raise TimeoutError("the sandbox did not settle")
+
+
+@asynccontextmanager
+async def local_stack(*, database_url: str | None = None, clock: Callable[[], datetime] = utc_now,
+                      env: dict[str, str] | None = None, scheduler: bool = False,
+                      oauth: bool = False) -> AsyncIterator[LocalStack]:
+    """Start the emulator and the bot on free loopback ports; tear both down afterwards.
+
+    The reminder scheduler only runs with `scheduler=True`; tests call `bot.slack.sweep.sweep` themselves.
+    With `oauth`, the bot runs multi-workspace (tokens come from installs) and nothing is installed yet.
+    """
+    emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN,
+                             event_subscriptions=manifest_events())
+    await emulator.start()
+    with tempfile.TemporaryDirectory(prefix="retro-") as tmp:
+        url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'retro.db'}"
+        credentials = ({"slack_client_id": SANDBOX_CLIENT_ID, "slack_client_secret": SANDBOX_CLIENT_SECRET} if oauth
+                       else {"slack_bot_token": SANDBOX_TOKEN})
+        settings = Settings.model_validate({
+            **credentials, "slack_signing_secret": SANDBOX_SECRET, "slack_api_url": emulator.api_url,
+            "database_url": url, "retro_artifacts_dir": Path(tmp) / "artifacts", **(env or {})})
+        await upgrade_async(url)
+        deps = build_deps(settings, clock=clock)
+        client = make_client(settings, deps=deps)
+        bolt = create_app(settings, client=client, deps=deps)
+        if not oauth:
+            await learn_identity(deps, client)
+        runner = web.AppRunner(build_web_app(bolt, deps))
+        await runner.setup()
+        site = web.TCPSite(runner, host="127.0.0.1", port=0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        events_url = f"http://127.0.0.1:{port}/slack/events"
+        emulator.events_url = events_url
+        if oauth:
+            emulator.configure_oauth(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
+                                     redirect_uris=[events_url.replace("/slack/events", "/slack/oauth_redirect")])
+        reminders = await start_scheduler(deps, client) if scheduler else None
+        try:
+            yield LocalStack(emulator, SlackDriver(emulator), deps, bolt, events_url, settings, reminders)
+        finally:
+            if reminders is not None:
+                await reminders.stop()
+            await emulator.drain()
+            await runner.cleanup()
+            await deps.close()
+            await emulator.stop()
+
+
+def free_port() -> int:
+    """An unused loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_http(url: str, timeout: float = 30) -> None:
+    """Wait until a server answers below 500."""
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            try:
+                async with http.get(url) as resp:
+                    if resp.status < 500:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError(url)
+
+
+def spawn_serve(*, port: int, api_url: str, database_url: str, extra_env: dict[str, str] | None = None,
+                cwd: Path | None = None, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """`retro serve` as its own process, talking to the sandbox's Web API."""
+    env = {**os.environ, "SLACK_BOT_TOKEN": SANDBOX_TOKEN, "SLACK_SIGNING_SECRET": SANDBOX_SECRET,
+           "SLACK_API_URL": api_url, "DATABASE_URL": database_url, "PORT": str(port), "HOST": "127.0.0.1",
+           "LOG_LEVEL": "WARNING", **(extra_env or {})}
+    env.pop("SLACK_APP_TOKEN", None)
+    return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=cwd, stderr=log)

@@ -1,0 +1,23 @@
+"""Building the process's dependencies from Settings: engine, team configuration, templates, ingest writer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.catalog import load_catalog
+from bot.config import Settings
+from bot.deps import Deps, utc_now
+from bot.postmortem.draft import template_environment
+from bot.record.ingest import IngestQueue
+from storage.db import create_engine, session_factory
+
+
+def build_deps(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Deps:
+    """Create the engine, load the team configuration and templates, and start nothing (no network)."""
+    engine = create_engine(settings.database_url)
+    deps = Deps(settings=settings, catalog=load_catalog(settings.retro_config), engine=engine,
+                sessions=session_factory(engine), templates=template_environment(settings.retro_templates_dir),
+                clock=clock)
+    deps.provide(IngestQueue(engine))
+    return deps

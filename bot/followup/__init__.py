@@ -1,0 +1,1 @@
+"""After the talking: action items, reminders and their cadence, nudges and prompts."""

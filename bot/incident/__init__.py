@@ -1,0 +1,1 @@
+"""Incidents and what responders do in them: declaration, lifecycle, roles, triage, evidence, hypotheses."""

@@ -1,0 +1,1 @@
+"""Across incidents: statistics and search."""

@@ -1,0 +1,1 @@
+"""The incident document, the drafted postmortem, its measures, timeline picture and exported bundle."""

@@ -1,0 +1,86 @@
+"""Modal submissions: declare, triage, evidence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.modals import ModalMeta
+from bot.deps import Deps
+from bot.errors import RetroError, UsageError
+from bot.ids import CallbackId, Field
+from bot.incident import evidence, incidents, triage
+from bot.slack import channels
+from handlers.context import Ctx
+from handlers.guard import guarded
+from handlers.incident_cmds import add_evidence, declare
+from handlers.viewstate import values_of
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    """Register the modal submissions."""
+
+    def ctx_of(body: dict[str, Any], client: AsyncWebClient) -> tuple[Ctx, ModalMeta, dict[str, Any]]:
+        meta = ModalMeta.model_validate_json(body["view"]["private_metadata"])
+        ctx = Ctx.of_interaction(deps, client, None, body)
+        ctx.team_id, ctx.channel_id = meta.team_id, meta.channel_id
+        return ctx, meta, values_of(body["view"])
+
+    @app.view(CallbackId.DECLARE)
+    @guarded(deps)
+    async def on_declare(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        ctx, meta, v = ctx_of(body, client)
+        models = tuple(m.strip() for m in str(v.get(Field.MODELS) or "").split(",") if m.strip())
+        try:
+            decl = incidents.validate_declaration(deps.catalog, title=str(v.get(Field.TITLE) or ""),
+                                                  severity=v.get(Field.SEVERITY), category=v.get(Field.CATEGORY),
+                                                  models=models, description=str(v.get(Field.DESCRIPTION) or ""))
+        except UsageError as exc:
+            block = Field.MODELS if "model" in exc.problem else Field.TITLE
+            await ack(response_action="errors", errors={block: exc.problem[:150]})
+            return
+        await ack()
+        await declare(ctx, decl)
+
+    @app.view(CallbackId.TRIAGE)
+    @guarded(deps)
+    async def on_triage(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        ctx, meta, v = ctx_of(body, client)
+        try:
+            form = triage.TriageForm.model_validate({k: v.get(k) or None for k in triage.FIELDS}
+                                                    | {k: v.get(k) or "" for k in triage.FIELDS
+                                                       if k not in ("impact_start", "detected_at")})
+        except ValidationError as exc:
+            field = str(exc.errors()[0]["loc"][0])
+            await ack(response_action="errors", errors={field: exc.errors()[0]["msg"][:150]})
+            return
+        if form.impact_start and form.detected_at and form.impact_start > form.detected_at:
+            await ack(response_action="errors", errors={Field.DETECTED_AT: "Detection cannot precede impact start."})
+            return
+        await ack()
+        async with deps.session() as session:
+            incident = await incidents.by_reference(session, str(meta.incident_id), team_id=meta.team_id)
+            version = await triage.submit(session, incident=incident, form=form, actor=ctx.user_id, now=deps.now())
+            missing = form.missing(deps.catalog.triage.required)
+        text = f"<@{ctx.user_id}> submitted triage template v{version.version}."
+        if missing:
+            text += f" Still missing: {', '.join(triage.FIELDS[m] for m in missing if m in triage.FIELDS)}."
+        await channels.post(client, deps, incident, text=text, thread_ts=incident.card_ts)
+
+    @app.view(CallbackId.EVIDENCE)
+    @guarded(deps)
+    async def on_evidence(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        ctx, meta, v = ctx_of(body, client)
+        try:
+            item = evidence.validate(str(v.get(Field.KIND) or ""), str(v.get(Field.REF) or ""),
+                                     str(v.get(Field.NOTE) or ""), {}, now=deps.now())
+        except RetroError as exc:
+            await ack(response_action="errors", errors={Field.REF: exc.user_message.split("\n")[0][:150]})
+            return
+        await ack()
+        async with deps.session() as session:
+            incident = await incidents.by_reference(session, str(meta.incident_id), team_id=meta.team_id)
+        await add_evidence(ctx, incident, item)
