@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 
 class RetroError(Exception):
-    """An error whose text is safe and useful to show the user."""
+    """An error whose text is safe and useful to show the user.
 
-    def __init__(self, user_message: str) -> None:
-        super().__init__(user_message)
-        self.user_message = user_message
+    The domain names people without Slack markup: the message holds `{field}`s and `people` maps each field to a
+    user id. `user_message` shows the ids as they are; the Slack layer renders them as mentions (`render`).
+    """
+
+    def __init__(self, user_message: str, *, people: Mapping[str, str] | None = None) -> None:
+        self.template = user_message
+        self.people = dict(people or {})
+        self.user_message = self.render(str)
+        super().__init__(self.user_message)
+
+    def render(self, person: Callable[[str], str]) -> str:
+        """The message with each person shown by `person(user_id)`."""
+        if not self.people:
+            return self.template
+        return self.template.format_map({field: person(uid) for field, uid in self.people.items()})
 
 
 class UsageError(RetroError):

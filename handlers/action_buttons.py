@@ -18,10 +18,11 @@ from bot.errors import RetroError
 from bot.followup import action_items, cadence
 from bot.ids import ActionId, CallbackId, Field
 from bot.incident import hypotheses
-from handlers.action_cmds import create, publish_change
+from bot.slack import flows
 from handlers.context import Ctx
 from handlers.guard import guarded
 from handlers.parsing import numbered
+from handlers.payloads import action_value, in_message, view_of
 from handlers.viewstate import values_of
 
 FIELD_OF = {"title": Field.TITLE, "owner": Field.OWNER, "due": Field.DUE, "kind": Field.ACTION_KIND,
@@ -29,12 +30,9 @@ FIELD_OF = {"title": Field.TITLE, "owner": Field.OWNER, "due": Field.DUE, "kind"
 DEFAULT_DUE_DAYS = 7
 
 
-def _value(body: dict[str, Any]) -> str:
-    return str((body.get("actions") or [{}])[0].get("value") or "")
-
-
-def _in_message(body: dict[str, Any]) -> bool:
-    return (body.get("container") or {}).get("type") == "message"
+def _item_id(body: dict[str, Any]) -> int:
+    value = action_value(body)
+    return int(value) if value.isdigit() else 0
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -43,15 +41,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def snooze(body: dict[str, Any], client: AsyncWebClient, respond: AsyncRespond, days: int) -> None:
         ctx = Ctx.of_interaction(deps, client, respond, body)
         async with deps.session() as session:
-            item, incident = await action_items.by_id(session, int(_value(body) or 0), team_id=ctx.team_id)
+            item, incident = await action_items.by_id(session, _item_id(body), team_id=ctx.team_id)
             change, until = await action_items.snooze(session, catalog=deps.catalog, action_id=item.id or 0, days=days,
                                                  actor=ctx.user_id, now=deps.now())
-        if _in_message(body):
+        if in_message(body):
             today = cadence.local_today(deps.now(), deps.catalog.tz)
             blocks = snoozed_blocks(change.action, incident, today, deps.workspace_url.get(ctx.team_id),
                                     f":zzz: Next reminder {when(until)}.")
             await respond(text=f"A{item.number} snoozed", replace_original=True, blocks=blocks)
-        await publish_change(ctx, incident, change, None)  # personal: chained, not announced in the channel
+        # personal: chained, not announced in the channel
+        await flows.publish_change(client, deps, incident, change, None)
 
     @app.action(ActionId.ACTION_DONE)
     @guarded(deps)
@@ -59,13 +58,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         ctx = Ctx.of_interaction(deps, client, respond, body)
         async with deps.session() as session:
-            item, incident = await action_items.by_id(session, int(_value(body) or 0), team_id=ctx.team_id)
+            item, incident = await action_items.by_id(session, _item_id(body), team_id=ctx.team_id)
             change = await action_items.complete(session, action_id=item.id or 0, note="", actor=ctx.user_id,
                                             now=deps.now())
-        if _in_message(body):
+        if in_message(body):
             await respond(text=f"A{item.number} done", replace_original=True, blocks=done_blocks(
                 change.action, f":white_check_mark: Done, {when(deps.now())}."))
-        await publish_change(ctx, incident, change, action_changed_text(change.action, "done", ctx.user_id))
+        await flows.publish_change(client, deps, incident, change,
+                                   action_changed_text(change.action, "done", ctx.user_id))
 
     @app.action(ActionId.ACTION_SNOOZE_DAY)
     @guarded(deps)
@@ -90,7 +90,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def add_action(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ctx = Ctx.of_interaction(deps, client, None, body)
-        incident = await ctx.incident_by_id(int(_value(body) or 0))  # a private incident: members only
+        incident = await ctx.incident_by_id(_item_id(body))  # a private incident: members only
         meta = ModalMeta(team_id=ctx.team_id, channel_id=ctx.channel_id, incident_id=incident.id)
         due = cadence.local_today(deps.now(), deps.catalog.tz) + timedelta(days=DEFAULT_DUE_DAYS)
         await client.views_open(trigger_id=ctx.trigger_id, view=action_modal(meta, action_items.KINDS, due))
@@ -98,10 +98,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.view(CallbackId.ACTION)
     @guarded(deps)
     async def on_action(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        meta = ModalMeta.model_validate_json(body["view"]["private_metadata"])
-        ctx = Ctx.of_interaction(deps, client, None, body)
-        ctx.team_id, ctx.channel_id = meta.team_id, meta.channel_id
-        v = values_of(body["view"])
+        ctx, meta = Ctx.of_modal(deps, client, body)
+        v = values_of(view_of(body))
         raw_h = str(v.get(Field.HYPOTHESIS) or "").strip()
         try:
             hyp = numbered(raw_h, "H", action_items.ACTION_USAGE) if raw_h else None
@@ -124,4 +122,4 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={field: exc.user_message[:150]})
             return
         await ack()
-        await create(ctx, incident, item)
+        await flows.create_action(client, deps, incident, item, actor=ctx.user_id)

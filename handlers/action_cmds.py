@@ -2,45 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
-from slack_sdk.errors import SlackApiError
-
 from bot.blocks.home import my_items
-from bot.blocks.ledger import action_added_text, action_changed_text, action_list
+from bot.blocks.ledger import action_changed_text, action_list
 from bot.followup import action_items, cadence
-from bot.followup.action_items import ActionInput, Change
-from bot.slack import app_home, channels
-from bot.slack.sweep import deliver_now
+from bot.followup.action_items import Change
+from bot.slack import flows
 from handlers.context import Ctx
 from handlers.parsing import Parsed, numbered, user_id
 from storage.models import Incident
 
-log = logging.getLogger("retro.actions")
 _LEAD = re.compile(r"^\s*(\S+)\s*(.*)$", re.DOTALL)
-
-
-async def publish_change(ctx: Ctx, incident: Incident, change: Change, notice: str | None) -> None:
-    """After a change: tell the channel (unless `notice` is None), DM a new owner, refresh the Homes it touches
-    (the record is already safe)."""
-    try:
-        if notice is not None:
-            await channels.post(ctx.client, ctx.deps, incident, text=notice)
-    except SlackApiError as exc:  # e.g. the channel was archived after the incident closed
-        log.warning("could not post in incident %s: %s", incident.id, exc.response.get("error"))
-    await deliver_now(ctx.deps, ctx.client, [change.notify])
-    await app_home.refresh(ctx.client, ctx.deps, incident.team_id, [change.action.owner, change.previous_owner])
-
-
-async def create(ctx: Ctx, incident: Incident, item: ActionInput) -> Change:
-    """Record a new action item and publish it."""
-    async with ctx.deps.session() as session:
-        change = await action_items.create(session, catalog=ctx.deps.catalog, incident=incident, item=item,
-                                      actor=ctx.user_id, now=ctx.deps.now())
-    today = cadence.local_today(ctx.deps.now(), ctx.deps.catalog.tz)
-    await publish_change(ctx, incident, change, action_added_text(change.action, today))
-    return change
 
 
 async def action(ctx: Ctx, cmd: Parsed) -> None:
@@ -50,7 +23,7 @@ async def action(ctx: Ctx, cmd: Parsed) -> None:
     hypothesis = numbered(cmd.options["hypothesis"], "H", cmd.usage) if cmd.options.get("hypothesis") else None
     item = action_items.validate(ctx.deps.catalog, title=cmd.text(), owner=owner, due=cmd.options.get("due"),
                             kind=cmd.options.get("kind"), hypothesis=hypothesis, now=ctx.deps.now())
-    await create(ctx, await ctx.incident(), item)
+    await flows.create_action(ctx.client, ctx.deps, await ctx.incident(), item, actor=ctx.user_id)
 
 
 async def actions_cmd(ctx: Ctx, cmd: Parsed) -> None:
@@ -75,13 +48,18 @@ async def _target(ctx: Ctx, cmd: Parsed) -> tuple[Incident, int, str]:
     return incident, item.id or 0, m.group(2).strip()
 
 
+async def _publish(ctx: Ctx, incident: Incident, change: Change, what: str) -> None:
+    await flows.publish_change(ctx.client, ctx.deps, incident, change,
+                               action_changed_text(change.action, what, ctx.user_id))
+
+
 async def done(ctx: Ctx, cmd: Parsed) -> None:
     """`/retro done A<n> [note]`."""
     incident, action_id, note = await _target(ctx, cmd)
     async with ctx.deps.session() as session:
         change = await action_items.complete(session, action_id=action_id, note=note, actor=ctx.user_id,
                                         now=ctx.deps.now())
-    await publish_change(ctx, incident, change, action_changed_text(change.action, "done", ctx.user_id))
+    await _publish(ctx, incident, change, "done")
 
 
 async def drop(ctx: Ctx, cmd: Parsed) -> None:
@@ -92,7 +70,7 @@ async def drop(ctx: Ctx, cmd: Parsed) -> None:
     async with ctx.deps.session() as session:
         change = await action_items.drop(session, action_id=action_id, reason=reason, actor=ctx.user_id,
                                     now=ctx.deps.now())
-    await publish_change(ctx, incident, change, action_changed_text(change.action, "dropped", ctx.user_id))
+    await _publish(ctx, incident, change, "dropped")
 
 
 async def reassign(ctx: Ctx, cmd: Parsed) -> None:
@@ -106,7 +84,7 @@ async def reassign(ctx: Ctx, cmd: Parsed) -> None:
         change = await action_items.reassign(session, action_id=action_id, owner=owner, actor=ctx.user_id,
                                         now=ctx.deps.now())
     what = f"reassigned from <@{change.previous_owner}> to <@{owner}>"
-    await publish_change(ctx, incident, change, action_changed_text(change.action, what, ctx.user_id))
+    await _publish(ctx, incident, change, what)
 
 
 async def due(ctx: Ctx, cmd: Parsed) -> None:
@@ -120,7 +98,7 @@ async def due(ctx: Ctx, cmd: Parsed) -> None:
         change = await action_items.set_due(session, catalog=ctx.deps.catalog, action_id=action_id, due=new_due,
                                        actor=ctx.user_id, now=ctx.deps.now())
     what = f"now due {new_due.isoformat()}"
-    await publish_change(ctx, incident, change, action_changed_text(change.action, what, ctx.user_id))
+    await _publish(ctx, incident, change, what)
 
 
 async def my(ctx: Ctx, cmd: Parsed) -> None:
@@ -133,7 +111,3 @@ async def my(ctx: Ctx, cmd: Parsed) -> None:
     today = cadence.local_today(ctx.deps.now(), ctx.deps.catalog.tz)
     await ctx.reply(f"You have {len(items)} open action item(s)",
                     my_items(items, today, ctx.deps.workspace_url.get(ctx.team_id)))
-
-
-SUBCOMMANDS = {"action": action, "actions": actions_cmd, "done": done, "drop": drop, "reassign": reassign,
-               "due": due, "my": my}

@@ -10,18 +10,17 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import roles_prompt_blocks
-from bot.blocks.modals import ModalMeta, triage_modal
+from bot.blocks.lists import timeline_page
+from bot.blocks.modals import ModalMeta, evidence_modal, triage_modal
 from bot.deps import Deps
 from bot.ids import ActionId
 from bot.incident import triage
 from bot.incident.roles import current_roles
+from bot.record import timeline
+from bot.slack import flows
 from handlers.context import Ctx
 from handlers.guard import guarded
-from handlers.incident_cmds import assign_role, open_evidence_modal, show_timeline
-
-
-def _value(body: dict[str, Any]) -> str:
-    return str((body.get("actions") or [{}])[0].get("value") or "")
+from handlers.payloads import action_value, clicked
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -35,7 +34,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def open_triage(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ctx = ctx_of(body, client, None)
-        incident = await ctx.incident_by_id(_value(body))
+        incident = await ctx.incident_by_id(action_value(body))
         async with deps.session() as session:
             form = triage.form_of(await triage.latest(session, incident.id or 0))
         meta = ModalMeta(team_id=ctx.team_id, channel_id=incident.channel_id, incident_id=incident.id)
@@ -46,8 +45,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def add_evidence(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ctx = ctx_of(body, client, None)
-        incident = await ctx.incident_by_id(_value(body))
-        await open_evidence_modal(ctx, incident.id or 0)
+        incident = await ctx.incident_by_id(action_value(body))
+        meta = ModalMeta(team_id=ctx.team_id, channel_id=ctx.channel_id, incident_id=incident.id)
+        await client.views_open(trigger_id=ctx.trigger_id, view=evidence_modal(meta))
 
     @app.action(ActionId.ASSIGN_ROLES)
     @guarded(deps)
@@ -55,7 +55,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
                            respond: AsyncRespond) -> None:
         await ack()
         ctx = ctx_of(body, client, respond)
-        incident = await ctx.incident_by_id(_value(body))
+        incident = await ctx.incident_by_id(action_value(body))
         async with deps.session() as session:
             held = await current_roles(session, incident.id or 0)
         await ctx.reply("Pick people for the roles", roles_prompt_blocks(incident, held, deps.catalog))
@@ -65,15 +65,20 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def role_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
                           respond: AsyncRespond) -> None:
         await ack()
-        action = (body.get("actions") or [{}])[0]
-        role_id = str(action.get("action_id", "")).split(":", 1)[1]
-        await assign_role(ctx_of(body, client, respond), role_id, str(action.get("selected_user") or ""))
+        picked = clicked(body)
+        ctx = ctx_of(body, client, respond)
+        await flows.assign_role(client, deps, await ctx.incident(), role=picked.action_id.split(":", 1)[1],
+                                user=picked.selected_user, actor=ctx.user_id)
 
     @app.action(ActionId.TIMELINE_PAGE)
     @guarded(deps)
-    async def timeline_page(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
-                            respond: AsyncRespond) -> None:
+    async def timeline_pages(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient,
+                             respond: AsyncRespond) -> None:
         await ack()
-        incident_id, show_all, page = (int(x) for x in _value(body).split(":"))
-        await show_timeline(ctx_of(body, client, respond), incident_id, show_all=bool(show_all), page=page,
-                            replace=True)
+        incident_id, show_all, page = (int(x) for x in action_value(body).split(":"))
+        ctx = ctx_of(body, client, respond)
+        incident = await ctx.incident_by_id(incident_id)
+        async with deps.session() as session:
+            entries = await timeline.entries(session, incident_id, key_only=not show_all)
+        await ctx.reply(f"Timeline of #{incident.channel_name}",
+                        timeline_page(incident, entries, page=page, show_all=bool(show_all)), replace=True)

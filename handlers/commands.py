@@ -15,7 +15,7 @@ from bot.deps import Deps
 from bot.incident import incidents
 from bot.incident.roles import current_roles
 from bot.safety import escape_mrkdwn
-from handlers import collect_cmds, incident_cmds, ledger_cmds, postmortem_cmds
+from handlers import action_cmds, datacheck_cmds, incident_cmds, insights_cmds, ledger_cmds, postmortem_cmds
 from handlers.context import Ctx
 from handlers.guard import guarded
 from handlers.parsing import USAGE, Parsed, parse
@@ -40,13 +40,24 @@ async def list_cmd(ctx: Ctx, cmd: Parsed) -> None:
 
 
 def subcommands() -> dict[str, Subcommand]:
-    """Every subcommand by name; each area module contributes its own."""
-    table: dict[str, Subcommand] = {"help": help_cmd, "list": list_cmd}
-    table.update(incident_cmds.SUBCOMMANDS)
-    table.update(postmortem_cmds.SUBCOMMANDS)
-    table.update(ledger_cmds.SUBCOMMANDS)
-    table.update(collect_cmds.SUBCOMMANDS)
-    return table
+    """Every subcommand by name, each from its area's module."""
+    return {
+        "help": help_cmd, "list": list_cmd,
+        # live capture
+        "start": incident_cmds.start, "role": incident_cmds.role, "roles": incident_cmds.roles_cmd,
+        "triage": incident_cmds.triage_cmd, "status": incident_cmds.status, "sev": incident_cmds.sev,
+        "note": incident_cmds.note, "timeline": incident_cmds.timeline_cmd, "evidence": incident_cmds.evidence_cmd,
+        "datacheck": datacheck_cmds.datacheck,
+        # the hypothesis ledger
+        "hypothesis": ledger_cmds.hypothesis, "hypotheses": ledger_cmds.ledger, "test": ledger_cmds.test,
+        "confirm": ledger_cmds.verdict, "refute": ledger_cmds.verdict, "inconclusive": ledger_cmds.verdict,
+        # action items
+        "action": action_cmds.action, "actions": action_cmds.actions_cmd, "done": action_cmds.done,
+        "drop": action_cmds.drop, "reassign": action_cmds.reassign, "due": action_cmds.due, "my": action_cmds.my,
+        # the postmortem, and what past incidents say
+        "postmortem": postmortem_cmds.postmortem,
+        "stats": insights_cmds.stats_cmd, "search": insights_cmds.search_cmd, "similar": insights_cmds.similar_cmd,
+    }
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

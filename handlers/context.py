@@ -10,10 +10,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks import Blocks
+from bot.blocks.card import declared_notice, declared_reply
+from bot.blocks.modals import ModalMeta
 from bot.deps import Deps
 from bot.errors import NotAllowedError
 from bot.incident import incidents
 from bot.slack.people import is_member
+from handlers.payloads import Origin, command_origin, interaction_origin, private_metadata
 from storage.models import Incident
 
 
@@ -31,20 +34,29 @@ class Ctx:
     enterprise_id: str | None = None
 
     @classmethod
+    def of(cls, deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None, origin: Origin) -> Ctx:
+        """From where a payload came."""
+        return cls(deps, client, respond, origin.team_id, origin.user_id, origin.channel_id, origin.trigger_id,
+                   origin.enterprise_id)
+
+    @classmethod
     def of_command(cls, deps: Deps, client: AsyncWebClient, respond: AsyncRespond, body: dict[str, Any]) -> Ctx:
         """From a slash-command payload."""
-        return cls(deps, client, respond, str(body.get("team_id", "")), str(body.get("user_id", "")),
-                   str(body.get("channel_id", "")), body.get("trigger_id"), body.get("enterprise_id"))
+        return cls.of(deps, client, respond, command_origin(body))
 
     @classmethod
     def of_interaction(cls, deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None,
                        body: dict[str, Any]) -> Ctx:
         """From a block_actions or view_submission payload."""
-        team = body.get("team") or {}
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
-        return cls(deps, client, respond, str(team.get("id") or body.get("user", {}).get("team_id", "")),
-                   str(body.get("user", {}).get("id", "")), str(channel or ""), body.get("trigger_id"),
-                   (body.get("enterprise") or {}).get("id"))
+        return cls.of(deps, client, respond, interaction_origin(body))
+
+    @classmethod
+    def of_modal(cls, deps: Deps, client: AsyncWebClient, body: dict[str, Any]) -> tuple[Ctx, ModalMeta]:
+        """From a view_submission: the submitter, in the workspace and channel the modal was opened for."""
+        meta = ModalMeta.model_validate_json(private_metadata(body))
+        ctx = cls.of_interaction(deps, client, None, body)
+        ctx.team_id, ctx.channel_id = meta.team_id, meta.channel_id
+        return ctx, meta
 
     async def _to_response_url(self, url: str, text: str, blocks: Blocks | None, response_type: str,
                                replace: bool) -> None:
@@ -67,6 +79,12 @@ class Ctx:
         """Answer in the channel for everyone, through response_url (works where the bot is not a member)."""
         if self.respond is not None and self.respond.response_url:
             await self._to_response_url(self.respond.response_url, text, blocks, "in_channel", False)
+
+    async def tell_declared(self, incident: Incident) -> None:
+        """Tell the declarer, and the channel it was declared from unless the incident is private."""
+        await self.reply(declared_reply(incident, self.deps.catalog))
+        if not incident.private and self.channel_id != incident.channel_id:
+            await self.announce(declared_notice(incident, self.deps.catalog))
 
     async def incident(self) -> Incident:
         """The incident of the current channel, or a clear error listing the open ones."""

@@ -7,50 +7,20 @@ import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.errors import RetroError
-from bot.record import chain
 from bot.slack import app_home
-from bot.slack.channels import file_digest
+from bot.slack.files import hash_shared_files
 from bot.slack.oauth import forget_workspace
 from handlers.guard import guarded
+from handlers.payloads import needs_listener, shared_files
 
 log = logging.getLogger("retro.events")
 
 # Every event the manifest subscribes to has a listener here (a test holds the two lists together).
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 SUBSCRIBED = ("message", "reaction_added", "pin_added", "app_home_opened", "app_uninstalled", "tokens_revoked")
-
-
-FILE_SUBTYPES = (None, "file_share", "thread_broadcast")
-
-
-def needs_listener(event: dict[str, Any], incident_id: int | None) -> bool:
-    """Whether an event has follow-up work beyond being recorded: only files shared in an incident channel do,
-    among messages. The ingest middleware answers the rest itself once they are committed."""
-    if event.get("type") != "message":
-        return True
-    return bool(incident_id and event.get("files") and event.get("subtype") in FILE_SUBTYPES)
-
-
-async def hash_shared_files(deps: Deps, client: AsyncWebClient, incident_id: int, event: dict[str, Any]) -> None:
-    """Download files shared in an incident channel and chain their SHA-256 digests."""
-    for f in event.get("files") or []:
-        fid = str(f.get("id") or "")
-        if not fid:
-            continue
-        try:
-            digest, meta = await file_digest(client, fid, channel_id=str(event.get("channel") or ""))
-            data: dict[str, Any] = {"file": meta, "sha256": digest, "message_ts": event.get("ts")}
-        except (RetroError, SlackApiError, OSError) as exc:
-            data = {"file": {"id": fid}, "error": str(exc)[:300], "message_ts": event.get("ts")}
-        async with deps.session() as session:
-            await chain.append(session, incident_id=incident_id, kind="file_hashed", at=deps.now(),
-                               actor=event.get("user"), slack_ts=event.get("ts"), data=data)
-            await session.commit()
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -61,7 +31,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def on_message(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         incident_id = context.get("incident_id")
         if incident_id is not None and needs_listener(event, int(incident_id)):
-            await hash_shared_files(deps, client, int(incident_id), event)
+            await hash_shared_files(client, deps, int(incident_id), shared_files(event))
 
     @app.event("reaction_added")
     @guarded(deps)

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import DBAPIError
 
+from bot.blocks.kit import error_text
 from bot.deps import Deps
 from bot.errors import RetroError
 from bot.safety import escape_mrkdwn
@@ -30,7 +31,7 @@ F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 def message_for(error: BaseException) -> tuple[str, str | None]:
     """The user-facing text and, for unexpected errors, the correlation id that is also logged."""
     if isinstance(error, RetroError):
-        return f":warning: {escape_mrkdwn(error.user_message)}", None
+        return f":warning: {error_text(error)}", None
     cid = uuid.uuid4().hex[:12]
     if isinstance(error, DBAPIError | ConnectionError | TimeoutError):  # the database is away: operations, not a bug
         log.warning("database unavailable (%s), correlation id %s", type(error).__name__, cid)

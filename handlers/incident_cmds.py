@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from bot.blocks import declared_notice, echo
-from bot.blocks.card import duties_text
+from bot.blocks import echo
 from bot.blocks.lists import evidence_list, timeline_page
-from bot.blocks.modals import ModalMeta, declare_modal, evidence_modal, triage_modal
+from bot.blocks.modals import ModalMeta, declare_modal, triage_modal
 from bot.incident import evidence, incidents, lifecycle, roles, triage
 from bot.record import timeline
 from bot.record.ingest import IngestQueue
-from bot.slack import channels
-from handlers import collect_cmds
+from bot.slack import channels, flows
+from bot.slack.collect import collect_models
 from handlers.context import Ctx
-from handlers.parsing import Parsed, user_id
-from storage.models import Incident
+from handlers.parsing import Parsed, metric_evidence, user_id
 
 
 async def start(ctx: Ctx, cmd: Parsed) -> None:
@@ -27,19 +25,10 @@ async def start(ctx: Ctx, cmd: Parsed) -> None:
     decl = incidents.validate_declaration(ctx.deps.catalog, title=cmd.text(), severity=cmd.options.get("sev"),
                                           category=cmd.options.get("type"), private=cmd.options.get("private"),
                                           models=models)
-    await declare(ctx, decl)
-
-
-async def declare(ctx: Ctx, decl: incidents.Declaration) -> None:
-    """Open the incident and tell the declarer (and the invoking channel, unless private)."""
-    incident = await channels.open_incident(ctx.client, ctx.deps, team_id=ctx.team_id, decl=decl, user=ctx.user_id,
-                                            from_channel=ctx.channel_id)
-    sev = ctx.deps.catalog.severity(decl.severity)
-    criteria = f" {sev.name}: {echo(sev.criteria)}" if sev else ""
-    await ctx.reply(f"Declared <#{incident.channel_id}>.{criteria}")
-    if not incident.private and ctx.channel_id != incident.channel_id:
-        await ctx.announce(declared_notice(incident, ctx.deps.catalog))
-    await collect_cmds.collect_models(ctx, incident)
+    incident = await flows.declare(ctx.client, ctx.deps, decl, team_id=ctx.team_id, actor=ctx.user_id,
+                                   from_channel=ctx.channel_id)
+    await ctx.tell_declared(incident)
+    await collect_models(ctx.client, ctx.deps, incident, actor=ctx.user_id, progress=ctx.reply)
 
 
 async def role(ctx: Ctx, cmd: Parsed) -> None:
@@ -47,21 +36,8 @@ async def role(ctx: Ctx, cmd: Parsed) -> None:
     cmd.allow_options()
     if len(cmd.words) != 2:
         raise cmd.fail("Name one role and one person.")
-    await assign_role(ctx, cmd.words[0], user_id(cmd.words[1], cmd.usage))
-
-
-async def assign_role(ctx: Ctx, role_id: str, uid: str) -> None:
-    """Assign, invite, tell the duties in the thread and refresh the card."""
-    incident = await ctx.incident()
-    async with ctx.deps.session() as session:
-        await roles.assign(session, catalog=ctx.deps.catalog, incident=incident, role=role_id, user=uid,
-                           actor=ctx.user_id, now=ctx.deps.now())
-    await channels.invite(ctx.client, incident.channel_id, uid)
-    spec = ctx.deps.catalog.role(role_id.lower())
-    assert spec is not None
-    await channels.post(ctx.client, ctx.deps, incident, text=duties_text(spec.name, spec.duties, uid),
-                        thread_ts=incident.card_ts)
-    await channels.refresh_card(ctx.client, ctx.deps, incident)
+    await flows.assign_role(ctx.client, ctx.deps, await ctx.incident(), role=cmd.words[0],
+                            user=user_id(cmd.words[1], cmd.usage), actor=ctx.user_id)
 
 
 async def roles_cmd(ctx: Ctx, cmd: Parsed) -> None:
@@ -135,16 +111,10 @@ async def timeline_cmd(ctx: Ctx, cmd: Parsed) -> None:
     if not page.isdigit():
         raise cmd.fail("`page=` takes a number.")
     incident = await ctx.incident()
-    await show_timeline(ctx, incident.id or 0, show_all=show_all, page=int(page))
-
-
-async def show_timeline(ctx: Ctx, incident_id: int, *, show_all: bool, page: int, replace: bool = False) -> None:
-    """Reply with one page of the timeline."""
-    incident = await ctx.incident_by_id(incident_id)
     async with ctx.deps.session() as session:
-        entries = await timeline.entries(session, incident_id, key_only=not show_all)
+        entries = await timeline.entries(session, incident.id or 0, key_only=not show_all)
     await ctx.reply(f"Timeline of #{incident.channel_name}",
-                    timeline_page(incident, entries, page=page, show_all=show_all), replace=replace)
+                    timeline_page(incident, entries, page=int(page), show_all=show_all))
 
 
 async def evidence_cmd(ctx: Ctx, cmd: Parsed) -> None:
@@ -158,35 +128,9 @@ async def evidence_cmd(ctx: Ctx, cmd: Parsed) -> None:
         return
     if len(cmd.words) < 2:
         raise cmd.fail("Give a kind and a reference.")
-    item = collect_cmds.evidence_input(cmd, now=ctx.deps.now()) or evidence.validate(
+    item = metric_evidence(cmd, now=ctx.deps.now()) or evidence.validate(
         cmd.words[0], cmd.words[1], " ".join(cmd.words[2:]), cmd.options, now=ctx.deps.now())
-    await add_evidence(ctx, incident, item)
+    added = await flows.add_evidence(ctx.client, ctx.deps, incident, item, actor=ctx.user_id, progress=ctx.reply)
+    for text in added.replies():
+        await ctx.reply(text)
 
-
-async def add_evidence(ctx: Ctx, incident: Incident, item: evidence.EvidenceInput) -> None:
-    """Store an evidence item: collected when a collector takes it, else hashing a shared Slack file or a link."""
-    if await collect_cmds.try_collect(ctx, incident, item):
-        return
-    file_id = channels.file_id_in(item.ref) if item.kind == "file" else None
-    file_sha: str | None = None
-    custody: dict[str, object] = {}
-    if file_id:
-        file_sha, custody = await channels.file_digest(ctx.client, file_id, channel_id=incident.channel_id)
-    async with ctx.deps.session() as session:
-        row = await evidence.add(session, incident=incident, item=item, actor=ctx.user_id, now=ctx.deps.now(),
-                                 file_id=file_id, file_sha256=file_sha, custody={"file": custody} if custody else None)
-    extra = f" · file sha256 `{file_sha[:16]}…`" if file_sha else ""
-    await ctx.reply(f"Recorded *E{row.number}* ({row.kind}) {echo(row.ref, 500)} · sha256 `{row.sha256[:16]}…`{extra}")
-
-
-def _evidence_modal_meta(ctx: Ctx, incident_id: int) -> ModalMeta:
-    return ModalMeta(team_id=ctx.team_id, channel_id=ctx.channel_id, incident_id=incident_id)
-
-
-async def open_evidence_modal(ctx: Ctx, incident_id: int) -> None:
-    """The card's Add evidence button."""
-    await ctx.client.views_open(trigger_id=ctx.trigger_id, view=evidence_modal(_evidence_modal_meta(ctx, incident_id)))
-
-
-SUBCOMMANDS = {"start": start, "role": role, "roles": roles_cmd, "triage": triage_cmd, "status": status,
-               "sev": sev, "note": note, "timeline": timeline_cmd, "evidence": evidence_cmd}

@@ -1,4 +1,4 @@
-"""`/retro hypothesis | hypotheses | test | confirm | refute | inconclusive`, plus the action-item subcommands."""
+"""`/retro hypothesis | hypotheses | test | confirm | refute | inconclusive`: the hypothesis ledger."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import re
 from bot.blocks.ledger import ledger_blocks, proposed_text, test_text, verdict_text
 from bot.incident import hypotheses
 from bot.slack import channels
-from handlers import action_cmds
 from handlers.context import Ctx
 from handlers.parsing import Parsed, numbered, tokenize
 
@@ -95,7 +94,3 @@ async def verdict(ctx: Ctx, cmd: Parsed) -> None:
             evidence=evidence, note=note, actor=ctx.user_id, now=ctx.deps.now())
     await channels.post(ctx.client, ctx.deps, incident,
                         text=verdict_text(result.hypothesis, result.previous, result.insight_stamped))
-
-
-SUBCOMMANDS = {"hypothesis": hypothesis, "hypotheses": ledger, "test": test, "confirm": verdict,
-               "refute": verdict, "inconclusive": verdict, **action_cmds.SUBCOMMANDS}

@@ -16,8 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deps import Deps
 from bot.record.ingest import IngestQueue
-from handlers.events import needs_listener
-from handlers.payloads import happening_of
+from handlers.payloads import happening_of, needs_listener
 
 log = logging.getLogger("retro.ingest")
 

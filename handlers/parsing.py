@@ -1,14 +1,19 @@
 """The `/retro` grammar: subcommand, positional words, `key=value` options, escaped mentions and channels.
 
-Every bad input raises a UsageError carrying the usage line; nothing here can raise anything else.
+Every bad input raises a UsageError carrying the usage line; nothing here can raise anything else. The one
+place the grammar knows an evidence kind: `metric`, whose PromQL is taken verbatim.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
+from bot.collectors.prometheus import METRIC_USAGE
 from bot.errors import UsageError
+from bot.incident import evidence
 
 USAGE: dict[str, str] = {
     "help": "/retro help",
@@ -174,3 +179,25 @@ def numbered(token: str, prefix: str, usage: str) -> int:
     if not m:
         raise UsageError(f"`{token[:40]}` is not an id like {prefix}1.", usage)
     return int(m.group(1))
+
+
+_STRAIGHTEN = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
+
+
+def metric_evidence(cmd: Parsed, *, now: datetime) -> evidence.EvidenceInput | None:
+    """`metric` takes PromQL verbatim (in backticks when it has spaces); other kinds use the usual grammar."""
+    if not cmd.words or cmd.words[0].lower() != "metric":
+        return None
+    _, _, after_kind = cmd.rest.strip().partition(" ")
+    rest = html.unescape(after_kind).strip()
+    if rest.startswith("`"):
+        close = rest.find("`", 1)
+        if close < 0:
+            raise UsageError("The query opens a backtick but never closes it.", METRIC_USAGE)
+        query, tail = rest[1:close], rest[close + 1:]
+    else:
+        query, _, tail = rest.partition(" ")
+    if not query.strip():
+        raise UsageError("Give the PromQL expression to chart.", METRIC_USAGE)
+    extra = parse(f"evidence {tail}")
+    return evidence.validate("metric", query.translate(_STRAIGHTEN), extra.text(), extra.options, now=now)

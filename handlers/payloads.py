@@ -1,10 +1,14 @@
-"""Slack event payloads turned into the domain's typed happenings (pure functions)."""
+"""Slack payloads read through typed accessors (pure functions): events become the domain's happenings; commands
+and interactions give who, where, and what was clicked or submitted. Nothing here raises on a field that is
+missing or of the wrong type: Slack adds fields, and forged bodies send anything."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bot.record.timeline import Deleted, Edited, Happening, Marked, Posted
+from bot.slack.files import SharedFiles
 
 IGNORED_SUBTYPES = frozenset({"message_replied", "channel_topic", "channel_purpose", "pinned_item"})
 
@@ -32,6 +36,23 @@ def _files(event: dict[str, Any]) -> tuple[dict[str, Any], ...]:
     return tuple({"id": _str(f.get("id")), "name": _str(f.get("name")), "mimetype": _str(f.get("mimetype")),
                   "size": f.get("size") if isinstance(f.get("size"), int) else None}
                  for f in (files if isinstance(files, list) else []) if isinstance(f, dict))
+
+
+FILE_SUBTYPES = (None, "file_share", "thread_broadcast")
+
+
+def needs_listener(event: dict[str, Any], incident_id: int | None) -> bool:
+    """Whether an event has follow-up work beyond being recorded: only files shared in an incident channel do,
+    among messages. The ingest middleware answers the rest itself once they are committed."""
+    if event.get("type") != "message":
+        return True
+    return bool(incident_id and event.get("files") and event.get("subtype") in FILE_SUBTYPES)
+
+
+def shared_files(event: dict[str, Any]) -> SharedFiles:
+    """The files a message shares: their ids, where, by whom, in which message."""
+    ids = tuple(f["id"] for f in _files(event) if f["id"])
+    return SharedFiles(ids, _str(event.get("channel")) or "", _str(event.get("user")), _str(event.get("ts")))
 
 
 def happening_of(event: dict[str, Any], *, key_reaction: str, base_url: str | None = None,
@@ -77,3 +98,65 @@ def _message(event: dict[str, Any], base_url: str | None, bot_id: str | None) ->
     thread = thread_ts if thread_ts and thread_ts != ts else None
     return Posted(channel, _str(event.get("user")) or _str(event.get("bot_id")), ts, _str(event.get("text")) or "",
                   thread, _files(event), permalink(base_url, channel, ts, thread), bot=bool(event.get("bot_id")))
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Who sent a command or interaction, from where, and the ids to answer with."""
+
+    team_id: str
+    user_id: str
+    channel_id: str
+    trigger_id: str | None = None
+    enterprise_id: str | None = None
+
+
+def command_origin(body: dict[str, Any]) -> Origin:
+    """From a slash-command payload (flat fields)."""
+    return Origin(_str(body.get("team_id")) or "", _str(body.get("user_id")) or "", _str(body.get("channel_id")) or "",
+                  _str(body.get("trigger_id")), _str(body.get("enterprise_id")))
+
+
+def interaction_origin(body: dict[str, Any]) -> Origin:
+    """From a block_actions or view_submission payload (nested objects)."""
+    user = _obj(body.get("user"))
+    channel = _str(_obj(body.get("channel")).get("id")) or _str(_obj(body.get("container")).get("channel_id"))
+    return Origin(_str(_obj(body.get("team")).get("id")) or _str(user.get("team_id")) or "", _str(user.get("id")) or "",
+                  channel or "", _str(body.get("trigger_id")), _str(_obj(body.get("enterprise")).get("id")))
+
+
+@dataclass(frozen=True)
+class Clicked:
+    """The first action of a block_actions payload."""
+
+    action_id: str
+    value: str
+    selected_user: str
+
+
+def clicked(body: dict[str, Any]) -> Clicked:
+    """The button or picker that was used."""
+    actions = body.get("actions")
+    first = _obj(actions[0]) if isinstance(actions, list) and actions else {}
+    return Clicked(_str(first.get("action_id")) or "", _str(first.get("value")) or "",
+                   _str(first.get("selected_user")) or "")
+
+
+def action_value(body: dict[str, Any]) -> str:
+    """The value of the button that was clicked ('' when it has none)."""
+    return clicked(body).value
+
+
+def in_message(body: dict[str, Any]) -> bool:
+    """Whether the click came from a message (which can be replaced), not from a view such as the App Home."""
+    return _obj(body.get("container")).get("type") == "message"
+
+
+def view_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The submitted view of a view_submission payload."""
+    return _obj(body.get("view"))
+
+
+def private_metadata(body: dict[str, Any]) -> str:
+    """The submitted view's private_metadata ('' when absent)."""
+    return _str(view_of(body).get("private_metadata")) or ""

@@ -13,10 +13,11 @@ from bot.deps import Deps
 from bot.errors import RetroError, UsageError
 from bot.ids import CallbackId, Field
 from bot.incident import evidence, incidents, triage
-from bot.slack import channels
+from bot.slack import channels, flows
+from bot.slack.collect import collect_models
 from handlers.context import Ctx
 from handlers.guard import guarded
-from handlers.incident_cmds import add_evidence, declare
+from handlers.payloads import view_of
 from handlers.viewstate import values_of
 
 
@@ -24,10 +25,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
     """Register the modal submissions."""
 
     def ctx_of(body: dict[str, Any], client: AsyncWebClient) -> tuple[Ctx, ModalMeta, dict[str, Any]]:
-        meta = ModalMeta.model_validate_json(body["view"]["private_metadata"])
-        ctx = Ctx.of_interaction(deps, client, None, body)
-        ctx.team_id, ctx.channel_id = meta.team_id, meta.channel_id
-        return ctx, meta, values_of(body["view"])
+        ctx, meta = Ctx.of_modal(deps, client, body)
+        return ctx, meta, values_of(view_of(body))
 
     @app.view(CallbackId.DECLARE)
     @guarded(deps)
@@ -43,7 +42,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await ack(response_action="errors", errors={block: exc.problem[:150]})
             return
         await ack()
-        await declare(ctx, decl)
+        incident = await flows.declare(client, deps, decl, team_id=ctx.team_id, actor=ctx.user_id,
+                                       from_channel=ctx.channel_id)
+        await ctx.tell_declared(incident)
+        await collect_models(client, deps, incident, actor=ctx.user_id, progress=ctx.reply)
 
     @app.view(CallbackId.TRIAGE)
     @guarded(deps)
@@ -83,4 +85,6 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await ack()
         async with deps.session() as session:
             incident = await incidents.by_reference(session, str(meta.incident_id), team_id=meta.team_id)
-        await add_evidence(ctx, incident, item)
+        added = await flows.add_evidence(client, deps, incident, item, actor=ctx.user_id, progress=ctx.reply)
+        for text in added.replies():
+            await ctx.reply(text)

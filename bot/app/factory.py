@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
 
 import handlers
 from bot.app.wiring import build_deps
 from bot.config import Settings
 from bot.deps import Deps
-from bot.slack.client import make_client
+from bot.slack.client import WebClient, make_client
 
 log = logging.getLogger("retro")
 
@@ -26,7 +25,7 @@ class _EnvTokenNotice(logging.Filter):
 log.addFilter(_EnvTokenNotice())
 
 
-def create_app(settings: Settings, *, client: AsyncWebClient | None = None, deps: Deps | None = None) -> AsyncApp:
+def create_app(settings: Settings, *, client: WebClient | None = None, deps: Deps | None = None) -> AsyncApp:
     """Build the async Bolt app with every Retro listener registered."""
     deps = deps or build_deps(settings)
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None

@@ -22,13 +22,13 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.app.factory import create_app
-from bot.app.runtime import learn_identity
 from bot.app.scheduler import ReminderScheduler, start_scheduler
 from bot.app.server import build_web_app
 from bot.app.wiring import build_deps
 from bot.config import Settings
 from bot.deps import Deps, utc_now
 from bot.slack.client import make_client
+from bot.slack.identity import learn_identity
 from sandbox import SlackDriver, SlackEmulator
 from storage.migrate import upgrade_async
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app.factory import create_app
 from bot.app.scheduler import start_scheduler
@@ -16,34 +13,14 @@ from bot.app.server import build_web_app, serve_until_stopped
 from bot.app.wiring import build_deps
 from bot.config import Settings
 from bot.deps import Deps
-from bot.errors import ConfigError
-from bot.slack.client import make_client
+from bot.slack.client import WebClient, make_client
+from bot.slack.identity import learn_identity
 from storage.migrate import upgrade_async
-from storage.models import Workspace
 
 log = logging.getLogger("retro")
 
 
-async def learn_identity(deps: Deps, client: AsyncWebClient) -> None:
-    """Ask Slack who the bot is (auth.test) and remember the workspace's URL for permalinks."""
-    try:
-        auth = await client.auth_test()
-    except SlackApiError as exc:
-        raise ConfigError(f"SLACK_BOT_TOKEN was refused by Slack: {exc.response.get('error')}") from None
-    deps.bot_user_id = str(auth.get("user_id") or "") or None
-    team_id = str(auth.get("team_id") or "")
-    url = str(auth.get("url") or "")
-    deps.workspace_url[team_id] = url
-    async with deps.session() as session:
-        row = await session.get(Workspace, team_id)
-        if row is None:
-            row = Workspace(team_id=team_id, installed_at=datetime.now(UTC))
-        row.name, row.url, row.enterprise_id = str(auth.get("team") or ""), url, auth.get("enterprise_id")
-        session.add(row)
-        await session.commit()
-
-
-async def boot(settings: Settings, *, client: AsyncWebClient | None = None) -> tuple[Deps, AsyncApp]:
+async def boot(settings: Settings, *, client: WebClient | None = None) -> tuple[Deps, AsyncApp]:
     """Apply pending migrations, build the app and learn its identity."""
     await upgrade_async(settings.database_url)
     deps = build_deps(settings)

@@ -13,13 +13,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.followup import prompts, reminders
 from bot.record import retention
 from bot.slack.app_home import HomeWatch
+from bot.slack.client import WebClient
 from bot.slack.sweep import SweepReport, deliver_now, sweep, worker_id
 
 log = logging.getLogger("retro.scheduler")
@@ -49,7 +49,7 @@ class ReminderScheduler:
     """The periodic sweep, the weekly digest and the daily retention purge of one process; `stop()` waits for the
     sweep and releases claims."""
 
-    def __init__(self, deps: Deps, client: AsyncWebClient, *, worker: str | None = None) -> None:
+    def __init__(self, deps: Deps, client: WebClient, *, worker: str | None = None) -> None:
         self.deps, self.client = deps, client
         self.worker = worker or worker_id()
         self.homes = HomeWatch()
@@ -131,7 +131,7 @@ class ReminderScheduler:
         return released
 
 
-async def start_scheduler(deps: Deps, client: AsyncWebClient) -> ReminderScheduler:
+async def start_scheduler(deps: Deps, client: WebClient) -> ReminderScheduler:
     """The hook `retro serve` and the local stack use: build and start a scheduler (stop it with `.stop()`)."""
     scheduler = ReminderScheduler(deps, client)
     await scheduler.start()

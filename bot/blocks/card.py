@@ -74,6 +74,13 @@ def duties_text(role_name: str, duties: str, uid: str) -> str:
     return f"{user(uid)} is now *{role_name}*. {echo(duties, 2000)}"
 
 
+def declared_reply(incident: Incident, catalog: Catalog) -> str:
+    """Told to the declarer: the new channel and the severity's criteria."""
+    sev = catalog.severity(incident.severity)
+    criteria = f" {sev.name}: {echo(sev.criteria)}" if sev else ""
+    return f"Declared <#{incident.channel_id}>.{criteria}"
+
+
 def declared_notice(incident: Incident, catalog: Catalog) -> str:
     """The short notice posted in the channel where the incident was declared."""
     sev = catalog.severity(incident.severity)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from string import Formatter
 from typing import Any
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
+from bot.errors import RetroError
 from bot.safety import escape_mrkdwn
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 Blocks = list[dict[str, Any]]
 SECTION_MAX = 3000
@@ -22,6 +27,19 @@ def clip(text: str, limit: int) -> str:
 def echo(text: str | None, limit: int = SECTION_MAX) -> str:
     """User text made safe to show in mrkdwn: no pings, no markup injection, within the limit."""
     return clip(escape_mrkdwn(text or ""), limit)
+
+
+def error_text(error: RetroError) -> str:
+    """A domain error as mrkdwn: its words escaped, the people it names as mentions."""
+    if not error.people:
+        return escape_mrkdwn(error.template)
+    out = []
+    for literal, field, _, _ in Formatter().parse(error.template):
+        out.append(escape_mrkdwn(literal))
+        if field is not None:
+            out.append(f"<@{error.people[field]}>" if _USER_ID.fullmatch(error.people[field]) else
+                       escape_mrkdwn(error.people[field]))
+    return "".join(out)
 
 
 def when(at: datetime | None) -> str:

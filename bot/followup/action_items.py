@@ -197,8 +197,8 @@ async def _locked(session: AsyncSession, action_id: int, actor: str) -> ActionIt
     if actor not in (row.owner, row.created_by):
         commander = (await current_roles(session, row.incident_id)).get("commander")
         if actor != commander:
-            raise NotAllowedError(f"Only the owner (<@{row.owner}>), the commander or whoever created A{row.number} "
-                                  "can change it.")
+            raise NotAllowedError(f"Only the owner ({{owner}}), the commander or whoever created A{row.number} "
+                                  "can change it.", people={"owner": row.owner})
     return row
 
 
@@ -238,7 +238,7 @@ async def reassign(session: AsyncSession, *, action_id: int, owner: str, actor: 
     row = await _locked(session, action_id, actor)
     previous = row.owner
     if owner == previous:
-        raise ConflictError(f"A{row.number} is already owned by <@{owner}>.")
+        raise ConflictError(f"A{row.number} is already owned by {{owner}}.", people={"owner": owner})
     row.owner = owner
     session.add(row)
     seq = await _chain(session, row, "action_reassigned", actor=actor, now=now, previous=previous, owner=owner)

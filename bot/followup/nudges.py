@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -20,6 +19,7 @@ from bot.catalog import Catalog
 from bot.followup import action_items, cadence, prompts, reminders
 from bot.record import chain
 from storage.models import ActionItem, Incident, Reminder, RoleAssignment
+from storage.tables import table_of
 
 ACTION_KINDS = ("assigned", *reminders.OWNER_KINDS, "escalation")
 
@@ -127,7 +127,7 @@ async def prepare(session: AsyncSession, row: Reminder, *, catalog: Catalog, now
 async def _lock_action(session: AsyncSession, action_id: int) -> ActionItem | None:
     # Same lock order as bot.followup.action_items (item first, then the incident through the chain); returns the
     # fresh row.
-    table: Any = ActionItem.__table__  # type: ignore[attr-defined]
+    table = table_of(ActionItem)
     found = (await session.exec(update(table).where(table.c.id == action_id).values(number=table.c.number)
                                 .returning(*table.c))).mappings().first()
     return ActionItem(**dict(found)) if found is not None else None

@@ -16,19 +16,18 @@ from typing import Any
 
 from sqlalchemy import and_, case, func, or_, update
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Reminder
+from storage.tables import conflict_insert, table_of
 
 PENDING, CLAIMED, SENT, CANCELLED, FAILED = "pending", "claimed", "sent", "cancelled", "failed"
 OWNER_KINDS = ("due_soon", "due", "overdue", "snoozed")
 MAX_ERROR = 500
 
-_T: Any = Reminder.__table__  # type: ignore[attr-defined]
+_T = table_of(Reminder)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -52,7 +51,7 @@ async def add(session: AsyncSession, *, team_id: str, kind: str, due_at: datetim
               "incident_id": incident_id, "action_id": action_id, "data": data or {}, "status": PENDING,
               "attempts": 0}
     dialect = session.get_bind().dialect.name
-    stmt: Any = (pg_insert(_T) if dialect == "postgresql" else sqlite_insert(_T)).values(values)
+    stmt = conflict_insert(dialect, _T).values(values)
     if revive:
         stmt = stmt.on_conflict_do_update(
             index_elements=[_T.c.dedupe_key],

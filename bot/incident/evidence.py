@@ -117,6 +117,15 @@ async def listing(session: AsyncSession, incident_id: int) -> list[Evidence]:
     return list(rows.all())
 
 
+async def by_number(session: AsyncSession, incident_id: int, number: int) -> Evidence:
+    """E<n> of an incident, or a clear error."""
+    row = (await session.exec(select(Evidence).where(Evidence.incident_id == incident_id,
+                                                     col(Evidence.number) == number))).first()
+    if row is None:
+        raise NotFoundError(f"No evidence E{number} in this incident.")
+    return row
+
+
 async def resolve_numbers(session: AsyncSession, incident_id: int, numbers: list[int]) -> list[int]:
     """Check that every E<n> exists; a missing one is a clear error."""
     if not numbers:

@@ -15,6 +15,7 @@ from bot.errors import ConflictError, NotFoundError, UsageError
 from bot.incident.evidence import resolve_numbers
 from bot.record import chain
 from storage.models import Hypothesis, Incident
+from storage.tables import table_of
 
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 MAX_STATEMENT = 2000
@@ -126,7 +127,7 @@ async def record_verdict(session: AsyncSession, *, incident: Incident, number: i
 async def _insight(session: AsyncSession, incident_id: int, number: int, verdict: str,
                    now: datetime) -> datetime | None:
     """Set the incident's insight time in one statement (it also locks the row against a concurrent verdict)."""
-    table = Incident.__table__  # type: ignore[attr-defined]
+    table = table_of(Incident)
     if verdict == "confirmed":
         value: Any = func.coalesce(table.c.insight_at, now)
     else:

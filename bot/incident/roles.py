@@ -42,10 +42,12 @@ async def assign(session: AsyncSession, *, catalog: Catalog, incident: Incident,
     if role == "commander" and actor != commander:
         raise NotAllowedError("Only the current commander can hand over the commander role.")
     if catalog.role_assignment == "commander" and actor != commander:
-        raise NotAllowedError(f"Only the incident commander (<@{commander}>) can assign roles.")
+        held = " ({commander})" if commander else ""
+        raise NotAllowedError(f"Only the incident commander{held} can assign roles.",
+                              people={"commander": commander} if commander else None)
     previous = roles.get(role)
     if previous == user:
-        raise ConflictError(f"<@{user}> already holds the {role} role.")
+        raise ConflictError(f"{{user}} already holds the {role} role.", people={"user": user})
     rows = await session.exec(select(RoleAssignment).where(
         RoleAssignment.incident_id == incident.id, RoleAssignment.role == role, col(RoleAssignment.ended_at).is_(None)))
     for row in rows.all():

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlmodel import col, select
@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.canonical import chain_hash, iso, sha256_hex
 from storage.direct import SessionStatements, Statements
 from storage.models import GENESIS_HASH, Incident, TimelineEntry
+from storage.tables import table_of
 
 
 def entry_payload(entry: TimelineEntry | Chained) -> dict[str, Any]:
@@ -92,8 +93,8 @@ class Head(NamedTuple):
     at: datetime | None
 
 
-_INCIDENT: Table = Incident.__table__  # type: ignore[attr-defined]
-_ENTRY: Table = TimelineEntry.__table__  # type: ignore[attr-defined]
+_INCIDENT = table_of(Incident)
+_ENTRY = table_of(TimelineEntry)
 # Built once: compiled once per dialect, whether run through a session or straight on the driver.
 _RESERVE = (update(_INCIDENT).where(_INCIDENT.c.id == bindparam("incident_id"))
             .values(entry_count=_INCIDENT.c.entry_count + bindparam("count"))

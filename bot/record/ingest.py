@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
@@ -25,6 +23,7 @@ from bot.record import chain
 from bot.record.timeline import Happening, new_entry, original_resolver
 from storage.direct import DirectWriter, Statements
 from storage.models import Incident, ProcessedEvent
+from storage.tables import conflict_insert, table_of
 
 log = logging.getLogger("retro.ingest")
 MAX_BATCH = 256
@@ -58,8 +57,8 @@ class _Item:
         return self.direct[0] if self.direct is not None else self.what.channel if self.what is not None else None
 
 
-_EVENTS = ProcessedEvent.__table__  # type: ignore[attr-defined]
-_INCIDENTS = Incident.__table__  # type: ignore[attr-defined]
+_EVENTS = table_of(ProcessedEvent)
+_INCIDENTS = table_of(Incident)
 _CHANNEL = (select(_INCIDENTS.c.id, _INCIDENTS.c.team_id)
             .where(_INCIDENTS.c.channel_id == bindparam("channel")))
 _claims: dict[tuple[str, int], Executable] = {}
@@ -73,7 +72,7 @@ def _claim_statement(dialect: str, n: int) -> Executable:
         values = [{"team_id": bindparam(f"t{i}", type_=c.team_id.type),
                    "event_id": bindparam(f"e{i}", type_=c.event_id.type),
                    "received_at": bindparam(f"r{i}", type_=c.received_at.type)} for i in range(n)]
-        insert = pg_insert(_EVENTS) if dialect == "postgresql" else sqlite_insert(_EVENTS)
+        insert = conflict_insert(dialect, _EVENTS)
         stmt = _claims[(dialect, n)] = insert.values(values).on_conflict_do_nothing().returning(c.team_id, c.event_id)
     return stmt
 

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.record import chain
 from storage.direct import SessionStatements, Statements
 from storage.models import Incident, TimelineEntry
+from storage.tables import table_of
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def new_entry(what: Happening, now: datetime) -> chain.NewEntry:
                           data={"how": what.how})
 
 
-_ENTRY = TimelineEntry.__table__  # type: ignore[attr-defined]
+_ENTRY = table_of(TimelineEntry)
 _ORIGINAL = (select(_ENTRY.c.seq)
              .where(_ENTRY.c.incident_id == bindparam("incident_id"), _ENTRY.c.slack_ts == bindparam("ts"),
                     or_(_ENTRY.c.kind == "message", _ENTRY.c.kind == "bot_message"))

@@ -1,30 +1,22 @@
-"""Slack-side workflows: the Web API calls around the domain services (channel, card, posts, files)."""
+"""The incident channel in Slack: creating it, posting (and recording the post), the pinned card, invites."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
-from collections.abc import Callable
-from typing import Any
 
-import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import Blocks, card_blocks, echo, roles_prompt_blocks
-from bot.collectors.http import mib
 from bot.deps import Deps
-from bot.errors import ConflictError, RetroError
+from bot.errors import ConflictError
 from bot.incident import incidents
 from bot.incident.roles import current_roles
 from bot.record import timeline
-from bot.safety import neutralise
 from storage.models import Incident
 
 log = logging.getLogger("retro.slack")
 MAX_NAME_ATTEMPTS = 5
-MAX_FILE_BYTES = 50 * 1024 * 1024
 
 
 async def create_channel(client: AsyncWebClient, deps: Deps, *, team_id: str, title: str,
@@ -58,32 +50,6 @@ async def post(client: AsyncWebClient, deps: Deps, incident: Incident, *, text: 
     return ts
 
 
-async def open_incident(client: AsyncWebClient, deps: Deps, *, team_id: str, decl: incidents.Declaration,
-                        user: str, from_channel: str) -> Incident:
-    """Declare: channel, record, invite, topic, card (pinned) and roles thread — seven Web API calls."""
-    channel_id, channel_name = await create_channel(client, deps, team_id=team_id, title=decl.title,
-                                                    private=decl.private)
-    async with deps.session() as session:
-        incident = await incidents.create(session, team_id=team_id, decl=decl, declared_by=user,
-                                          declared_in=from_channel, channel_id=channel_id,
-                                          channel_name=channel_name, now=deps.now())
-    await client.conversations_invite(channel=channel_id, users=user)
-    sev = deps.catalog.severity(decl.severity)
-    topic = f"{sev.name if sev else decl.severity} · {decl.category} · investigating · {neutralise(decl.title)}"
-    await client.conversations_setTopic(channel=channel_id, topic=topic[:250])
-    roles = {"commander": user}
-    card_ts = await post(client, deps, incident, text=f"Incident: {echo(decl.title, 150)}",
-                         blocks=card_blocks(incident, roles, deps.catalog))
-    await client.pins_add(channel=channel_id, timestamp=card_ts)
-    roles_ts = await post(client, deps, incident, text="Roles for this incident",
-                          blocks=roles_prompt_blocks(incident, roles, deps.catalog), thread_ts=card_ts)
-    async with deps.session() as session:
-        incident.card_ts, incident.roles_ts = card_ts, roles_ts
-        session.add(incident)
-        await session.commit()
-    return incident
-
-
 async def refresh_card(client: AsyncWebClient, deps: Deps, incident: Incident) -> None:
     """Update the pinned card and the roles prompt after a change (best effort: the record is already safe)."""
     assert incident.id is not None
@@ -108,60 +74,3 @@ async def invite(client: AsyncWebClient, channel_id: str, user: str) -> None:
     except SlackApiError as exc:
         if exc.response.get("error") not in ("already_in_channel", "cant_invite_self"):
             raise
-
-
-_FILE_ID = re.compile(r"(?:^|/)(F[A-Z0-9]{6,})(?:/|$)")
-
-
-def file_id_in(ref: str) -> str | None:
-    """The Slack file id in a reference (`F0123ABC` or a files.slack.com / permalink URL), if any."""
-    m = _FILE_ID.search(ref.strip())
-    return m.group(1) if m else None
-
-
-def require_shared_in(info: dict[str, Any], channel_id: str) -> None:
-    """Refuse a file that was not shared in this channel: the bot can read files of channels the caller cannot."""
-    shares = info.get("shares") or {}
-    places = {*(info.get("channels") or []), *(info.get("groups") or []), *(info.get("ims") or []),
-              *(shares.get("public") or {}), *(shares.get("private") or {})}
-    if channel_id not in places:
-        raise RetroError(f"File {info.get('id') or ''} was not shared in this channel; share it here first.")
-
-
-async def read_shared_file(client: AsyncWebClient, file_id: str, *, channel_id: str, cap: int,
-                           sink: Callable[[bytes], object], label: str | None = None, timeout: float = 60.0,
-                           error: type[RetroError] = RetroError) -> tuple[dict[str, Any], int]:
-    """Stream a Slack file shared in `channel_id` into `sink` with the bot token, refused past `cap` bytes; returns
-    Slack's file info and the size read. Every failure is an `error` naming the file (or `label`)."""
-    what = label or f"file {file_id}"
-    try:
-        info = (await client.files_info(file=file_id))["file"]
-    except SlackApiError as exc:
-        raise error(f"Slack could not give {what}: {exc.response.get('error')}.") from None
-    require_shared_in(info, channel_id)
-    url = info.get("url_private_download") or info.get("url_private")
-    if not url:
-        raise error(f"Slack gave no download address for {what}.")
-    if int(info.get("size") or 0) > cap:
-        raise error(f"{what} is {mib(int(info['size']))}, more than the {mib(cap)} limit.")
-    size = 0
-    try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http, http.get(
-                url, headers={"Authorization": f"Bearer {client.token}"}, allow_redirects=False) as resp:
-            if resp.status != 200:
-                raise error(f"Downloading {what} from Slack failed with HTTP {resp.status}.")
-            async for chunk in resp.content.iter_chunked(65536):
-                size += len(chunk)
-                if size > cap:
-                    raise error(f"{what} is larger than the {mib(cap)} limit.")
-                sink(chunk)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise error(f"Downloading {what} from Slack failed ({type(exc).__name__}).") from None
-    return info, size
-
-
-async def file_digest(client: AsyncWebClient, file_id: str, *, channel_id: str) -> tuple[str, dict[str, object]]:
-    """A Slack file shared in `channel_id`: its SHA-256 and metadata (hashed as it streams, never held whole)."""
-    digest = hashlib.sha256()
-    info, size = await read_shared_file(client, file_id, channel_id=channel_id, cap=MAX_FILE_BYTES, sink=digest.update)
-    return digest.hexdigest(), {"id": file_id, "name": info.get("name"), "mimetype": info.get("mimetype"), "size": size}

@@ -17,6 +17,8 @@ from bot.config import Settings
 from bot.deps import Deps
 from bot.observability import Metrics
 
+WebClient = AsyncWebClient  # the type the wiring holds a client by
+
 
 class CountingRateLimitHandler(AsyncRateLimitErrorRetryHandler):
     """Waits out 429s for their Retry-After (fractions too) and counts them per method."""

@@ -97,7 +97,9 @@ async def test_the_scripted_incident(stack: LocalStack) -> None:
     await drv.click("bob", action_id=f"{ActionId.ROLE_SELECT}:scribe", block_id="role:scribe", channel=ch,
                     message_ts=incident.roles_ts, selected_user=bob)
     await stack.settle()
-    assert any("Only the incident commander" in str(e.get("text")) for e in drv.ephemerals("bob"))
+    alice = drv.user("alice").id  # the domain names the commander; the reply shows a mention of them
+    assert any(f"Only the incident commander (<@{alice}>) can assign roles." in str(e.get("text"))
+               for e in drv.ephemerals("bob"))
     await drv.click("alice", action_id=f"{ActionId.ROLE_SELECT}:scribe", block_id="role:scribe", channel=ch,
                     message_ts=incident.roles_ts, selected_user=bob)
     await stack.settle()

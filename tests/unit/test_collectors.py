@@ -19,7 +19,7 @@ from bot.collectors.record import json_safe
 from bot.collectors.registry import Registry, load_collectors
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, NotFoundError, RetroError, UsageError
-from handlers.collect_cmds import evidence_input
+from handlers.parsing import metric_evidence
 from handlers.parsing import parse
 from storage.models import Evidence
 
@@ -118,16 +118,16 @@ def test_prometheus_steps_and_ranges() -> None:
 
 def test_metric_evidence_takes_promql_verbatim() -> None:
     now = datetime(2026, 5, 1, 14, 0, tzinfo=UTC)
-    item = evidence_input(parse('evidence metric `sum by (code) (rate(http_total{job="api", le="0.5"}[5m]))` '
+    item = metric_evidence(parse('evidence metric `sum by (code) (rate(http_total{job="api", le="0.5"}[5m]))` '
                                 "from=-2h step=1m after deploy"), now=now)
     assert item is not None
     assert item.ref == 'sum by (code) (rate(http_total{job="api", le="0.5"}[5m]))' and item.note == "after deploy"
     assert item.options == {"from": "2026-05-01T12:00:00.000000Z", "step": "1m"}
-    plain = evidence_input(parse("evidence metric rate(x{job=\u201capi\u201d}[5m]) p99 &gt; 2s"), now=now)
+    plain = metric_evidence(parse("evidence metric rate(x{job=\u201capi\u201d}[5m]) p99 &gt; 2s"), now=now)
     assert plain is not None and plain.ref == 'rate(x{job="api"}[5m])' and plain.note == "p99 > 2s"
-    assert evidence_input(parse("evidence log https://x"), now=now) is None
+    assert metric_evidence(parse("evidence log https://x"), now=now) is None
     with pytest.raises(UsageError, match="never closes"):
-        evidence_input(parse("evidence metric `rate(x[5m]) from=-1h"), now=now)
+        metric_evidence(parse("evidence metric `rate(x[5m]) from=-1h"), now=now)
 
 
 def _row(data: bytes, stored: dict[str, object]) -> Evidence:

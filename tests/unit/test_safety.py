@@ -41,7 +41,7 @@ def test_nothing_live_survives(text: str) -> None:
 def test_a_collected_artifact_name_from_an_outside_server_cannot_ping() -> None:
     from datetime import UTC, datetime
 
-    from handlers.collect_cmds import _kept
+    from bot.blocks.collected import _kept
     from storage.models import Evidence
 
     row = Evidence(team_id="T1", incident_id=1, number=1, kind="model", ref="fraud@3", added_by="U1",
@@ -49,3 +49,17 @@ def test_a_collected_artifact_name_from_an_outside_server_cannot_ping() -> None:
                    custody={"artifact": {"name": "model <!here> <@U0BOSS> v1", "size": 9, "sha256": "a" * 64}})
     text = _kept(row)
     assert "<!here>" not in text and "<@U0BOSS>" not in text and "model" in text
+
+
+def test_a_domain_error_names_people_without_markup_and_slack_shows_mentions() -> None:
+    from bot.blocks.kit import error_text
+    from bot.errors import ConflictError
+
+    error = ConflictError("A1 is already owned by {owner} <!channel> & co.", people={"owner": "U0ALICE"})
+    assert error.user_message == "A1 is already owned by U0ALICE <!channel> & co."
+    assert error_text(error) == "A1 is already owned by <@U0ALICE> @\u200bchannel &amp; co."
+    plain = ConflictError("{braces} stay as typed when nobody is named")
+    assert plain.user_message == error_text(plain) == "{braces} stay as typed when nobody is named"
+    forged = ConflictError("owned by {owner}", people={"owner": "<!here>"})  # only a user id becomes a mention
+    assert error_text(forged) == "owned by @\u200bhere"
+

@@ -89,7 +89,9 @@ def test_only_the_wiring_imports_handlers_and_the_sandbox() -> None:
 
 
 def test_only_the_slack_side_imports_slack_sdk() -> None:
-    paths = [p for p in modules(*PRODUCT) if layer_of(p) not in ("slack", "blocks", "handlers")]
+    # storage/oauth_tables.py declares slack_sdk's installation tables on our metadata so that Alembic owns them.
+    paths = [p for p in modules(*PRODUCT) if layer_of(p) not in ("slack", "blocks", "handlers")
+             and p.name != "oauth_tables.py"]
     assert offenders(paths, "slack_sdk") == []
     bolt = [p for p in modules(*PRODUCT) if layer_of(p) not in ("app", "slack", "handlers")]
     assert offenders(bolt, "slack_bolt") == []
