@@ -16,7 +16,7 @@ from bot.deps import Deps
 from bot.errors import NotAllowedError
 from bot.incident import incidents
 from bot.slack.people import is_member
-from handlers.payloads import Origin, command_origin, interaction_origin, private_metadata
+from handlers.payloads import Origin, flat_origin, interaction_origin, private_metadata
 from storage.models import Incident
 
 
@@ -42,7 +42,7 @@ class Ctx:
     @classmethod
     def of_command(cls, deps: Deps, client: AsyncWebClient, respond: AsyncRespond, body: dict[str, Any]) -> Ctx:
         """From a slash-command payload."""
-        return cls.of(deps, client, respond, command_origin(body))
+        return cls.of(deps, client, respond, flat_origin(body))
 
     @classmethod
     def of_interaction(cls, deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None,

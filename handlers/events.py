@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
@@ -14,12 +13,11 @@ from bot.slack import app_home
 from bot.slack.files import hash_shared_files
 from bot.slack.oauth import forget_workspace
 from handlers.guard import guarded
-from handlers.payloads import needs_listener, shared_files
+from handlers.payloads import flat_origin, home_opened_by, needs_listener, revokes_bot_tokens, shared_files
 
 log = logging.getLogger("retro.events")
 
 # Every event the manifest subscribes to has a listener here (a test holds the two lists together).
-USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 SUBSCRIBED = ("message", "reaction_added", "pin_added", "app_home_opened", "app_uninstalled", "tokens_revoked")
 
 
@@ -46,12 +44,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("app_home_opened")
     @guarded(deps)
     async def on_home(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
-        if event.get("tab", "home") == "home" and USER_ID.fullmatch(str(event.get("user") or "")):
-            await app_home.publish(client, deps, team_id=str(context.team_id or ""), user=str(event["user"]))
+        user = home_opened_by(event)
+        if user is not None:
+            await app_home.publish(client, deps, team_id=str(context.team_id or ""), user=user)
 
     async def forget(body: dict[str, Any], context: AsyncBoltContext, why: str) -> None:
-        team_id = str(body.get("team_id") or context.team_id or "")
-        await forget_workspace(deps, team_id=team_id, enterprise_id=body.get("enterprise_id"),
+        team_id = flat_origin(body).team_id or str(context.team_id or "")
+        await forget_workspace(deps, team_id=team_id, enterprise_id=flat_origin(body).enterprise_id,
                                store=deps.installation_store)
         log.info("workspace forgotten", extra={"team": team_id, "why": why})
 
@@ -63,5 +62,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @app.event("tokens_revoked")
     @guarded(deps)
     async def on_tokens_revoked(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:
-        if (event.get("tokens") or {}).get("bot"):
+        if revokes_bot_tokens(event):
             await forget(body, context, "tokens_revoked")

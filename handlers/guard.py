@@ -23,6 +23,7 @@ from bot.deps import Deps
 from bot.errors import RetroError
 from bot.safety import escape_mrkdwn
 from handlers.context import Ctx
+from handlers.payloads import flat_origin
 
 log = logging.getLogger("retro.errors")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -48,9 +49,7 @@ def message_for(error: BaseException) -> tuple[str, str | None]:
 def ctx_for(deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None, body: dict[str, Any]) -> Ctx:
     """Whom to answer for any kind of payload."""
     if "command" in body:
-        return Ctx.of_command(deps, client, respond, body) if respond else Ctx(
-            deps, client, None, str(body.get("team_id", "")), str(body.get("user_id", "")),
-            str(body.get("channel_id", "")))
+        return Ctx.of(deps, client, respond, flat_origin(body))
     return Ctx.of_interaction(deps, client, respond, body)
 
 

@@ -4,12 +4,14 @@ missing or of the wrong type: Slack adds fields, and forged bodies send anything
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot.record.timeline import Deleted, Edited, Happening, Marked, Posted
 from bot.slack.files import SharedFiles
 
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 IGNORED_SUBTYPES = frozenset({"message_replied", "channel_topic", "channel_purpose", "pinned_item"})
 
 
@@ -47,6 +49,17 @@ def needs_listener(event: dict[str, Any], incident_id: int | None) -> bool:
     if event.get("type") != "message":
         return True
     return bool(incident_id and event.get("files") and event.get("subtype") in FILE_SUBTYPES)
+
+
+def home_opened_by(event: dict[str, Any]) -> str | None:
+    """The user who opened the App Home tab (None for the Messages tab or an odd user id)."""
+    user = _str(event.get("user"))
+    return user if event.get("tab", "home") == "home" and user and _USER_ID.fullmatch(user) else None
+
+
+def revokes_bot_tokens(event: dict[str, Any]) -> bool:
+    """Whether a tokens_revoked event names bot tokens (user tokens alone leave the bot installed)."""
+    return bool(_obj(event.get("tokens")).get("bot"))
 
 
 def shared_files(event: dict[str, Any]) -> SharedFiles:
@@ -111,8 +124,8 @@ class Origin:
     enterprise_id: str | None = None
 
 
-def command_origin(body: dict[str, Any]) -> Origin:
-    """From a slash-command payload (flat fields)."""
+def flat_origin(body: dict[str, Any]) -> Origin:
+    """From a payload whose ids are flat fields: slash commands and Events API callbacks."""
     return Origin(_str(body.get("team_id")) or "", _str(body.get("user_id")) or "", _str(body.get("channel_id")) or "",
                   _str(body.get("trigger_id")), _str(body.get("enterprise_id")))
 

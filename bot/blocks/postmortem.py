@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 from bot.blocks.kit import Blocks, clip, context, echo, render
 from bot.ids import ActionId
 from bot.postmortem.blameless import Finding
-from bot.postmortem.document import Doc
+from bot.postmortem.doc_types import Doc
 from bot.postmortem.measures import humanise, incident_metrics
 
 MAX_FINDINGS = 6

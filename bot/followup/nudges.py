@@ -18,8 +18,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.catalog import Catalog
 from bot.followup import action_items, cadence, prompts, reminders
 from bot.record import chain
+from storage.core import table_of
 from storage.models import ActionItem, Incident, Reminder, RoleAssignment
-from storage.tables import table_of
 
 ACTION_KINDS = ("assigned", *reminders.OWNER_KINDS, "escalation")
 

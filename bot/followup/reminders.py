@@ -20,8 +20,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.core import conflict_insert, table_of
 from storage.models import Reminder
-from storage.tables import conflict_insert, table_of
 
 PENDING, CLAIMED, SENT, CANCELLED, FAILED = "pending", "claimed", "sent", "cancelled", "failed"
 OWNER_KINDS = ("due_soon", "due", "overdue", "snoozed")
@@ -73,6 +73,14 @@ async def cancel(session: AsyncSession, *, action_id: int, kinds: Sequence[str] 
     if kinds is not None:
         stmt = stmt.where(_T.c.kind.in_(tuple(kinds)))
     result: Any = await session.exec(stmt)
+    return int(result.rowcount or 0)
+
+
+async def cancel_for_team(session: AsyncSession, team_id: str, *, reason: str) -> int:
+    """Cancel every reminder of a workspace that is not sent yet (it uninstalled Retro); the caller commits."""
+    result: Any = await session.exec(update(_T).where(_T.c.team_id == team_id, _T.c.status.in_((PENDING, CLAIMED)))
+                                     .values(status=CANCELLED, last_error=reason, claimed_by=None,
+                                             claim_expires_at=None))
     return int(result.rowcount or 0)
 
 

@@ -14,8 +14,8 @@ from bot.canonical import iso
 from bot.errors import ConflictError, NotFoundError, UsageError
 from bot.incident.evidence import resolve_numbers
 from bot.record import chain
+from storage.core import table_of
 from storage.models import Hypothesis, Incident
-from storage.tables import table_of
 
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 MAX_STATEMENT = 2000

@@ -7,14 +7,13 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import Catalog
 from bot.errors import UsageError
-from bot.postmortem.measures import SPANS, percentile, span_status
+from bot.postmortem.measures import SPANS, Milestone, percentile, span_status
 from storage.models import ActionItem, Hypothesis, Incident
 
 STATS_USAGE = "/retro stats [period=90d] [category=<id>]"
@@ -85,9 +84,10 @@ def _span_stats(found: list[Incident], insight: dict[int, datetime]) -> list[Spa
     for spec in SPANS:
         values: list[float] = []
         for inc in found:
-            times: dict[str, Any] = {k: getattr(inc, k) for k in ("impact_started_at", "detected_at", "mitigated_at",
-                                                                  "resolved_at", "closed_at")}
-            times["insight_at"] = inc.insight_at or insight.get(inc.id or 0)
+            times: dict[Milestone, datetime | None] = {
+                "impact_started_at": inc.impact_started_at, "detected_at": inc.detected_at,
+                "insight_at": inc.insight_at or insight.get(inc.id or 0), "mitigated_at": inc.mitigated_at,
+                "resolved_at": inc.resolved_at, "closed_at": inc.closed_at}
             seconds, _ = span_status(spec, times)
             if seconds is not None:
                 values.append(seconds)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Text, type_coerce
 from sqlalchemy import select as sa_select
@@ -18,27 +18,32 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.canonical import canonical_json, iso
 from bot.catalog import Catalog
 from bot.incident.triage import FIELDS
+from bot.postmortem.doc_types import (
+    ActionRecord,
+    Doc,
+    Entry,
+    EvidenceRecord,
+    HypothesisRecord,
+    IncidentHeader,
+    Labels,
+    RoleRecord,
+    TriageFields,
+    TriageRecord,
+)
 from storage.models import ActionItem, Evidence, Hypothesis, Incident, RoleAssignment, TimelineEntry, TriageVersion
 
 FORMAT = "retro-incident/1"
-Doc = dict[str, Any]
+T = TypeVar("T")
 
-_INCIDENT_FIELDS = ("id", "team_id", "channel_id", "channel_name", "title", "description", "severity", "category",
-                    "status", "private", "declared_by", "declared_in", "models", "created_at", "impact_started_at",
-                    "detected_at", "mitigated_at", "resolved_at", "closed_at", "insight_at")
-_ENTRY_KEYS = tuple(sorted(("seq", "at", "kind", "actor", "slack_ts", "thread_ts", "refers_to", "key_event", "text",
-                            "text_sha256", "data", "prev_hash", "hash")))
-_EVIDENCE_FIELDS = ("incident_id", "number", "kind", "ref", "note", "options", "added_by", "added_at", "sha256",
-                    "file_id", "file_sha256", "status", "custody", "media_type", "artifact_path")
-_HYPOTHESIS_FIELDS = ("number", "statement", "proposed_by", "proposed_at", "test_plan", "expected", "criteria",
-                      "verdict", "verdict_note", "verdict_evidence", "verdict_by", "verdict_at")
-_ACTION_FIELDS = ("number", "title", "owner", "due", "kind", "hypothesis", "status", "created_by", "created_at",
-                  "closed_at", "close_note")
+# The entry columns in canonical (sorted) key order: rows are unpacked in this order.
+_ENTRY_COLUMNS = ("actor", "at", "data", "hash", "key_event", "kind", "prev_hash", "refers_to", "seq", "slack_ts",
+                  "text", "text_sha256", "thread_ts")
 
 
-def normalise(value: Any) -> Any:
-    """The exact value a reader of the canonical JSON gets back (sorted keys, lists, ISO times)."""
-    return json.loads(canonical_json(value))
+def normalise(value: T) -> T:
+    """A JSON-column value exactly as a reader of the canonical JSON gets it back (keys sorted, tuples as lists)."""
+    back: T = json.loads(canonical_json(value))
+    return back
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -46,18 +51,18 @@ def parse_time(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
 
 
-def _fields(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: getattr(row, name) for name in names}
+def _time(at: datetime) -> str:
+    return str(iso(at))
 
 
-def _labels(catalog: Catalog, incident: Incident) -> dict[str, Any]:
+def _labels(catalog: Catalog, incident: Incident) -> Labels:
     sev = catalog.severity(incident.severity)
     cat = catalog.category(incident.category)
     return {
-        "severity": sev.name if sev else f"SEV{incident.severity}",
-        "severity_criteria": sev.criteria if sev else "",
         "category": cat.name if cat else incident.category,
         "roles": [{"id": r.id, "name": r.name} for r in catalog.roles],
+        "severity": sev.name if sev else f"SEV{incident.severity}",
+        "severity_criteria": sev.criteria if sev else "",
         "triage": [{"key": key, "label": label} for key, label in FIELDS.items()],
     }
 
@@ -69,30 +74,81 @@ def fast_iso(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-def sorted_keys(value: Any) -> Any:
+def sorted_keys(value: T) -> T:
     """JSON-column data with every mapping's keys in canonical (sorted) order."""
     if isinstance(value, dict):
-        return {k: sorted_keys(value[k]) for k in sorted(value)}
+        return cast(T, {k: sorted_keys(value[k]) for k in sorted(value)})
     if isinstance(value, list):
-        return [sorted_keys(v) for v in value]
+        return cast(T, [sorted_keys(v) for v in value])
     return value
 
 
-async def _entries(session: AsyncSession, incident_id: int, upto: int) -> list[dict[str, Any]]:
+async def _entries(session: AsyncSession, incident_id: int, upto: int) -> list[Entry]:
     """Entries as canonical dicts, read as plain columns: ORM objects and per-row JSON decoding of the (mostly
     empty) data column would dominate the cost for long incidents."""
     columns = [type_coerce(col(TimelineEntry.data), Text) if key == "data" else col(getattr(TimelineEntry, key))
-               for key in _ENTRY_KEYS]
+               for key in _ENTRY_COLUMNS]
     statement: Any = (sa_select(*columns).where(col(TimelineEntry.incident_id) == incident_id,
                                                 col(TimelineEntry.seq) <= upto).order_by(col(TimelineEntry.seq)))
-    out = []
-    for row in (await session.exec(statement)).all():
-        entry = dict(zip(_ENTRY_KEYS, row, strict=True))
-        raw = entry["data"]
-        entry["data"] = {} if raw in (None, "{}") else sorted_keys(json.loads(raw) if isinstance(raw, str) else raw)
-        entry["at"] = fast_iso(entry["at"])
-        out.append(entry)
+    out: list[Entry] = []
+    for actor, at, raw, hash_, key_event, kind, prev_hash, refers_to, seq, slack_ts, text, text_sha256, thread_ts \
+            in (await session.exec(statement)).all():
+        data = {} if raw in (None, "{}") else sorted_keys(json.loads(raw) if isinstance(raw, str) else raw)
+        out.append({"actor": actor, "at": fast_iso(at), "data": data, "hash": hash_, "key_event": key_event,
+                    "kind": kind, "prev_hash": prev_hash, "refers_to": refers_to, "seq": seq, "slack_ts": slack_ts,
+                    "text": text, "text_sha256": text_sha256, "thread_ts": thread_ts})
     return out
+
+
+def _header(incident: Incident, incident_id: int, entry_count: int, head: str) -> IncidentHeader:
+    return {
+        "category": incident.category, "channel_id": incident.channel_id, "channel_name": incident.channel_name,
+        "closed_at": iso(incident.closed_at), "created_at": _time(incident.created_at),
+        "declared_by": incident.declared_by, "declared_in": incident.declared_in,
+        "description": incident.description, "detected_at": iso(incident.detected_at), "entry_count": entry_count,
+        "head_hash": head, "id": incident_id, "impact_started_at": iso(incident.impact_started_at),
+        "insight_at": iso(incident.insight_at), "mitigated_at": iso(incident.mitigated_at),
+        "models": normalise(incident.models), "private": incident.private, "resolved_at": iso(incident.resolved_at),
+        "severity": incident.severity, "status": incident.status, "team_id": incident.team_id,
+        "title": incident.title,
+    }
+
+
+def _role(r: RoleAssignment) -> RoleRecord:
+    return {"assigned_at": _time(r.assigned_at), "assigned_by": r.assigned_by, "ended_at": iso(r.ended_at),
+            "role": r.role, "user_id": r.user_id}
+
+
+def _triage(t: TriageVersion) -> TriageRecord:
+    fields = cast(TriageFields, normalise(t.fields))  # the JSON column holds the submitted TriageForm
+    return {"fields": fields, "submitted_at": _time(t.submitted_at), "submitted_by": t.submitted_by,
+            "version": t.version}
+
+
+def _evidence(e: Evidence) -> EvidenceRecord:
+    return {
+        "added_at": _time(e.added_at), "added_by": e.added_by, "artifact_path": e.artifact_path,
+        "custody": normalise(e.custody), "file_id": e.file_id, "file_sha256": e.file_sha256,
+        "incident_id": e.incident_id, "kind": e.kind, "media_type": e.media_type, "note": e.note,
+        "number": e.number, "options": normalise(e.options), "ref": e.ref, "sha256": e.sha256, "status": e.status,
+    }
+
+
+def _hypothesis(h: Hypothesis) -> HypothesisRecord:
+    return {
+        "criteria": h.criteria, "expected": h.expected, "number": h.number, "proposed_at": _time(h.proposed_at),
+        "proposed_by": h.proposed_by, "statement": h.statement, "test_plan": h.test_plan, "verdict": h.verdict,
+        "verdict_at": iso(h.verdict_at), "verdict_by": h.verdict_by, "verdict_evidence": normalise(h.verdict_evidence),
+        "verdict_note": h.verdict_note,
+    }
+
+
+def _action(a: ActionItem) -> ActionRecord:
+    return {
+        "close_note": a.close_note, "closed_at": iso(a.closed_at), "created_at": _time(a.created_at),
+        "created_by": a.created_by, "due": a.due.isoformat(), "hypothesis": a.hypothesis, "kind": a.kind,
+        "number": a.number, "owner": a.owner, "status": a.status, "title": a.title,
+    }
 
 
 async def build(session: AsyncSession, incident: Incident, *, catalog: Catalog,
@@ -120,21 +176,19 @@ async def build(session: AsyncSession, incident: Incident, *, catalog: Catalog,
     triage = (await session.exec(select(TriageVersion).where(TriageVersion.incident_id == iid)
                                  .order_by(col(TriageVersion.version).desc()).limit(1))).first()
     head = entries[-1]["hash"] if entries else fresh.head_hash
-    small: Doc = {
+    return {  # keys in canonical order at every level, like a reader of incident.json gets them
+        "actions": [_action(a) for a in actions],
+        "entries": entries,
+        "evidence": [_evidence(e) for e in evidence],
         "format": FORMAT,
-        "incident": {**_fields(fresh, _INCIDENT_FIELDS), "entry_count": len(entries), "head_hash": head},
+        "hypotheses": [_hypothesis(h) for h in hypotheses],
+        "incident": _header(fresh, iid, len(entries), head),
         "labels": _labels(catalog, fresh),
-        "timezone": catalog.timezone,
         "people": dict(sorted((people or {}).items())),
-        "roles": [_fields(r, ("role", "user_id", "assigned_by", "assigned_at", "ended_at")) for r in roles],
-        "triage": None if triage is None else _fields(triage, ("version", "fields", "submitted_by", "submitted_at")),
-        "evidence": [_fields(e, _EVIDENCE_FIELDS) for e in evidence],
-        "hypotheses": [_fields(h, _HYPOTHESIS_FIELDS) for h in hypotheses],
-        "actions": [_fields(a, _ACTION_FIELDS) for a in actions],
+        "roles": [_role(r) for r in roles],
+        "timezone": catalog.timezone,
+        "triage": None if triage is None else _triage(triage),
     }
-    normalised: Doc = normalise(small)  # entries are canonical already; the rest is small
-    normalised["entries"] = entries
-    return {key: normalised[key] for key in sorted(normalised)}
 
 
 def user_ids(doc: Doc) -> list[str]:
@@ -154,7 +208,7 @@ def with_people(doc: Doc, people: dict[str, str]) -> Doc:
     return {**doc, "people": dict(sorted({**doc["people"], **people}.items()))}
 
 
-def key_seqs(entries: list[dict[str, Any]]) -> set[int]:
+def key_seqs(entries: list[Entry]) -> set[int]:
     """The key events: entries flagged when recorded, and messages marked afterwards (pin or reaction)."""
     marked = {e["refers_to"] for e in entries if e["kind"] == "key_event_marked"}
     return {e["seq"] for e in entries if (e["key_event"] and e["kind"] != "key_event_marked") or e["seq"] in marked}

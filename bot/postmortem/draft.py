@@ -21,7 +21,7 @@ from bot.canonical import sha256_hex
 from bot.catalog import Catalog
 from bot.errors import RetroError
 from bot.postmortem.blameless import Finding, scan
-from bot.postmortem.document import Doc
+from bot.postmortem.doc_types import Doc
 from bot.postmortem.measures import humanise
 from bot.postmortem.sections import context, slack_to_markdown
 from bot.record import chain

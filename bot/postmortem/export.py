@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import cast
 
 import jinja2
 from sqlalchemy.orm import configure_mappers
 
 from bot.canonical import canonical_json, sha256_hex
 from bot.incident.evidence import digest_of
-from bot.postmortem.document import FORMAT, Doc
+from bot.postmortem.doc_check import DocumentError, check_document
+from bot.postmortem.doc_types import Doc, Entry
+from bot.postmortem.document import FORMAT
 from bot.postmortem.draft import render
+from bot.postmortem.entry_data import payload
 from bot.postmortem.timeline_picture import timeline_svg
 from bot.record.chain import verify_entries
 from storage.models import Evidence, TimelineEntry
@@ -31,7 +34,7 @@ _META = re.compile(r"^# ([a-z-]+): (.*)$")
 
 
 class BundleError(Exception):
-    """A bundle cannot be read at all (no folder, no MANIFEST, unreadable incident.json)."""
+    """A bundle cannot be read at all (no folder, no MANIFEST, an unreadable or malformed incident.json)."""
 
 
 def bundle_files(env: jinja2.Environment, doc: Doc) -> dict[str, bytes]:
@@ -100,20 +103,25 @@ def read_manifest(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def load_document(folder: Path) -> Doc:
-    """The bundle's incident document."""
+    """The bundle's incident document, its structure checked (a malformed or foreign file is a BundleError)."""
     try:
-        doc = json.loads((folder / DOCUMENT).read_text(encoding="utf-8"))
+        raw: object = json.loads((folder / DOCUMENT).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise BundleError(f"cannot read {DOCUMENT}: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise BundleError(f"{DOCUMENT} is not a {FORMAT} document")
-    return doc
+    try:
+        return check_document(raw)
+    except DocumentError as exc:
+        raise BundleError(f"{DOCUMENT} is not a well-formed {FORMAT} document: {exc}") from None
 
 
-def entry_of(d: dict[str, Any]) -> TimelineEntry:
+def entry_of(d: Entry) -> TimelineEntry:
     """A document entry as the chain verifier reads it. The verifier only reads attributes, so a plain
     namespace stands in for the ORM row (ten times cheaper to make, which matters for long incidents)."""
-    return cast(TimelineEntry, SimpleNamespace(**{**d, "at": datetime.fromisoformat(d["at"])}))
+    row = SimpleNamespace(**d)
+    row.at = datetime.fromisoformat(d["at"])
+    return cast(TimelineEntry, row)
 
 
 def _check_files(report: BundleReport, folder: Path, digests: dict[str, str]) -> None:
@@ -144,12 +152,15 @@ def _check_chain(report: BundleReport, doc: Doc, meta: dict[str, str]) -> None:
 
 
 def _check_evidence(report: BundleReport, doc: Doc) -> None:
-    chained = {e["data"].get("number"): e["data"].get("sha256") for e in doc["entries"]
-               if e["kind"] == "evidence_added"}
+    added = [payload(e, "evidence_added") for e in doc["entries"] if e["kind"] == "evidence_added"]
+    chained = {a["number"]: a["sha256"] for a in added}
     for item in doc["evidence"]:
-        fields = {k: v for k, v in item.items() if k != "sha256"}
-        fields["added_at"] = datetime.fromisoformat(item["added_at"])
-        row = Evidence.model_construct(**fields)
+        row = Evidence.model_construct(
+            incident_id=item["incident_id"], number=item["number"], kind=item["kind"], ref=item["ref"],
+            note=item["note"], options=item["options"], added_by=item["added_by"],
+            added_at=datetime.fromisoformat(item["added_at"]), file_id=item["file_id"],
+            file_sha256=item["file_sha256"], status=item["status"], custody=item["custody"],
+            media_type=item["media_type"], artifact_path=item["artifact_path"])
         digest = digest_of(row)
         if digest != item["sha256"]:
             report.add(False, f"evidence E{item['number']}: content does not match its SHA-256")

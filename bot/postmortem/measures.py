@@ -9,11 +9,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Literal, TypedDict
 
-from bot.postmortem.document import Doc, insight_at, parse_time
+from bot.postmortem.doc_types import Doc
+from bot.postmortem.document import insight_at, parse_time
 
-MILESTONES: dict[str, str] = {
+Milestone = Literal["impact_started_at", "detected_at", "insight_at", "mitigated_at", "resolved_at", "closed_at"]
+MILESTONES: dict[Milestone, str] = {
     "impact_started_at": "impact start",
     "detected_at": "detection",
     "insight_at": "first confirmed hypothesis",
@@ -29,8 +31,8 @@ class SpanSpec:
 
     key: str
     label: str
-    start: str
-    end: str
+    start: Milestone
+    end: Milestone
 
 
 SPANS: tuple[SpanSpec, ...] = (
@@ -42,6 +44,42 @@ SPANS: tuple[SpanSpec, ...] = (
 )
 
 
+class MilestoneAt(TypedDict):
+    """A milestone and when it was recorded (None when it was not)."""
+
+    key: Milestone
+    label: str
+    at: str | None
+
+
+# `from` is a keyword, so this one is spelled as a call.
+Span = TypedDict("Span", {"key": str, "label": str, "from": str, "to": str, "seconds": int | None,
+                          "missing": str | None})
+Span.__doc__ = """A span's length in seconds, or why it is missing (`from` and `to` name its milestones)."""
+
+
+class Count(TypedDict):
+    """How many of one kind, status or verdict."""
+
+    name: str
+    count: int
+
+
+class Metrics(TypedDict):
+    """Every per-incident metric, JSON-safe (seconds as ints, times as ISO text)."""
+
+    milestones: list[MilestoneAt]
+    spans: list[Span]
+    participants: list[str]
+    participant_count: int
+    actions_by_kind: list[Count]
+    actions_by_status: list[Count]
+    hypotheses_by_verdict: list[Count]
+    evidence_count: int
+    entry_count: int
+    message_count: int
+
+
 def span_seconds(start: datetime | None, end: datetime | None) -> int | None:
     """Whole seconds from start to end; None when either is missing or the end precedes the start."""
     if start is None or end is None or end < start:
@@ -49,7 +87,7 @@ def span_seconds(start: datetime | None, end: datetime | None) -> int | None:
     return int((end - start).total_seconds())
 
 
-def span_status(spec: SpanSpec, times: Mapping[str, datetime | None]) -> tuple[int | None, str | None]:
+def span_status(spec: SpanSpec, times: Mapping[Milestone, datetime | None]) -> tuple[int | None, str | None]:
     """The span's length, or why it cannot be given (which milestone is missing, or an inconsistency)."""
     start, end = times.get(spec.start), times.get(spec.end)
     missing = [MILESTONES[k] for k, v in ((spec.start, start), (spec.end, end)) if v is None]
@@ -61,12 +99,15 @@ def span_status(spec: SpanSpec, times: Mapping[str, datetime | None]) -> tuple[i
     return seconds, None
 
 
-def milestone_times(doc: Doc) -> dict[str, datetime | None]:
-    """The incident's milestones as datetimes (insight from the first confirmed hypothesis when not set)."""
+def milestone_texts(doc: Doc) -> dict[Milestone, str | None]:
+    """The incident's milestones as recorded (insight from the first confirmed hypothesis when not set)."""
     inc = doc["incident"]
-    times = {key: parse_time(inc.get(key)) for key in MILESTONES if key != "insight_at"}
-    times["insight_at"] = parse_time(insight_at(doc))
-    return times
+    return {key: insight_at(doc) if key == "insight_at" else inc[key] for key in MILESTONES}
+
+
+def milestone_times(doc: Doc) -> dict[Milestone, datetime | None]:
+    """The incident's milestones as datetimes (insight from the first confirmed hypothesis when not set)."""
+    return {key: parse_time(at) for key, at in milestone_texts(doc).items()}
 
 
 def participants(doc: Doc) -> list[str]:
@@ -76,14 +117,14 @@ def participants(doc: Doc) -> list[str]:
     return sorted(found)
 
 
-def _counts(values: Sequence[str]) -> list[dict[str, Any]]:
+def _counts(values: Sequence[str]) -> list[Count]:
     return [{"name": name, "count": n} for name, n in sorted(Counter(values).items())]
 
 
-def incident_metrics(doc: Doc) -> dict[str, Any]:
+def incident_metrics(doc: Doc) -> Metrics:
     """Every per-incident metric, JSON-safe (seconds as ints, times as ISO text)."""
     times = milestone_times(doc)
-    spans = []
+    spans: list[Span] = []
     for spec in SPANS:
         seconds, missing = span_status(spec, times)
         spans.append({"key": spec.key, "label": spec.label, "from": MILESTONES[spec.start],
@@ -91,8 +132,7 @@ def incident_metrics(doc: Doc) -> dict[str, Any]:
     people = participants(doc)
     entries = doc["entries"]
     return {
-        "milestones": [{"key": key, "label": label, "at": doc["incident"].get(key) if key != "insight_at"
-                        else insight_at(doc)} for key, label in MILESTONES.items()],
+        "milestones": [{"key": key, "label": MILESTONES[key], "at": at} for key, at in milestone_texts(doc).items()],
         "spans": spans,
         "participants": people,
         "participant_count": len(people),

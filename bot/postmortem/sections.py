@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from bot.incident.evidence import reproduction_context
-from bot.postmortem.document import Doc, as_of, key_seqs
-from bot.postmortem.measures import incident_metrics
+from bot.postmortem.doc_types import (
+    ActionRecord,
+    Doc,
+    Entry,
+    EvidenceRecord,
+    HypothesisRecord,
+    IncidentHeader,
+    Labels,
+    RoleRecord,
+    TriageRecord,
+)
+from bot.postmortem.document import as_of, key_seqs
+from bot.postmortem.entry_text import describe
+from bot.postmortem.measures import Metrics, Span, incident_metrics
 from storage.models import Evidence
 
 REPRO_LABELS = (("models", "Model versions"), ("datasets", "Data snapshots"), ("flags", "Feature flags"),
@@ -38,81 +51,6 @@ def slack_to_markdown(text: str, people: dict[str, str]) -> str:
     return _SLACK_REF.sub(sub, text).replace("<", "&lt;")
 
 
-def _reason(text: str) -> str:
-    return f": {text}" if text else ""
-
-
-def _hypothesis(kind: str, data: dict[str, Any], text: str) -> str:
-    h = f"H{data.get('number')}"
-    if kind == "hypothesis_proposed":
-        return f"{h} proposed: {text}"
-    if kind == "hypothesis_test_planned":
-        return f"{h} test planned: {text} (expected: {data.get('expected')})"
-    if kind == "hypothesis_verdict":
-        refs = ", ".join(f"E{n}" for n in data.get("evidence") or [])
-        return f"{h} {data.get('verdict')}{f' with {refs}' if refs else ''}{_reason(text)}"
-    return f"{kind.replace('_', ' ').capitalize()} {h}{_reason(text)}"
-
-
-def _action(kind: str, data: dict[str, Any], text: str) -> str:
-    a = f"A{data.get('number')}"
-    if kind == "action_added":
-        return f"{a} added: {text} (owner <@{data.get('owner')}>, due {data.get('due')}, {data.get('kind')})"
-    if kind == "action_done":
-        return f"{a} done{_reason(text)}"
-    if kind == "action_dropped":
-        return f"{a} dropped{_reason(text)}"
-    if kind == "action_reassigned":
-        return f"{a} reassigned to <@{data.get('owner')}>"
-    if kind == "action_due_changed":
-        return f"{a} due date {data.get('previous')} → {data.get('due')}"
-    if kind == "action_snoozed":
-        return f"{a} reminders snoozed for {data.get('days')} day(s)"
-    return f"{kind.replace('_', ' ').capitalize()} {a}{_reason(text)}"
-
-
-def describe(entry: dict[str, Any], doc: Doc) -> str:
-    """One timeline entry as a line of Slack-style text (user ids as `<@U…>`, user text verbatim)."""
-    kind, data, text = entry["kind"], entry["data"], entry.get("text") or ""
-    if kind == "message":
-        return text
-    if kind == "bot_message":
-        return f"(Retro) {text}"
-    if kind.startswith("hypothesis_"):
-        return _hypothesis(kind, data, text)
-    if kind.startswith("action_"):
-        return _action(kind, data, text)
-    if kind == "declared":
-        return f"Incident declared: {text}"
-    if kind == "note":
-        return f"Note: {text}"
-    if kind == "message_edited":
-        return f"Edited message #{entry['refers_to']}: {text}"
-    if kind == "message_deleted":
-        return f"Deleted message #{entry['refers_to']}"
-    if kind == "key_event_marked":
-        return f"Marked #{entry['refers_to']} as a key event ({data.get('how', 'marked')})"
-    if kind == "status_changed":
-        return f"Status {data.get('from')} → {data.get('to')}{_reason(text)}"
-    if kind == "severity_changed":
-        return f"Severity SEV{data.get('from')} → SEV{data.get('to')}{_reason(text)}"
-    if kind == "triage_submitted":
-        return f"Triage template v{data.get('version')} submitted"
-    if kind == "postmortem_drafted":
-        return f"Postmortem draft v{data.get('version')}"
-    if kind == "role_assigned":
-        names = {r["id"]: r["name"] for r in doc["labels"]["roles"]}
-        was = f" (was <@{data['previous']}>)" if data.get("previous") else ""
-        return f"{names.get(data.get('role', ''), data.get('role'))}: <@{data.get('user')}>{was}"
-    if kind == "evidence_added":
-        return f"Evidence E{data.get('number')} ({data.get('kind')}): {data.get('ref')}{' — ' + text if text else ''}"
-    if kind == "file_hashed":
-        f = data.get("file") or {}
-        digest = f"sha256 {str(data['sha256'])[:16]}…" if data.get("sha256") else f"not hashed: {data.get('error')}"
-        return f"File {f.get('name') or f.get('id')} ({digest})"
-    return f"{kind.replace('_', ' ').capitalize()}{_reason(text)}"
-
-
 @dataclass(frozen=True, slots=True)
 class Line:
     """One timeline entry as the templates show it (an object: attribute lookups in templates stay cheap)."""
@@ -126,39 +64,113 @@ class Line:
     text: str
 
 
-def _line(entry: dict[str, Any], doc: Doc, key: set[int]) -> Line:
+class RoleRow(TypedDict):
+    """A role of the catalog (or one only this incident used) and who holds it now."""
+
+    id: str
+    name: str
+    user: str | None
+
+
+class TriageRow(TypedDict):
+    """One field of the triage template: its question and the submitted answer."""
+
+    key: str
+    label: str
+    value: str | None
+
+
+class TriageSection(TriageRecord):
+    """The last triage submission with a row per template field, in the template's order."""
+
+    rows: list[TriageRow]
+
+
+class HypothesisView(HypothesisRecord):
+    """A hypothesis with the evidence of its verdict as text (`E1, E2`)."""
+
+    evidence_refs: str
+
+
+class ReproRow(TypedDict):
+    """What the evidence recorded of one kind of reproduction detail (model versions, snapshots, …)."""
+
+    label: str
+    found: list[str]
+
+
+class ChainInfo(TypedDict):
+    """The chain the draft was rendered from."""
+
+    head: str
+    count: int
+
+
+class TemplateContext(TypedDict):
+    """What the postmortem templates see (docs/postmortem-and-export.md describes it for team templates)."""
+
+    doc: Doc
+    incident: IncidentHeader
+    labels: Labels
+    timezone: str
+    people: dict[str, str]
+    roles: list[RoleRow]
+    role_history: list[RoleRecord]
+    triage: TriageSection | None
+    entries: list[Line]
+    key_events: list[Line]
+    evidence: list[EvidenceRecord]
+    hypotheses: list[HypothesisView]
+    confirmed: list[HypothesisView]
+    root_cause: HypothesisView | None
+    contributing: list[HypothesisView]
+    actions: list[ActionRecord]
+    metrics: Metrics
+    spans: dict[str, Span]
+    repro: list[ReproRow]
+    chain: ChainInfo
+    as_of: str | None
+
+
+def _line(entry: Entry, doc: Doc, key: set[int]) -> Line:
     return Line(entry["seq"], entry["at"], entry["actor"], entry["kind"], entry["thread_ts"] is not None,
                 entry["seq"] in key, describe(entry, doc))
 
 
 def _evidence_rows(doc: Doc) -> list[Evidence]:
-    fields = ("number", "kind", "ref", "options", "status")
-    return [Evidence(**{k: e[k] for k in fields}) for e in doc["evidence"]]
+    """Unsaved rows holding what reproduction_context reads (the rest of a row is not needed)."""
+    rows = []
+    for e in doc["evidence"]:
+        read: dict[str, Any] = {"number": e["number"], "kind": e["kind"], "ref": e["ref"], "options": e["options"],
+                                "status": e["status"]}
+        rows.append(Evidence(**read))
+    return rows
 
 
-def _hypotheses(doc: Doc) -> list[dict[str, Any]]:
-    out = []
-    for h in doc["hypotheses"]:
-        refs = ", ".join(f"E{n}" for n in h["verdict_evidence"])
-        out.append({**h, "evidence_refs": refs})
-    return out
+def _hypotheses(doc: Doc) -> list[HypothesisView]:
+    return [{**h, "evidence_refs": ", ".join(f"E{n}" for n in h["verdict_evidence"])} for h in doc["hypotheses"]]
 
 
-def context(doc: Doc) -> dict[str, Any]:
+def _triage(doc: Doc) -> TriageSection | None:
+    if doc["triage"] is None:
+        return None
+    answers = cast(Mapping[str, str | None], doc["triage"]["fields"])  # keyed like the labels' triage fields
+    rows: list[TriageRow] = [{"key": f["key"], "label": f["label"], "value": answers.get(f["key"])}
+                             for f in doc["labels"]["triage"]]
+    return {**doc["triage"], "rows": rows}
+
+
+def context(doc: Doc) -> TemplateContext:
     """The template context: the document itself plus its sections, metrics and reproduction details."""
     inc = doc["incident"]
     entries = doc["entries"]
     key = key_seqs(entries)
     lines = [_line(e, doc, key) for e in entries]
     held = {r["role"]: r["user_id"] for r in doc["roles"] if r["ended_at"] is None}
-    roles = [{"id": r["id"], "name": r["name"], "user": held.get(r["id"])} for r in doc["labels"]["roles"]]
+    roles: list[RoleRow] = [{"id": r["id"], "name": r["name"], "user": held.get(r["id"])}
+                            for r in doc["labels"]["roles"]]
     roles += [{"id": rid, "name": rid, "user": uid} for rid, uid in sorted(held.items())
               if rid not in {r["id"] for r in doc["labels"]["roles"]}]
-    triage = None
-    if doc["triage"] is not None:
-        fields = doc["triage"]["fields"]
-        triage = {**doc["triage"], "rows": [{"key": f["key"], "label": f["label"], "value": fields.get(f["key"])}
-                                            for f in doc["labels"]["triage"]]}
     hypotheses = _hypotheses(doc)
     confirmed = sorted((h for h in hypotheses if h["verdict"] == "confirmed"),
                        key=lambda h: (h["verdict_at"] or "", h["number"]))
@@ -172,7 +184,7 @@ def context(doc: Doc) -> dict[str, Any]:
         "people": doc["people"],
         "roles": roles,
         "role_history": doc["roles"],
-        "triage": triage,
+        "triage": _triage(doc),
         "entries": lines,
         "key_events": [line for line in lines if line.key],
         "evidence": doc["evidence"],

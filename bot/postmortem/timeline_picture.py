@@ -9,10 +9,12 @@ import html
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.postmortem.document import Doc, key_seqs
-from bot.postmortem.measures import MILESTONES, milestone_times
+from bot.postmortem.doc_types import Doc, Entry
+from bot.postmortem.document import key_seqs
+from bot.postmortem.entry_text import describe
+from bot.postmortem.measures import MILESTONES, Milestone, milestone_times
 from bot.postmortem.picture import Box, Dot, Line, Picture, Shape, Text, png, svg
-from bot.postmortem.sections import describe, slack_to_markdown
+from bot.postmortem.sections import slack_to_markdown
 
 WIDTH = 1200
 MARGIN = 60
@@ -20,7 +22,7 @@ LANE = 18
 MAX_EVENTS = 28
 MAX_LANES = 10
 CHAR_WIDTH = 0.62  # average glyph width per point of font size, a little generous so labels never collide
-COLOURS = {"impact_started_at": "#c0392b", "detected_at": "#d68910", "insight_at": "#7d3c98",
+COLOURS: dict[Milestone, str] = {"impact_started_at": "#c0392b", "detected_at": "#d68910", "insight_at": "#7d3c98",
            "mitigated_at": "#2471a3", "resolved_at": "#1e8449", "closed_at": "#616a6b"}
 EVENT_COLOURS = {"status": "#1b2631", "severity": "#1b2631", "hypothesis": "#7d3c98", "evidence": "#117a65",
                  "note": "#ba4a00", "key": "#ba4a00", "declared": "#c0392b", "role": "#566573"}
@@ -70,12 +72,12 @@ def _arrange(items: list[Item]) -> tuple[list[tuple[Item, int]], int]:
     return [], 0
 
 
-def _rank(entry: dict[str, object]) -> tuple[int, int]:
-    kind = str(entry["kind"])
-    return (PRIORITY.index(kind) if kind in PRIORITY else len(PRIORITY), int(str(entry["seq"])))
+def _rank(entry: Entry) -> tuple[int, int]:
+    kind = entry["kind"]
+    return (PRIORITY.index(kind) if kind in PRIORITY else len(PRIORITY), entry["seq"])
 
 
-def _events(doc: Doc) -> list[dict[str, object]]:
+def _events(doc: Doc) -> list[Entry]:
     """Key events, the most telling kinds first (they are placed first, so they always find room)."""
     key = key_seqs(doc["entries"])
     chosen = [e for e in doc["entries"] if e["seq"] in key]
@@ -103,7 +105,7 @@ def layout(doc: Doc) -> Picture:
     times = {k: v for k, v in milestone_times(doc).items() if v is not None}
     events = _events(doc)
     created = datetime.fromisoformat(inc["created_at"])
-    moments = [*times.values(), *(datetime.fromisoformat(str(e["at"])) for e in events)] or [created]
+    moments = [*times.values(), *(datetime.fromisoformat(e["at"]) for e in events)] or [created]
     t0, t1 = min(moments), max(moments)
     if t1 - t0 < timedelta(minutes=10):
         t0, t1 = t0 - timedelta(minutes=5), t1 + timedelta(minutes=5)
@@ -155,10 +157,10 @@ def layout(doc: Doc) -> Picture:
     texts: list[Shape] = []
     items = []
     for e in events:
-        at = datetime.fromisoformat(str(e["at"]))
+        at = datetime.fromisoformat(e["at"])
         text = _clip(f"{at.astimezone(tz):%H:%M} {html.unescape(slack_to_markdown(describe(e, doc), people))}", 46)
         w = _width(text, 10)
-        items.append((min(x(at), WIDTH - 10 - w), w, x(at), text, _colour(str(e["kind"]))))
+        items.append((min(x(at), WIDTH - 10 - w), w, x(at), text, _colour(e["kind"])))
     placed, lanes = _arrange(items)
     for (start, w, xpos, text, colour), lane in placed:
         y = base + LANE * lane

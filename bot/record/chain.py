@@ -15,9 +15,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.canonical import chain_hash, iso, sha256_hex
+from storage.core import table_of
 from storage.direct import SessionStatements, Statements
 from storage.models import GENESIS_HASH, Incident, TimelineEntry
-from storage.tables import table_of
 
 
 def entry_payload(entry: TimelineEntry | Chained) -> dict[str, Any]:

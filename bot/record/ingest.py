@@ -21,9 +21,9 @@ from sqlalchemy.sql.expression import Executable
 
 from bot.record import chain
 from bot.record.timeline import Happening, new_entry, original_resolver
+from storage.core import conflict_insert, table_of
 from storage.direct import DirectWriter, Statements
 from storage.models import Incident, ProcessedEvent
-from storage.tables import conflict_insert, table_of
 
 log = logging.getLogger("retro.ingest")
 MAX_BATCH = 256

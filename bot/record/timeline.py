@@ -10,9 +10,9 @@ from sqlalchemy import bindparam, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.record import chain
+from storage.core import table_of
 from storage.direct import SessionStatements, Statements
 from storage.models import Incident, TimelineEntry
-from storage.tables import table_of
 
 
 @dataclass(frozen=True)

@@ -8,50 +8,17 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy import exists, or_
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.blocks.home import home_view
 from bot.deps import Deps
 from bot.followup import action_items, cadence
-from bot.incident.incidents import OPEN_STATUSES
+from bot.incident.participants import open_with_roles, participants, participating
 from bot.slack.delivery import client_for
 from bot.slack.people import is_member
-from storage.models import ActionItem, Incident, RoleAssignment, TimelineEntry
+from storage.models import Incident
 
 log = logging.getLogger("retro.home")
 Snapshot = dict[int, tuple[Any, ...]]
-
-
-async def participating(session: AsyncSession, team_id: str, user: str) -> list[tuple[Incident, list[str]]]:
-    """Open incidents the user takes part in (declared, holds a role, acted in, or owns an item of), with roles."""
-    held = await session.exec(select(RoleAssignment).where(RoleAssignment.user_id == user,
-                                                           col(RoleAssignment.ended_at).is_(None)))
-    roles: dict[int, list[str]] = {}
-    for r in held.all():
-        roles.setdefault(r.incident_id, []).append(r.role)
-    acted = exists().where(col(TimelineEntry.incident_id) == col(Incident.id), col(TimelineEntry.actor) == user)
-    owns = exists().where(col(ActionItem.incident_id) == col(Incident.id), col(ActionItem.owner) == user,
-                          col(ActionItem.status) == "open")
-    rows = await session.exec(
-        select(Incident).where(Incident.team_id == team_id, col(Incident.status).in_(OPEN_STATUSES),
-                               or_(col(Incident.declared_by) == user, col(Incident.id).in_(list(roles)), acted, owns))
-        .order_by(col(Incident.severity), col(Incident.created_at)))
-    return [(i, roles.get(i.id or 0, [])) for i in rows.all()]
-
-
-async def participants(session: AsyncSession, incident_id: int) -> set[str]:
-    """Everyone whose Home lists this incident."""
-    incident = await session.get(Incident, incident_id)
-    people: set[str] = {incident.declared_by} if incident else set()
-    held = await session.exec(select(RoleAssignment.user_id).where(RoleAssignment.incident_id == incident_id,
-                                                                   col(RoleAssignment.ended_at).is_(None)))
-    actors = await session.exec(select(TimelineEntry.actor).where(TimelineEntry.incident_id == incident_id)
-                                .distinct())
-    owners = await session.exec(select(ActionItem.owner).where(ActionItem.incident_id == incident_id).distinct())
-    people.update(held.all(), (a for a in actors.all() if a), owners.all())
-    return people
 
 
 def _role_names(deps: Deps, ids: list[str]) -> str | None:
@@ -90,13 +57,7 @@ class HomeWatch:
 
     async def _snapshot(self, deps: Deps) -> tuple[Snapshot, dict[int, str]]:
         async with deps.session() as session:
-            rows = await session.exec(select(Incident).where(col(Incident.status).in_(OPEN_STATUSES)))
-            found = list(rows.all())
-            held = await session.exec(select(RoleAssignment).where(
-                col(RoleAssignment.incident_id).in_([i.id for i in found]), col(RoleAssignment.ended_at).is_(None)))
-            roles: dict[int, set[tuple[str, str]]] = {}
-            for r in held.all():
-                roles.setdefault(r.incident_id, set()).add((r.role, r.user_id))
+            found, roles = await open_with_roles(session)
         snap = {i.id or 0: (i.status, i.severity, i.title, frozenset(roles.get(i.id or 0, ()))) for i in found}
         return snap, {i.id or 0: i.team_id for i in found}
 

@@ -8,12 +8,11 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from sqlalchemy import update
-from sqlmodel import col
 
 from bot.config import Settings
 from bot.deps import Deps
-from storage.models import Reminder, Workspace
+from bot.followup import reminders
+from storage.models import Workspace
 from storage.oauth_tables import BOTS, INSTALLATIONS, OAUTH_STATES
 
 STATE_TTL_SECONDS = 600
@@ -73,9 +72,7 @@ async def forget_workspace(deps: Deps, *, team_id: str, enterprise_id: str | Non
         await store.async_delete_installation(enterprise_id=enterprise_id, team_id=team_id)
         await store.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
     async with deps.session() as session:
-        await session.exec(update(Reminder).where(col(Reminder.team_id) == team_id,
-                                                  col(Reminder.status).in_(("pending", "claimed")))
-                           .values(status="cancelled", last_error="workspace uninstalled"))
+        await reminders.cancel_for_team(session, team_id, reason="workspace uninstalled")
         row = await session.get(Workspace, team_id)
         if row is not None:
             row.uninstalled_at = datetime.now(UTC)

@@ -1,0 +1,105 @@
+"""A timeline entry as one line of Slack-style text, worded by its kind (what the postmortem and its picture show)."""
+
+from __future__ import annotations
+
+from bot.postmortem.doc_types import Doc, Entry
+from bot.postmortem.entry_data import payload
+
+
+def _reason(text: str) -> str:
+    return f": {text}" if text else ""
+
+
+def _hypothesis(entry: Entry, text: str) -> str:
+    kind = entry["kind"]
+    if kind == "hypothesis_proposed":
+        return f"H{payload(entry, 'hypothesis_proposed')['number']} proposed: {text}"
+    if kind == "hypothesis_test_planned":
+        plan = payload(entry, "hypothesis_test_planned")
+        return f"H{plan['number']} test planned: {text} (expected: {plan['expected']})"
+    if kind == "hypothesis_verdict":
+        verdict = payload(entry, "hypothesis_verdict")
+        refs = ", ".join(f"E{n}" for n in verdict["evidence"])
+        return f"H{verdict['number']} {verdict['verdict']}{f' with {refs}' if refs else ''}{_reason(text)}"
+    return f"{kind.replace('_', ' ').capitalize()} H{entry['data'].get('number')}{_reason(text)}"
+
+
+def _action(entry: Entry, text: str) -> str:
+    kind = entry["kind"]
+    if kind == "action_added":
+        added = payload(entry, "action_added")
+        return (f"A{added['number']} added: {text} (owner <@{added['owner']}>, due {added['due']}, "
+                f"{added['kind']})")
+    if kind == "action_done":
+        return f"A{payload(entry, 'action_done')['number']} done{_reason(text)}"
+    if kind == "action_dropped":
+        return f"A{payload(entry, 'action_dropped')['number']} dropped{_reason(text)}"
+    if kind == "action_reassigned":
+        moved = payload(entry, "action_reassigned")
+        return f"A{moved['number']} reassigned to <@{moved['owner']}>"
+    if kind == "action_due_changed":
+        due = payload(entry, "action_due_changed")
+        return f"A{due['number']} due date {due['previous']} → {due['due']}"
+    if kind == "action_snoozed":
+        snoozed = payload(entry, "action_snoozed")
+        return f"A{snoozed['number']} reminders snoozed for {snoozed['days']} day(s)"
+    return f"{kind.replace('_', ' ').capitalize()} A{entry['data'].get('number')}{_reason(text)}"
+
+
+def _change(entry: Entry, text: str) -> str | None:
+    """Status, severity, triage and draft entries (None for other kinds)."""
+    kind = entry["kind"]
+    if kind == "status_changed":
+        status = payload(entry, "status_changed")
+        return f"Status {status['from']} → {status['to']}{_reason(text)}"
+    if kind == "severity_changed":
+        severity = payload(entry, "severity_changed")
+        return f"Severity SEV{severity['from']} → SEV{severity['to']}{_reason(text)}"
+    if kind == "triage_submitted":
+        return f"Triage template v{payload(entry, 'triage_submitted')['version']} submitted"
+    if kind == "postmortem_drafted":
+        return f"Postmortem draft v{payload(entry, 'postmortem_drafted')['version']}"
+    return None
+
+
+def _file(entry: Entry) -> str:
+    hashed = payload(entry, "file_hashed")
+    f = hashed["file"]
+    digest = f"sha256 {hashed['sha256'][:16]}…" if hashed.get("sha256") else f"not hashed: {hashed.get('error')}"
+    return f"File {f.get('name') or f.get('id')} ({digest})"
+
+
+def describe(entry: Entry, doc: Doc) -> str:
+    """One timeline entry as a line of Slack-style text (user ids as `<@U…>`, user text verbatim)."""
+    kind, text = entry["kind"], entry["text"] or ""
+    if kind == "message":
+        return text
+    if kind == "bot_message":
+        return f"(Retro) {text}"
+    if kind.startswith("hypothesis_"):
+        return _hypothesis(entry, text)
+    if kind.startswith("action_"):
+        return _action(entry, text)
+    if kind == "declared":
+        return f"Incident declared: {text}"
+    if kind == "note":
+        return f"Note: {text}"
+    if kind == "message_edited":
+        return f"Edited message #{entry['refers_to']}: {text}"
+    if kind == "message_deleted":
+        return f"Deleted message #{entry['refers_to']}"
+    if kind == "key_event_marked":
+        return f"Marked #{entry['refers_to']} as a key event ({payload(entry, 'key_event_marked')['how']})"
+    if (change := _change(entry, text)) is not None:
+        return change
+    if kind == "role_assigned":
+        role = payload(entry, "role_assigned")
+        names = {r["id"]: r["name"] for r in doc["labels"]["roles"]}
+        was = f" (was <@{role['previous']}>)" if role["previous"] else ""
+        return f"{names.get(role['role'], role['role'])}: <@{role['user']}>{was}"
+    if kind == "evidence_added":
+        added = payload(entry, "evidence_added")
+        return f"Evidence E{added['number']} ({added['kind']}): {added['ref']}{' — ' + text if text else ''}"
+    if kind == "file_hashed":
+        return _file(entry)
+    return f"{kind.replace('_', ' ').capitalize()}{_reason(text)}"
