@@ -20,11 +20,13 @@ from typing import Any
 
 from sqlalchemy import text
 
-from bot.app.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, manifest_events, spawn_serve, wait_http
+from bot.app.local import SANDBOX_SECRET, SANDBOX_TOKEN, manifest_events
 from bot.incident import incidents
 from sandbox import SlackDriver, SlackEmulator
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import Incident
+from tests.databases import wipe
+from tests.processes import free_port, spawn_serve, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 PG_ENV = "RETRO_BENCH_DATABASE_URL"
@@ -50,19 +52,6 @@ def databases() -> Iterator[list[str]]:
         if pg:
             urls.append(pg)
         yield urls
-
-
-async def wipe(url: str) -> None:
-    """Empty a PostgreSQL benchmark database (SQLite files are new each time); the bot migrates it on start."""
-    if is_sqlite(url):
-        return
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
 
 
 def percentile(values: list[float], q: float) -> float:

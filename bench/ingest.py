@@ -21,10 +21,11 @@ from typing import Any
 from sqlmodel import col, func, select
 
 from bench.common import ROOT, cpu_seconds, cpu_snapshot, databases, db_name, load_process, other_work, served
-from bot.app.local import SANDBOX_SECRET, free_port, wait_http
+from bot.app.local import SANDBOX_SECRET
 from bot.record import chain
 from storage.db import create_engine, session_factory
 from storage.models import Incident, ProcessedEvent, TimelineEntry
+from tests.processes import free_port, wait_http
 
 TARGET_RATIO = 0.5
 WARMUP = 300

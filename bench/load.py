@@ -11,11 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
-import random
-import string
 import sys
 import time
 from pathlib import Path
@@ -25,25 +21,10 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from tests.payloads import message_event
+from tests.signing import signed_headers
+
 REPLY_TIMEOUT = 30.0
-
-
-def sign(secret: str, body: str) -> dict[str, str]:
-    """Slack's v0 signature headers for a body."""
-    ts = str(int(time.time()))
-    digest = hmac.new(secret.encode(), f"v0:{ts}:{body}".encode(), hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
-
-
-def message_event(i: int, *, team: str, channel: str, user: str, run: str) -> str:
-    """A ~200-character message event, unique per run and index."""
-    words = "".join(random.choices(string.ascii_lowercase + " ", k=180))
-    ts = f"{1_700_000_000 + i}.{i % 1_000_000:06d}"
-    return json.dumps({"token": "t", "team_id": team, "api_app_id": "A0RETRO", "type": "event_callback",
-                       "event_id": f"Ev{run}{i:07d}", "event_time": int(time.time()),
-                       "authorizations": [{"team_id": team, "user_id": "U0BOT", "is_bot": True}],
-                       "event": {"type": "message", "channel": channel, "user": user, "ts": ts,
-                                 "text": f"obs {i}: {words}", "event_ts": ts, "channel_type": "channel"}})
 
 
 def slash_command(text: str, *, team: str, channel: str, user: str, response_url: str, trigger: str) -> str:
@@ -128,7 +109,7 @@ async def run(url: str, secret: str, *, n: int, concurrency: int, kind: str, tea
             else:
                 body = bodies[i]
             started = time.perf_counter()
-            async with http.post(url, data=body, headers={**sign(secret, body), "Content-Type": ctype}) as resp:
+            async with http.post(url, data=body, headers=signed_headers(secret, body, content_type=ctype)) as resp:
                 await resp.read()
                 ok = resp.status == 200
             acks.append(time.perf_counter() - started)

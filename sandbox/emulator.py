@@ -13,7 +13,7 @@ from . import actions, install, views
 from .events import Activity, EventBus
 from .hosted import HostedRoutes
 from .oauth import AUTHORIZE_PATH, OAuthServer
-from .state import JSON, ApiCall, Channel, Delivery
+from .state import JSON, ApiCall, Channel, Clock, Delivery
 from .tenancy import Tenancy
 from .webapi import WebApi
 from .workspace import SEED_HUMANS, Workspace
@@ -25,7 +25,8 @@ class SlackEmulator:
     def __init__(self, *, signing_secret: str, events_url: str | None = None, team_id: str = "T0SANDBOX",
                  bot_token: str = "xoxb-sandbox-token", trigger_ttl: float = 3.0, retry_delay: float = 0.05,
                  delivery_timeout: float = 3.0, verification_token: str = "sandbox-verification-token",
-                 drain_settle: float = 0.05, event_subscriptions: Iterable[str] | None = None) -> None:
+                 drain_settle: float = 0.05, event_subscriptions: Iterable[str] | None = None,
+                 clock: Clock = time.monotonic) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.trigger_ttl = trigger_ttl
@@ -37,9 +38,10 @@ class SlackEmulator:
                             retry_delay=retry_delay, timeout=delivery_timeout)
         self.bus.url = events_url
         self.bus.subscriptions = set(event_subscriptions) if event_subscriptions is not None else None
-        self.tenancy = Tenancy(app_id="A0SANDBOX", on_add=self._wire)
+        self.clock = clock  # every expiry reads it: trigger ids, response_urls, OAuth codes
+        self.tenancy = Tenancy(app_id="A0SANDBOX", on_add=self._wire, clock=clock)
         self.workspace = self.tenancy.add(team_id, name="Sandbox", domain="sandbox", token=bot_token)
-        self.oauth = OAuthServer(self.tenancy)
+        self.oauth = OAuthServer(self.tenancy, clock=clock)
         self.api = WebApi(activity=self.activity, tenancy=self.tenancy, oauth=self.oauth, trigger_ttl=trigger_ttl)
         self.calls: list[ApiCall] = self.api.calls
 

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from . import oauth_pages
 from .api_common import Params
-from .state import JSON, SlackError
+from .state import JSON, Clock, SlackError
 from .tenancy import Tenancy
 
 AUTHORIZE_PATH = "/oauth/v2/authorize"
@@ -58,8 +58,9 @@ def with_query(url: str, params: Mapping[str, str]) -> str:
 class OAuthServer:
     """Slack's side of the OAuth v2 install flow for the one emulated app."""
 
-    def __init__(self, tenancy: Tenancy) -> None:
+    def __init__(self, tenancy: Tenancy, *, clock: Clock = time.monotonic) -> None:
         self.tenancy = tenancy
+        self.clock = clock
         self.client: OAuthClient | None = None
         self.codes: dict[str, AuthCode] = {}
 
@@ -108,7 +109,7 @@ class OAuthServer:
         assert self.client is not None
         self.codes[code] = AuthCode(code, self.client.client_id, ws.team_id, installer.id,
                                     _scopes(query.get("scope")), _scopes(query.get("user_scope")), redirect,
-                                    bool(query.get("redirect_uri")), time.monotonic())
+                                    bool(query.get("redirect_uri")), self.clock())
         return with_query(redirect, {"code": code, **state})
 
     async def page(self, request: web.Request) -> web.Response:
@@ -156,7 +157,7 @@ class OAuthServer:
         if grant_type not in (None, "", "authorization_code"):
             raise SlackError("invalid_grant_type")
         code = self.codes.get(p.text("code") or "")
-        expired = code is not None and time.monotonic() - code.issued > CODE_TTL_SECONDS
+        expired = code is not None and self.clock() - code.issued > CODE_TTL_SECONDS
         if code is None or code.used or expired or code.client_id != client_id:
             raise SlackError("invalid_code")
         redirect = p.text("redirect_uri")

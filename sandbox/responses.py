@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 
 from . import actions
 from .state import JSON, Ephemeral, ResponseHook, SlackError
@@ -18,7 +17,7 @@ def new_hook(ws: Workspace, *, user: str, channel: str, kind: str, source_ts: st
              source_ephemeral: bool = False, thread_ts: str | None = None) -> ResponseHook:
     """Create a response_url hook for a command or an interaction."""
     hook = ResponseHook(id=secrets.token_hex(12), user=user, channel=channel, kind=kind,
-                        created=time.monotonic(), source_ts=source_ts, source_ephemeral=source_ephemeral,
+                        created=ws.clock(), source_ts=source_ts, source_ephemeral=source_ephemeral,
                         thread_ts=thread_ts)
     ws.hooks[hook.id] = hook
     return hook
@@ -34,7 +33,7 @@ def use_hook(ws: Workspace, hook_id: str) -> ResponseHook:
     hook = ws.hooks.get(hook_id)
     if hook is None:
         raise SlackError("no_active_hooks")
-    if time.monotonic() - hook.created > HOOK_TTL_SECONDS:
+    if ws.clock() - hook.created > HOOK_TTL_SECONDS:
         raise SlackError("expired_url")
     if hook.uses >= HOOK_MAX_USES:
         raise SlackError("used_url")

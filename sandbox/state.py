@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 JSON = dict[str, Any]
+# Seconds on a monotonic scale; every expiry (trigger ids, response_urls, OAuth codes) reads one.
+Clock = Callable[[], float]
 
 
 class SlackError(Exception):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .state import SlackError
+from .state import Clock, SlackError
 from .workspace import SEED_HUMANS, Workspace, base36
 
 
@@ -25,8 +26,9 @@ class BotToken:
 class Tenancy:
     """Every workspace of one emulator, keyed by team id, and every bot token, keyed by token."""
 
-    def __init__(self, *, app_id: str, on_add: Callable[[Workspace], None]) -> None:
+    def __init__(self, *, app_id: str, on_add: Callable[[Workspace], None], clock: Clock = time.monotonic) -> None:
         self.app_id = app_id
+        self.clock = clock
         self.workspaces: dict[str, Workspace] = {}
         self.tokens: dict[str, BotToken] = {}
         self._on_add = on_add
@@ -39,7 +41,7 @@ class Tenancy:
         if any(ws.domain == domain for ws in self.workspaces.values()):
             raise ValueError(f"domain {domain!r} is taken")
         ws = Workspace(team_id=team_id, domain=domain, team_name=name, app_id=self.app_id,
-                       tag=base36(len(self.workspaces)), humans=humans, with_bot=installed)
+                       tag=base36(len(self.workspaces)), humans=humans, with_bot=installed, clock=self.clock)
         self.workspaces[team_id] = ws
         if installed:
             self.grant(ws, token=token)

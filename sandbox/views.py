@@ -19,7 +19,7 @@ def new_hash() -> str:
 def issue_trigger(ws: Workspace, user_id: str) -> str:
     """Issue a trigger_id for an interaction by a user."""
     trigger_id = f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
-    ws.triggers[trigger_id] = Trigger(trigger_id, user_id, time.monotonic())
+    ws.triggers[trigger_id] = Trigger(trigger_id, user_id, ws.clock())
     return trigger_id
 
 
@@ -28,7 +28,7 @@ def consume_trigger(ws: Workspace, trigger_id: str | None, ttl: float) -> Trigge
     trigger = ws.triggers.get(trigger_id or "")
     if trigger is None:
         raise SlackError("invalid_trigger_id")
-    if time.monotonic() - trigger.issued > ttl:
+    if ws.clock() - trigger.issued > ttl:
         raise SlackError("expired_trigger_id")
     if trigger.used:
         raise SlackError("exchanged_trigger_id")

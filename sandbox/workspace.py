@@ -11,6 +11,7 @@ from .state import (
     JSON,
     Bookmark,
     Channel,
+    Clock,
     Ephemeral,
     FileObj,
     Message,
@@ -42,8 +43,9 @@ class Workspace:
     def __init__(self, *, team_id: str, domain: str = "sandbox", team_name: str = "Sandbox",
                  bot_user_id: str | None = None, bot_id: str | None = None, app_id: str = "A0SANDBOX",
                  bot_name: str = "retro", tag: str = "0", humans: Iterable[str] = SEED_HUMANS,
-                 with_bot: bool = True) -> None:
+                 with_bot: bool = True, clock: Clock = time.monotonic) -> None:
         self.team_id = team_id
+        self.clock = clock
         self.domain = domain
         self.team_name = team_name
         self.tag = tag

@@ -11,10 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import Catalog, load_catalog
 from bot.incident import evidence, incidents, lifecycle, roles, triage
-from bot.postmortem.document import Doc, build
+from bot.postmortem.doc_types import Doc
+from bot.postmortem.document import build
 from bot.record import chain, timeline
 from storage.db import SessionFactory, create_engine, session_factory
-from storage.migrate import upgrade_async
 from storage.models import ActionItem, Hypothesis, Incident
 
 T0 = datetime(2026, 3, 12, 13, 0, tzinfo=UTC)
@@ -39,8 +39,7 @@ class World:
 
 @asynccontextmanager
 async def world(database_url: str, catalog: Catalog | None = None) -> AsyncIterator[World]:
-    """Migrate the database and hand out sessions."""
-    await upgrade_async(database_url)
+    """Hand out sessions on an already migrated database (the `database_url` fixture gives one)."""
     engine = create_engine(database_url)
     try:
         yield World(session_factory(engine), catalog or load_catalog())
@@ -64,11 +63,13 @@ async def add_hypothesis(s: AsyncSession, incident: Incident, statement: str, *,
                        key_event=True, data={"number": number})
     if test_plan is not None:
         await chain.append(s, incident_id=incident.id, kind="hypothesis_test_planned", at=at, actor=by,
-                           text=test_plan, data={"number": number, "expected": expected, "criteria": None})
+                           text=test_plan, data={"number": number, "expected": expected, "criteria": None,
+                                                 "previous": None, "after_verdict": False})
     if verdict != "open":
         await chain.append(s, incident_id=incident.id, kind="hypothesis_verdict", at=at + timedelta(minutes=10),
                            actor=by, text=note, key_event=True,
-                           data={"number": number, "verdict": verdict, "evidence": evidence_numbers or []})
+                           data={"number": number, "verdict": verdict, "previous": "open",
+                                 "evidence": evidence_numbers or [], "insight_at": None})
     await s.commit()
     return row
 

@@ -19,7 +19,6 @@ from bot.deps import Deps
 from bot.followup import action_items
 from bot.incident import incidents, roles
 from bot.slack.sweep import SweepReport, sweep
-from storage.migrate import upgrade_async
 from storage.models import ActionItem, Incident, Reminder
 from tests.conftest import FakeClock
 
@@ -134,8 +133,7 @@ def catalog_with(**changes: Any) -> Catalog:
 
 @asynccontextmanager
 async def world(database_url: str, *, start: datetime = T0, catalog: Catalog | None = None) -> AsyncIterator[World]:
-    """Migrate, build Deps with a fake clock starting at `start` and a recording client."""
-    await upgrade_async(database_url)
+    """Deps on an already migrated database, with a fake clock starting at `start` and a recording client."""
     clock = FakeClock(start)
     deps = build_deps(Settings.model_validate({"database_url": database_url}), clock=clock)
     if catalog is not None:

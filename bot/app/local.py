@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
-import aiohttp
 import yaml
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
@@ -118,34 +111,3 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
             await deps.close()
             await emulator.stop()
 
-
-def free_port() -> int:
-    """An unused loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def wait_http(url: str, timeout: float = 30) -> None:
-    """Wait until a server answers below 500."""
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as http:
-        while time.monotonic() < deadline:
-            try:
-                async with http.get(url) as resp:
-                    if resp.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise TimeoutError(url)
-
-
-def spawn_serve(*, port: int, api_url: str, database_url: str, extra_env: dict[str, str] | None = None,
-                cwd: Path | None = None, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
-    """`retro serve` as its own process, talking to the sandbox's Web API."""
-    env = {**os.environ, "SLACK_BOT_TOKEN": SANDBOX_TOKEN, "SLACK_SIGNING_SECRET": SANDBOX_SECRET,
-           "SLACK_API_URL": api_url, "DATABASE_URL": database_url, "PORT": str(port), "HOST": "127.0.0.1",
-           "LOG_LEVEL": "WARNING", **(extra_env or {})}
-    env.pop("SLACK_APP_TOKEN", None)
-    return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=cwd, stderr=log)

@@ -13,13 +13,13 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import col, select
 
-from bench.load import sign
 from bot.app.local import SANDBOX_SECRET, LocalStack
 from bot.incident import incidents
 from bot.record import chain
 from sandbox import ApiCall, SlackDriver
 from storage.db import create_engine, session_factory
 from storage.models import Incident, ProcessedEvent, TimelineEntry
+from tests.signing import signed_headers
 
 TEAM = "T0SANDBOX"
 
@@ -51,8 +51,8 @@ def waited_out(calls: list[ApiCall], retry_after: float) -> list[str]:
 async def signed_post(http: aiohttp.ClientSession, url: str, body: str, *, retry: int | None = None,
                       form: bool = False) -> int:
     """POST a signed body as Slack does (JSON events, or a form), as retry `retry` if given (0: unreachable)."""
-    headers = {**sign(SANDBOX_SECRET, body),
-               "Content-Type": "application/x-www-form-urlencoded" if form else "application/json"}
+    headers = signed_headers(SANDBOX_SECRET, body,
+                             content_type="application/x-www-form-urlencoded" if form else "application/json")
     if retry is not None:
         headers["X-Slack-Retry-Num"], headers["X-Slack-Retry-Reason"] = str(retry), "http_error"
     try:

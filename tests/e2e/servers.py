@@ -11,7 +11,6 @@ import fcntl
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from tests.processes import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 MLFLOW_VENV = Path(os.environ.get("RETRO_MLFLOW_VENV", ROOT / ".venv-mlflow"))
 MLFLOW_REQUIREMENTS = ROOT / "tests" / "requirements-mlflow.txt"
@@ -39,13 +40,6 @@ def unavailable(reason: str) -> None:
     if os.environ.get(REQUIRE_ENV) == "1":
         pytest.fail(f"{reason} ({REQUIRE_ENV}=1)")
     pytest.skip(reason)
-
-
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, *, timeout: float, proc: subprocess.Popen[bytes], log: Path) -> None:

@@ -20,25 +20,15 @@ import aiohttp
 import pytest
 from sqlmodel import col, func, select
 
-from bench.load import message_event
 from bot.app.demo import Player, ScriptClock, export_bundle
 from bot.app.demo_script import DECLARE, SCRIPT, START
-from bot.app.local import (
-    SANDBOX_SECRET,
-    SANDBOX_TOKEN,
-    LocalStack,
-    free_port,
-    local_stack,
-    manifest_events,
-    spawn_serve,
-    wait_http,
-)
+from bot.app.local import SANDBOX_SECRET, SANDBOX_TOKEN, LocalStack, local_stack, manifest_events
 from bot.record import chain
 from bot.slack.sweep import sweep
 from sandbox import CommandResult, SlackDriver, SlackEmulator
 from storage import db
-from storage.migrate import upgrade_async
 from storage.models import ActionItem, Incident, PostmortemDraft, ProcessedEvent, Reminder
+from tests.databases import sqlite_file
 from tests.e2e.dbproxy import DatabaseProxy
 from tests.e2e.faults import (
     TEAM,
@@ -55,6 +45,8 @@ from tests.e2e.faults import (
     waited_out,
 )
 from tests.e2e.helpers import declare
+from tests.payloads import message_event
+from tests.processes import free_port, spawn_serve, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -165,7 +157,6 @@ OUTAGE_SECONDS = 5.0
 async def test_postgres_outage_refuses_events_then_recovers_without_a_restart(database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("the outage runs on PostgreSQL; the SQLite scenarios below hold its lock instead")
-    await upgrade_async(database_url)
     proxy = DatabaseProxy(database_url)  # the bot reaches the database only through it
     await proxy.start()
     emu = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN, event_subscriptions=manifest_events())
@@ -252,9 +243,9 @@ LOCK_SECONDS = 4.0  # longer than Slack waits for an answer (3 s), shorter than 
 
 
 @pytest.mark.slow
-async def test_sqlite_write_lock_delays_events_and_commands_without_losing_any(tmp_path: Path) -> None:
-    path = tmp_path / "retro.db"
-    async with local_stack(database_url=f"sqlite+aiosqlite:///{path}") as stack:
+async def test_sqlite_write_lock_delays_events_and_commands_without_losing_any(sqlite_database_url: str) -> None:
+    path = sqlite_file(sqlite_database_url)
+    async with local_stack(database_url=sqlite_database_url) as stack:
         drv, base = stack.driver, stack.events_url.rsplit("/slack/events", 1)[0]
         incident, _ = await declare(stack, "Locked database drill", options="sev=3 type=infrastructure")
         channel = incident.channel_name
@@ -289,10 +280,10 @@ async def test_sqlite_write_lock_delays_events_and_commands_without_losing_any(t
 
 @pytest.mark.slow
 async def test_sqlite_lock_outlasting_the_busy_timeout_fails_cleanly_then_recovers(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 300)  # stands in for the 10 s default, to keep this short
-    path = tmp_path / "retro.db"
-    async with local_stack(database_url=f"sqlite+aiosqlite:///{path}") as stack:
+    path = sqlite_file(sqlite_database_url)
+    async with local_stack(database_url=sqlite_database_url) as stack:
         base = stack.events_url.rsplit("/slack/events", 1)[0]
         incident, _ = await declare(stack, "Lock outlasting the timeout", options="sev=3 type=infrastructure")
         bodies = [message_event(i, team=TEAM, channel=incident.channel_id, user="U0DAVE", run="BUSY")

@@ -13,6 +13,7 @@ import random
 import string
 import time
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +35,7 @@ SUBS = sorted(set(USAGE) - {"start", "postmortem"})  # those two do heavy Slack 
 
 
 def command_texts() -> st.SearchStrategy[str]:
+    """`/retro` texts: free text, subcommands with tricky words, and very long ones."""
     tricky = ["H1", "E2", "A1", "sev=9", "due=+3d", "owner=<@U0BOB|bob>", '"', "<!channel>", "<#C1|x>", "=", "<@",
               "kind=x"]
     words = st.lists(st.one_of(st.text(ODD, max_size=12), st.sampled_from(tricky)), max_size=6)
@@ -43,6 +45,7 @@ def command_texts() -> st.SearchStrategy[str]:
 
 
 def event_payloads() -> st.SearchStrategy[dict[str, Any]]:
+    """Inner events with any subset of the usual fields, of any shape."""
     inner = st.fixed_dictionaries({}, optional={
         "type": st.sampled_from(["message", "reaction_added", "pin_added", "app_home_opened", "tokens_revoked"]),
         "subtype": st.sampled_from([None, "message_changed", "message_deleted", "file_share", "bot_message", "zzz"]),
@@ -66,6 +69,7 @@ class Sink:
         self.runner: web.AppRunner | None = None
 
     async def start(self) -> None:
+        """Listen on a free loopback port."""
         async def accept(request: web.Request) -> web.Response:
             self.replies[int(request.match_info["n"])].append(await request.text())
             return web.json_response({"ok": True})
@@ -78,6 +82,12 @@ class Sink:
         await site.start()
         self.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"  # type: ignore[union-attr]
 
+    async def stop(self) -> None:
+        """Stop listening (a no-op when it never started)."""
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
 
 def _malformed(text: str) -> bool:
     """Whether the `/retro` grammar itself refuses the text (handlers may refuse more, with their own usage)."""
@@ -89,24 +99,40 @@ def _malformed(text: str) -> bool:
 
 
 async def dispatch(stack: LocalStack, body: str, content_type: str) -> int:
+    """Hand a signed request to Bolt in-process; the status it answers."""
     headers = signed_headers(SANDBOX_SECRET, body, content_type=content_type)
     response = await stack.bolt.async_dispatch(AsyncBoltRequest(body=body, headers=headers))
     return response.status
 
 
 @pytest.fixture
-async def sqlite_stack(tmp_path: Any) -> Any:
+async def sqlite_stack(sqlite_database_url: str) -> AsyncIterator[LocalStack]:
     """Fuzzing targets parsing and handlers, not the database: SQLite only, to keep CI affordable."""
-    async with local_stack(database_url=f"sqlite+aiosqlite:///{tmp_path / 'fuzz.db'}") as stack:
-        yield stack
+    async with local_stack(database_url=sqlite_database_url) as stack:
+        try:
+            yield stack
+        finally:  # whatever the test left running finishes before the stack goes away
+            await stack.deps.inflight.wait_idle(60)
+
+
+@pytest.fixture
+async def sink(sqlite_stack: LocalStack) -> AsyncIterator[Sink]:
+    """The response_urls of the fuzzed commands; stopped after the bot's last reply, even when the test fails."""
+    hooks = Sink()
+    try:
+        await hooks.start()
+        yield hooks
+    finally:
+        await sqlite_stack.deps.inflight.wait_idle(60)
+        await hooks.stop()
 
 
 @pytest.mark.slow
-async def test_fuzzed_commands_and_events(sqlite_stack: LocalStack, caplog: pytest.LogCaptureFixture) -> None:
+async def test_fuzzed_commands_and_events(sqlite_stack: LocalStack, sink: Sink,
+                                          caplog: pytest.LogCaptureFixture) -> None:
+    """No 5xx, no unhandled error, an answer (with usage when malformed) for every acknowledged command."""
     stack = sqlite_stack
     caplog.set_level(logging.ERROR, logger="retro")
-    sink = Sink()
-    await sink.start()
     collected: list[str] = []
 
     @settings(max_examples=COMMANDS, deadline=None, database=None,
@@ -157,5 +183,3 @@ async def test_fuzzed_commands_and_events(sqlite_stack: LocalStack, caplog: pyte
     assert len(malformed) > len(texts) // 10, "too few malformed commands to mean anything"
     without_usage = [texts[n][:80] for n in malformed if not any("Usage:" in r for r in sink.replies[n])]
     assert not without_usage, without_usage[:5]  # every malformed command is told how to use it
-    assert sink.runner is not None
-    await sink.runner.cleanup()

@@ -18,15 +18,15 @@ import pytest
 from aiohttp import web
 from sqlmodel import col, func, select
 
-from bench.load import message_event
-from bot.app.local import SANDBOX_SECRET, SANDBOX_TOKEN, free_port, spawn_serve, wait_http
+from bot.app.local import SANDBOX_SECRET, SANDBOX_TOKEN
 from bot.incident import incidents
 from bot.record import chain
 from sandbox import SlackDriver, SlackEmulator
 from storage.db import create_engine, session_factory
-from storage.migrate import upgrade_async
 from storage.models import Evidence, Hypothesis, Incident, TimelineEntry
 from tests.e2e.faults import signed_post
+from tests.payloads import message_event
+from tests.processes import free_port, spawn_serve, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 TEAM = "T0SANDBOX"
@@ -88,7 +88,6 @@ async def chain_state(db: str, incident_id: int) -> dict[str, Any]:
 @pytest.mark.slow
 async def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(emulator: SlackEmulator,
                                                                        database_url: str) -> None:
-    await upgrade_async(database_url)
     port = free_port()
     proc, url = await start(emulator, database_url, port)
     incident = await declare(emulator, url, database_url)
@@ -132,7 +131,6 @@ async def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(emulator: 
 
 @pytest.mark.slow
 async def test_sigterm_finishes_in_flight_work_and_exits_zero(emulator: SlackEmulator, database_url: str) -> None:
-    await upgrade_async(database_url)
     proc, url = await start(emulator, database_url)
     incident = await declare(emulator, url, database_url)
     bodies = [message_event(i, team=TEAM, channel=incident.channel_id, user="U0BOB", run="T") for i in range(200)]
@@ -176,7 +174,6 @@ def command(text: str, channel: str, hook: str, n: int) -> str:
 async def test_two_replicas_on_one_postgres_behave_as_one_bot(emulator: SlackEmulator, database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("replicas share state through PostgreSQL; this variant runs on PostgreSQL only")
-    await upgrade_async(database_url)
     (a, url_a), (b, url_b) = await start(emulator, database_url), await start(emulator, database_url)
     runner, hook = await sink()
     try:
@@ -214,9 +211,9 @@ async def test_two_replicas_on_one_postgres_behave_as_one_bot(emulator: SlackEmu
 
 
 @pytest.mark.postgres
-async def test_replicas_migrating_at_once_do_not_collide(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("concurrent migrations matter for shared PostgreSQL only")
+async def test_replicas_migrating_at_once_do_not_collide(blank_postgres_url: str) -> None:
+    """Concurrent migrations matter for shared PostgreSQL only; they start from a database with no tables."""
+    database_url = blank_postgres_url
     env = {**os.environ, "DATABASE_URL": database_url}
     procs = [await asyncio.create_subprocess_exec(sys.executable, "-m", "bot", "db", "upgrade", cwd=ROOT, env=env,
                                                   stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)

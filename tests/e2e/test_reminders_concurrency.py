@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from bench.reminders import measure
-from tests.conftest import PG_ENV
+from tests.reminder_load import measure
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
-async def test_two_scheduler_processes_send_each_reminder_exactly_once() -> None:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"needs PostgreSQL: two `retro serve` processes share one database ({PG_ENV} is not set)")
-    result = await measure(url, n=1000, processes=2, timeout=300)
+async def test_two_scheduler_processes_send_each_reminder_exactly_once(postgres_database_url: str) -> None:
+    """Two `retro serve` processes share one database and its 1,000 due reminders."""
+    result = await measure(postgres_database_url, n=1000, processes=2, timeout=300)
     assert result["sent"] == 1000
     assert result["delivered"] == 1000, "every reminder reached Slack"
     assert result["duplicates"] == 0, "no reminder reached Slack twice"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,12 +12,13 @@ import pytest
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from bot.app import runtime
-from bot.app.local import SANDBOX_TOKEN, free_port
+from bot.app.local import SANDBOX_TOKEN
 from bot.config import Settings
 from sandbox import SlackEmulator
+from tests.processes import free_port
 
 
-async def test_serve_uses_socket_mode_and_still_answers_health(tmp_path: Path,
+async def test_serve_uses_socket_mode_and_still_answers_health(sqlite_database_url: str,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     emulator = SlackEmulator(signing_secret="unused", bot_token=SANDBOX_TOKEN)
     await emulator.start()
@@ -31,7 +31,7 @@ async def test_serve_uses_socket_mode_and_still_answers_health(tmp_path: Path,
     port = free_port()
     settings = Settings.model_validate({
         "slack_bot_token": SANDBOX_TOKEN, "slack_app_token": "xapp-1-test", "slack_api_url": emulator.api_url,
-        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'r.db'}", "port": port, "host": "127.0.0.1",
+        "database_url": sqlite_database_url, "port": port, "host": "127.0.0.1",
         "retro_scheduler": False})
     settings.check_for_serve()  # Socket Mode needs no signing secret
     task = asyncio.create_task(runtime.serve(settings))

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox import SlackDriver, SlackEmulator, SlackError
+from tests.sandbox.conftest import SlackClock
 from tests.sandbox.fakeapp import FakeApp, Received
 
 MODAL: dict[str, Any] = {
@@ -117,7 +118,7 @@ async def test_response_url_is_limited_to_five_uses(emulator: SlackEmulator, app
 
 
 async def test_triggers_expire_and_are_single_use(emulator: SlackEmulator, app: FakeApp, driver: SlackDriver,
-                                                  client: AsyncWebClient) -> None:
+                                                  client: AsyncWebClient, slack_clock: SlackClock) -> None:
     result = await driver.command("alice", "#general", "start")
     opened = await client.views_open(trigger_id=result.trigger_id, view=MODAL)
     assert opened["view"]["id"].startswith("V") and opened["view"]["callback_id"] == "start_incident"
@@ -126,7 +127,7 @@ async def test_triggers_expire_and_are_single_use(emulator: SlackEmulator, app: 
         await client.views_open(trigger_id=result.trigger_id, view=MODAL)
     assert reused.value.response["error"] == "exchanged_trigger_id"
     stale = emulator.issue_trigger("bob")
-    await asyncio.sleep(0.35)
+    slack_clock.advance(emulator.trigger_ttl + 0.05)
     with pytest.raises(SlackApiError) as expired:
         await client.views_open(trigger_id=stale, view=MODAL)
     assert expired.value.response["error"] == "expired_trigger_id"

@@ -8,14 +8,12 @@ from bot.catalog import load_catalog
 from bot.incident import incidents
 from bot.record import chain
 from storage.db import create_engine, session_factory
-from storage.migrate import upgrade_async
 from storage.models import Incident, RoleAssignment
 
 T0 = datetime(2026, 5, 1, 14, 0, tzinfo=UTC)
 
 
 async def test_append_keeps_the_loaded_incident_in_step_and_flushes_pending_rows(database_url: str) -> None:
-    await upgrade_async(database_url)
     engine = create_engine(database_url)
     try:
         async with session_factory(engine)() as s:

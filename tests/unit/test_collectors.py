@@ -19,8 +19,7 @@ from bot.collectors.record import json_safe
 from bot.collectors.registry import Registry, load_collectors
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, NotFoundError, RetroError, UsageError
-from handlers.parsing import metric_evidence
-from handlers.parsing import parse
+from handlers.parsing import metric_evidence, parse
 from storage.models import Evidence
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -19,7 +19,6 @@ from bot.record.ingest import IngestQueue, WriterClosed, _Item, process_batch
 from bot.record.timeline import Edited, Posted
 from storage.db import create_engine, session_factory
 from storage.direct import DirectWriter
-from storage.migrate import upgrade_async
 from storage.models import Incident, TimelineEntry
 
 T0 = datetime(2026, 5, 1, 14, 0, 0, 250_000, tzinfo=UTC)
@@ -37,7 +36,7 @@ class Direct:
 
 @pytest.fixture
 async def direct(database_url: str) -> AsyncIterator[Direct]:
-    await upgrade_async(database_url)
+    """One incident on the migrated database, and a driver-level writer beside the ORM."""
     engine = create_engine(database_url)
     async with session_factory(engine)() as s:
         decl = incidents.validate_declaration(load_catalog(), title="Direct", severity=2, category="data-drift")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.app import cli
 from bot.canonical import canonical_json, sha256_hex
-from bot.postmortem.document import Doc
+from bot.postmortem.doc_types import Doc
 from bot.postmortem.draft import template_environment
 from bot.postmortem.export import (
     DOCUMENT,
@@ -140,9 +144,33 @@ def test_a_folder_that_is_not_a_bundle(tmp_path: Path) -> None:
         verify_bundle(tmp_path)
 
 
-async def test_the_command_line_exports_verifies_and_renders(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+async def test_a_malformed_incident_json_is_named_before_anything_renders(
+        database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = await _doc(database_url)
+    status = next(i for i, e in enumerate(doc["entries"]) if e["kind"] == "status_changed")
+    spoiled: dict[str, Callable[[dict[str, Any]], object]] = {
+        "the document: missing 'hypotheses'": lambda d: d.pop("hypotheses"),
+        "incident: not an object": lambda d: d.update(incident=[]),
+        "roles[0]: missing 'user_id'": lambda d: d["roles"][0].pop("user_id"),
+        f"entries[{status}].data: missing 'to'": lambda d: d["entries"][status]["data"].pop("to"),
+        f"{DOCUMENT} is not a retro-incident/1 document": lambda d: d.update(format="someone-elses/2"),
+    }
+    for n, (named, spoil) in enumerate(spoiled.items()):
+        folder = _write(doc, tmp_path / str(n))
+        raw = json.loads((folder / DOCUMENT).read_text())
+        spoil(raw)
+        (folder / DOCUMENT).write_text(canonical_json(raw) + "\n")
+        for read in (load_document, verify_bundle, partial(render_bundle, template_environment())):
+            with pytest.raises(BundleError, match=re.escape(named)):
+                read(folder)
+        assert await _main(["render", str(folder), "--check"]) == 2
+        assert named in capsys.readouterr().err
+
+
+async def test_the_command_line_exports_verifies_and_renders(sqlite_database_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'retro.db'}"
+    url = sqlite_database_url
     async with world(url) as w:
         inc = await fraud_incident(w)
     monkeypatch.setenv("DATABASE_URL", url)

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from bot.catalog import Catalog, load_catalog
-from bot.postmortem.document import Doc, with_people
+from bot.postmortem.doc_types import Doc
+from bot.postmortem.document import with_people
 from bot.postmortem.draft import TemplateError, check_templates, render, template_environment
 from bot.postmortem.sections import slack_to_markdown
 from tests.postmortem_world import PEOPLE, document_of, fraud_incident, world

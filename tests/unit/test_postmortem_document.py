@@ -5,16 +5,29 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 from sqlmodel import col, select
 
 from bot.canonical import canonical_json, sha256_hex
+from bot.postmortem.doc_check import check_document
 from bot.postmortem.document import FORMAT, build, key_seqs, user_ids
 from bot.postmortem.draft import latest_people, prepare, record_draft, template_environment
+from bot.postmortem.entry_data import payload
 from bot.postmortem.export import entry_of
 from bot.postmortem.measures import humanise, incident_metrics, percentile
 from bot.record import chain, timeline
 from storage.models import PostmortemDraft
 from tests.postmortem_world import ALICE, BOB, CAROL, DAVE, PEOPLE, T0, document_of, fraud_incident, world
+
+
+def _unsorted(value: object, where: str = "") -> list[str]:
+    """Where a mapping's keys are not in canonical (sorted) order."""
+    if isinstance(value, dict):
+        here = [where or "document"] if list(value) != sorted(value) else []
+        return here + [w for k, v in value.items() for w in _unsorted(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [w for i, v in enumerate(value) for w in _unsorted(v, f"{where}[{i}]")]
+    return []
 
 
 async def test_the_document_is_canonical_and_complete(database_url: str) -> None:
@@ -25,12 +38,15 @@ async def test_the_document_is_canonical_and_complete(database_url: str) -> None
     assert json.loads(canonical_json(doc)) == doc
     assert list(doc) == sorted(doc)  # the same key order a reader of incident.json gets
     assert all(list(e) == sorted(e) and list(e["data"]) == sorted(e["data"]) for e in doc["entries"])
+    assert _unsorted(doc) == []  # every mapping, at every depth
+    assert check_document(json.loads(canonical_json(doc))) == doc
     assert doc["incident"]["entry_count"] == len(doc["entries"]) == inc.entry_count
     assert doc["incident"]["head_hash"] == doc["entries"][-1]["hash"] == inc.head_hash
     assert [e["number"] for e in doc["evidence"]] == [1, 2, 3]
     assert [h["verdict"] for h in doc["hypotheses"]] == ["refuted", "confirmed", "open"]
     assert [a["due"] for a in doc["actions"]] == ["2026-03-19", "2026-03-26"]
-    assert doc["triage"]["fields"]["customer_impact"].startswith("Good payments")
+    triage = doc["triage"]
+    assert triage is not None and triage["fields"]["customer_impact"].startswith("Good payments")
     assert doc["incident"]["impact_started_at"] == "2026-03-12T12:15:00.000000Z"
     assert user_ids(doc) == sorted({ALICE, BOB, CAROL, DAVE})
     assert doc["people"] == dict(sorted(PEOPLE.items()))
@@ -47,6 +63,15 @@ async def test_the_document_reads_the_incident_afresh(database_url: str) -> None
     assert doc["incident"]["entry_count"] == stale.entry_count + 1
     report = chain.verify_entries(entry_of(e) for e in doc["entries"])
     assert report.ok and report.head == doc["incident"]["head_hash"]
+
+
+async def test_an_entry_payload_is_read_only_as_its_own_kind(database_url: str) -> None:
+    async with world(database_url) as w:
+        doc = await document_of(w, await fraud_incident(w))
+    status = next(e for e in doc["entries"] if e["kind"] == "status_changed")
+    assert payload(status, "status_changed")["to"] == "mitigated"
+    with pytest.raises(ValueError, match="is status_changed, not severity_changed"):
+        payload(status, "severity_changed")
 
 
 async def test_key_events_include_messages_marked_afterwards(database_url: str) -> None:

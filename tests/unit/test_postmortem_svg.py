@@ -6,7 +6,8 @@ import io
 import xml.etree.ElementTree as ET
 from datetime import timedelta
 
-from bot.postmortem.document import Doc, key_seqs
+from bot.postmortem.doc_types import Doc
+from bot.postmortem.document import key_seqs
 from bot.postmortem.picture import Dot, Text
 from bot.postmortem.timeline_picture import MAX_EVENTS, WIDTH, layout, timeline_png, timeline_svg
 from tests.postmortem_world import T0, document_of, fraud_incident, world
