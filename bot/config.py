@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     retro_scheduler: bool = True
     retro_retention_days: int | None = Field(default=None, ge=1)
+    # Prometheus metrics: on their own port, or on the Slack port behind a bearer token; neither by default.
+    retro_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    retro_metrics_token: SecretStr | None = None
     # Evidence collectors (docs/collectors.md): each is off until its system is configured.
     mlflow_tracking_uri: str | None = None
     mlflow_tracking_token: SecretStr | None = None
@@ -67,7 +70,8 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL (Retro talks to the server's HTTP API)")
         return value.strip().rstrip("/")
 
-    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", mode="before")
+    @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "retro_metrics_token",
+                     mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -96,6 +100,8 @@ class Settings(BaseSettings):
             raise ConfigError(f"RETRO_TEMPLATES_DIR points at {self.retro_templates_dir}, which is not a folder")
         if token is not None and not token.startswith("xoxb-"):
             raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+        if self.retro_metrics_port is not None and self.retro_metrics_port == self.port:
+            raise ConfigError("RETRO_METRICS_PORT must differ from PORT (the Slack port is public)")
         if self.socket_mode:
             app_token = self.slack_app_token.get_secret_value() if self.slack_app_token else ""
             if not app_token.startswith("xapp-"):

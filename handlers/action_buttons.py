@@ -48,7 +48,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             today = cadence.local_today(deps.now(), deps.catalog.tz)
             blocks = snoozed_blocks(change.action, incident, today, deps.workspace_url.get(ctx.team_id),
                                     f":zzz: Next reminder {when(until)}.")
-            await respond(text=f"A{item.number} snoozed", replace_original=True, blocks=blocks)
+            await ctx.replace_message(f"A{item.number} snoozed", blocks)
         # personal: chained, not announced in the channel
         await flows.publish_change(client, deps, incident, change, None)
 
@@ -62,7 +62,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             change = await action_items.complete(session, action_id=item.id or 0, note="", actor=ctx.user_id,
                                             now=deps.now())
         if in_message(body):
-            await respond(text=f"A{item.number} done", replace_original=True, blocks=done_blocks(
+            await ctx.replace_message(f"A{item.number} done", done_blocks(
                 change.action, f":white_check_mark: Done, {when(deps.now())}."))
         await flows.publish_change(client, deps, incident, change,
                                    action_changed_text(change.action, "done", ctx.user_id))

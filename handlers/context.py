@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +16,12 @@ from bot.blocks.modals import ModalMeta
 from bot.deps import Deps
 from bot.errors import NotAllowedError
 from bot.incident import incidents
+from bot.slack.inbound import reply_url_allowed
 from bot.slack.people import is_member
 from handlers.payloads import Origin, flat_origin, interaction_origin, private_metadata
 from storage.models import Incident
+
+log = logging.getLogger("retro.replies")
 
 
 @dataclass
@@ -32,6 +36,14 @@ class Ctx:
     channel_id: str
     trigger_id: str | None = None
     enterprise_id: str | None = None
+
+    def __post_init__(self) -> None:
+        url = self.respond.response_url if self.respond is not None else None
+        if url and not reply_url_allowed(url, self.deps.settings.slack_api_url):
+            # Signed requests come from Slack, whose response_urls are on its own hosts: answer through the Web
+            # API instead of sending anything to another host.
+            log.warning("response_url on a host that is not Slack's; answering through the Web API")
+            self.respond = None
 
     @classmethod
     def of(cls, deps: Deps, client: AsyncWebClient, respond: AsyncRespond | None, origin: Origin) -> Ctx:
@@ -58,7 +70,7 @@ class Ctx:
         ctx.team_id, ctx.channel_id = meta.team_id, meta.channel_id
         return ctx, meta
 
-    async def _to_response_url(self, url: str, text: str, blocks: Blocks | None, response_type: str,
+    async def _to_response_url(self, url: str, text: str, blocks: Blocks | None, response_type: str | None,
                                replace: bool) -> None:
         # On the Web API client's pooled HTTP session: one kept-alive connection instead of one per reply.
         assert self.respond is not None
@@ -74,6 +86,11 @@ class Ctx:
             await self.client.chat_postEphemeral(channel=self.channel_id, user=self.user_id, text=text, blocks=blocks)
         else:
             await self.client.chat_postMessage(channel=self.user_id, text=text, blocks=blocks)
+
+    async def replace_message(self, text: str, blocks: Blocks | None = None) -> None:
+        """Replace the message whose button was clicked (when Slack gave a response_url for it)."""
+        if self.respond is not None and self.respond.response_url:
+            await self._to_response_url(self.respond.response_url, text, blocks, None, True)
 
     async def announce(self, text: str, blocks: Blocks | None = None) -> None:
         """Answer in the channel for everyone, through response_url (works where the bot is not a member)."""

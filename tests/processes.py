@@ -18,6 +18,8 @@ import aiohttp
 
 from bot.app.local import SANDBOX_SECRET, SANDBOX_TOKEN
 
+METRICS_TOKEN = "test-metrics-token"  # spawned bots serve /metrics on their Slack port behind it
+
 
 def free_port() -> int:
     """An unused loopback port."""
@@ -46,6 +48,6 @@ def spawn_serve(*, port: int, api_url: str, database_url: str, extra_env: dict[s
     """`retro serve` as its own process, talking to the sandbox's Web API."""
     env = {**os.environ, "SLACK_BOT_TOKEN": SANDBOX_TOKEN, "SLACK_SIGNING_SECRET": SANDBOX_SECRET,
            "SLACK_API_URL": api_url, "DATABASE_URL": database_url, "PORT": str(port), "HOST": "127.0.0.1",
-           "LOG_LEVEL": "WARNING", **(extra_env or {})}
+           "LOG_LEVEL": "WARNING", "RETRO_METRICS_TOKEN": METRICS_TOKEN, **(extra_env or {})}
     env.pop("SLACK_APP_TOKEN", None)
     return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=cwd, stderr=log)

@@ -56,4 +56,5 @@ async def serve(settings: Settings) -> None:
             await reminders.stop()
         await deps.close()
 
-    await serve_until_stopped(web_app, host=settings.host, port=settings.port, extra=extra, on_stop=on_stop)
+    await serve_until_stopped(web_app, host=settings.host, port=settings.port, metrics_port=settings.retro_metrics_port,
+                              extra=extra, on_stop=on_stop)

@@ -19,6 +19,7 @@ from bot.record import chain
 from sandbox import ApiCall, SlackDriver
 from storage.db import create_engine, session_factory
 from storage.models import Incident, ProcessedEvent, TimelineEntry
+from tests.processes import METRICS_TOKEN
 from tests.signing import signed_headers
 
 TEAM = "T0SANDBOX"
@@ -32,7 +33,7 @@ def metric_values(text: str, name: str) -> dict[tuple[tuple[str, str], ...], flo
 
 async def metrics_of(http: aiohttp.ClientSession, base: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:
     """One metric as the bot's /metrics reports it now."""
-    async with http.get(f"{base}/metrics") as resp:
+    async with http.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as resp:
         return metric_values(await resp.text(), name)
 
 

@@ -223,3 +223,23 @@ async def test_replicas_migrating_at_once_do_not_collide(blank_postgres_url: str
     from storage.migrate import current_revision, head_revision
 
     assert await current_revision(database_url) == head_revision()
+
+
+async def test_metrics_port_serves_metrics_and_the_slack_port_does_not(emulator: SlackEmulator,
+                                                                        database_url: str) -> None:
+    port, metrics_port = free_port(), free_port()
+    proc = spawn_serve(port=port, api_url=emulator.api_url, database_url=database_url, cwd=ROOT,
+                       extra_env={"RETRO_SCHEDULER": "false", "RETRO_METRICS_PORT": str(metrics_port),
+                                  "RETRO_METRICS_TOKEN": ""})
+    try:
+        await wait_http(f"http://127.0.0.1:{port}/healthz")
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{metrics_port}/metrics") as resp:
+                assert resp.status == 200 and "retro_requests_total" in await resp.text()
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                assert resp.status == 404
+            async with http.get(f"http://127.0.0.1:{metrics_port}/slack/events") as resp:
+                assert resp.status == 404  # the metrics port serves metrics alone
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
