@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt.context.respond.async_respond import AsyncRespond
@@ -17,7 +17,7 @@ from bot.deps import Deps
 from bot.errors import NotAllowedError
 from bot.incident import incidents
 from bot.slack.inbound import reply_url_allowed
-from bot.slack.people import is_member
+from bot.slack.people import Membership
 from handlers.payloads import Origin, flat_origin, interaction_origin, private_metadata
 from storage.models import Incident
 
@@ -36,6 +36,8 @@ class Ctx:
     channel_id: str
     trigger_id: str | None = None
     enterprise_id: str | None = None
+    # The caller's private channels, asked of Slack at most once per request.
+    _membership: Membership | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         url = self.respond.response_url if self.respond is not None else None
@@ -121,5 +123,7 @@ class Ctx:
         return [i for i in found if not i.private or await self.is_member(i.channel_id)]
 
     async def is_member(self, channel_id: str) -> bool:
-        """Whether the caller is a member of a channel."""
-        return await is_member(self.client, channel_id, self.user_id)
+        """Whether the caller is a member of a private channel (one users.conversations call per request)."""
+        if self._membership is None:
+            self._membership = Membership(self.client, self.user_id)
+        return await self._membership.is_member(channel_id)

@@ -62,9 +62,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if form.impact_start and form.detected_at and form.impact_start > form.detected_at:
             await ack(response_action="errors", errors={Field.DETECTED_AT: "Detection cannot precede impact start."})
             return
+        try:
+            incident = await ctx.incident_by_id(meta.incident_id or 0)  # they may have left its channel meanwhile
+        except RetroError as exc:
+            await ack(response_action="errors", errors={Field.WHAT_HAPPENED: exc.user_message[:150]})
+            return
         await ack()
         async with deps.session() as session:
-            incident = await incidents.by_reference(session, str(meta.incident_id), team_id=meta.team_id)
             version = await triage.submit(session, incident=incident, form=form, actor=ctx.user_id, now=deps.now())
             missing = form.missing(deps.catalog.triage.required)
         text = f"<@{ctx.user_id}> submitted triage template v{version.version}."
@@ -79,12 +83,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             item = evidence.validate(str(v.get(Field.KIND) or ""), str(v.get(Field.REF) or ""),
                                      str(v.get(Field.NOTE) or ""), {}, now=deps.now())
+            incident = await ctx.incident_by_id(meta.incident_id or 0)  # they may have left its channel meanwhile
         except RetroError as exc:
             await ack(response_action="errors", errors={Field.REF: exc.user_message.split("\n")[0][:150]})
             return
         await ack()
-        async with deps.session() as session:
-            incident = await incidents.by_reference(session, str(meta.incident_id), team_id=meta.team_id)
         added = await flows.add_evidence(client, deps, incident, item, actor=ctx.user_id, progress=ctx.reply)
         for text in added.replies():
             await ctx.reply(text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -83,11 +83,23 @@ class ApiContext:
 
     ws: Workspace
     trigger_ttl: float
+    # The scopes the token was granted; None for installs made without OAuth, which hold every scope.
+    scopes: frozenset[str] | None = None
 
     @property
     def bot(self) -> User:
         """The calling bot user."""
         return self.ws.bot_user
+
+    def require_scopes(self, needed: Iterable[str]) -> None:
+        """Refuse with `missing_scope` (naming what is needed and what the token has) unless it holds them all."""
+        # https://docs.slack.dev/reference/methods (each method's "Required scopes"); the error carries
+        # `needed` and `provided` as comma-separated scope lists.
+        if self.scopes is None:
+            return
+        missing = [s for s in dict.fromkeys(needed) if s not in self.scopes]
+        if missing:
+            raise SlackError("missing_scope", needed=",".join(missing), provided=",".join(sorted(self.scopes)))
 
     def visible_channel(self, ref: str | None) -> Channel:
         """A channel the bot can see: private ones only when it is a member."""

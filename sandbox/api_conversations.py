@@ -1,4 +1,4 @@
-"""Web API methods: auth.*, users.*, conversations.*."""
+"""Web API methods: auth.*, conversations.*."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 from . import actions
 from .api_common import ApiContext, Handler, Params, paginate, ts_key
-from .shapes import channel_json, message_json, user_json
+from .shapes import channel_json, message_json
 from .state import JSON, Channel, SlackError
 
 
@@ -16,27 +16,6 @@ def auth_test(ctx: ApiContext, p: Params) -> JSON:
     return {"url": f"https://{ws.domain}.slack.com/", "team": ws.team_name, "user": ctx.bot.name,
             "team_id": ws.team_id, "user_id": ws.bot_user_id, "bot_id": ws.bot_id,
             "is_enterprise_install": False}
-
-
-def users_info(ctx: ApiContext, p: Params) -> JSON:
-    """users.info"""
-    return {"user": user_json(ctx.ws, ctx.user(p.text("user")))}
-
-
-def users_list(ctx: ApiContext, p: Params) -> JSON:
-    """users.list"""
-    page, cursor = paginate(list(ctx.ws.users.values()), p, default_limit=200)
-    return {"members": [user_json(ctx.ws, u) for u in page], "cache_ts": int(time.time()),
-            "response_metadata": {"next_cursor": cursor}}
-
-
-def users_lookup_by_email(ctx: ApiContext, p: Params) -> JSON:
-    """users.lookupByEmail"""
-    email = p.require("email", "users_not_found").lower()
-    for u in ctx.ws.users.values():
-        if u.email and u.email.lower() == email:
-            return {"user": user_json(ctx.ws, u)}
-    raise SlackError("users_not_found")
 
 
 def conversations_create(ctx: ApiContext, p: Params) -> JSON:
@@ -248,9 +227,6 @@ def conversations_open(ctx: ApiContext, p: Params) -> JSON:
 
 HANDLERS: dict[str, Handler] = {
     "auth.test": auth_test,
-    "users.info": users_info,
-    "users.list": users_list,
-    "users.lookupByEmail": users_lookup_by_email,
     "conversations.create": conversations_create,
     "conversations.info": conversations_info,
     "conversations.invite": conversations_invite,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from . import api_chat, api_conversations, api_files, api_views
+from . import api_chat, api_conversations, api_files, api_users, api_views
 from .api_common import ApiContext, Handler, Params
 from .events import Activity
 from .oauth import OAuthServer
@@ -17,8 +17,8 @@ from .state import JSON, ApiCall, SlackError
 from .tenancy import Tenancy
 
 log = logging.getLogger(__name__)
-HANDLERS: dict[str, Handler] = {**api_conversations.HANDLERS, **api_chat.HANDLERS, **api_views.HANDLERS,
-                                **api_files.HANDLERS}
+HANDLERS: dict[str, Handler] = {**api_conversations.HANDLERS, **api_users.HANDLERS, **api_chat.HANDLERS,
+                                **api_views.HANDLERS, **api_files.HANDLERS}
 
 
 async def read_params(request: web.Request) -> tuple[JSON, str | None]:
@@ -98,7 +98,8 @@ class WebApi:
         except SlackError as err:
             return reply(call, {"ok": False, "error": err.error})
         call.team_id = ws.team_id
-        ctx = ApiContext(ws=ws, trigger_ttl=self.trigger_ttl)
+        granted = self.tenancy.tokens[token].scopes
+        ctx = ApiContext(ws=ws, trigger_ttl=self.trigger_ttl, scopes=frozenset(granted) if granted else None)
 
         def run() -> JSON:
             handler = HANDLERS.get(method)

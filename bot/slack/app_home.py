@@ -14,7 +14,7 @@ from bot.deps import Deps
 from bot.followup import action_items, cadence
 from bot.incident.participants import open_with_roles, participants, participating
 from bot.slack.delivery import client_for
-from bot.slack.people import is_member
+from bot.slack.people import Membership
 from storage.models import Incident
 
 log = logging.getLogger("retro.home")
@@ -32,8 +32,9 @@ async def publish(client: AsyncWebClient, deps: Deps, *, team_id: str, user: str
         items = await action_items.open_for_owner(session, team_id, user)
         incidents = await participating(session, team_id, user)
     # A private incident stays on the Home only while its channel still has them (people leave channels).
+    membership = Membership(client, user)
     named = [(i, _role_names(deps, rs)) for i, rs in incidents
-             if not i.private or await is_member(client, i.channel_id, user)]
+             if not i.private or await membership.is_member(i.channel_id)]
     today = cadence.local_today(deps.now(), deps.catalog.tz)
     view = home_view(items, named, deps.catalog, today, deps.workspace_url.get(team_id))
     await client.views_publish(user_id=user, view=view)

@@ -3,23 +3,53 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+log = logging.getLogger("retro.people")
 NAME_LOOKUPS = 8
+MEMBERSHIP_PAGE = 999  # users.conversations' largest page
 
 
-async def is_member(client: AsyncWebClient, channel_id: str, user_id: str) -> bool:
-    """Whether someone is a member of a channel (asked of Slack, page by page)."""
-    cursor = None
-    while True:
-        resp = await client.conversations_members(channel=channel_id, cursor=cursor, limit=1000)
-        if user_id in (resp.get("members") or []):
-            return True
-        cursor = (resp.get("response_metadata") or {}).get("next_cursor")
-        if not cursor:
-            return False
+class Membership:
+    """One person's private channels, asked of Slack once; a channel Slack does not list is one they are not in."""
+
+    def __init__(self, client: AsyncWebClient, user_id: str) -> None:
+        self.client, self.user_id = client, user_id
+        self._channels: frozenset[str] | None = None
+        self._asking = asyncio.Lock()
+
+    async def is_member(self, channel_id: str) -> bool:
+        """Whether the person is in this private channel (the bot must be in it too, or Slack does not say)."""
+        return channel_id in await self.channels()
+
+    async def channels(self) -> frozenset[str]:
+        """Ids of the person's private channels that the bot can see, archived ones included."""
+        async with self._asking:
+            if self._channels is None:
+                self._channels = await self._ask()
+            return self._channels
+
+    async def _ask(self) -> frozenset[str]:
+        found: set[str] = set()
+        cursor = None
+        try:
+            while True:
+                # With a bot token, Slack lists someone's private channels only where the bot is a member too.
+                resp = await self.client.users_conversations(user=self.user_id, types="private_channel",
+                                                             exclude_archived=False, limit=MEMBERSHIP_PAGE,
+                                                             cursor=cursor)
+                found.update(str(ch["id"]) for ch in resp.get("channels") or [] if ch.get("id"))
+                # Pages may be short (even empty) before the end: only an empty next_cursor ends the list.
+                cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except SlackApiError as exc:
+            log.warning("channels of %s not fully listed (%s): the unlisted ones count as not theirs", self.user_id,
+                        exc.response.get("error"))
+        return frozenset(found)
 
 
 async def display_names(client: AsyncWebClient, uids: list[str]) -> dict[str, str]:

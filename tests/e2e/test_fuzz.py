@@ -9,8 +9,8 @@ RETRO_FUZZ_COMMANDS sets how many commands (8,000 by default) for a quicker loca
 from __future__ import annotations
 
 import json
-import os
 import logging
+import os
 import random
 import string
 import time
