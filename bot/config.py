@@ -4,14 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.signing import KeyFormatError, load_private_key, parse_public_keys
+from storage.token_cipher import ENV as ENCRYPTION_ENV
+from storage.token_cipher import TokenKeyError, parse_keys
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///retro.db"
 DEFAULT_API_URL = "https://slack.com/api/"
+
+
+Origin = tuple[str, str, int]  # scheme, lowercase host, port
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def file_origin(entry: str) -> Origin:
+    """One RETRO_FILE_HOSTS entry (`files.example.com`, `https://host:8443`, `http://127.0.0.1:8123`) as an origin."""
+    parts = urlsplit(entry if "://" in entry else f"https://{entry}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    host = (parts.hostname or "").rstrip(".")
+    if (parts.scheme not in _DEFAULT_PORTS or not host or port == -1 or parts.username is not None
+            or parts.password is not None or parts.path not in ("", "/") or parts.query or parts.fragment):
+        raise ValueError(f"{entry!r} is not a host or an http(s)://host[:port] origin")
+    return parts.scheme, host, port or _DEFAULT_PORTS[parts.scheme]
 
 
 class Settings(BaseSettings):
@@ -25,6 +47,8 @@ class Settings(BaseSettings):
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
     slack_api_url: str = DEFAULT_API_URL
+    # Origins besides Slack's own file hosts that may receive the bot token for a file download (the sandbox).
+    retro_file_hosts: str = ""
     database_url: str = DEFAULT_DATABASE_URL
     port: int = Field(default=3000, ge=0, le=65535)
     host: str = "0.0.0.0"
@@ -35,6 +59,9 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     retro_scheduler: bool = True
     retro_retention_days: int | None = Field(default=None, ge=1)
+    # How long an event's (team_id, event_id) claim is kept: Slack's last retry comes about 6 minutes after the
+    # first delivery, so the floor of 1 hour keeps every retry a no-op (bot/record/dedupe.py).
+    retro_event_dedupe_hours: int = Field(default=24, ge=1, le=24 * 365)
     # Prometheus metrics: on their own port, or on the Slack port behind a bearer token; neither by default.
     retro_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     retro_metrics_token: SecretStr | None = None
@@ -50,9 +77,39 @@ class Settings(BaseSettings):
     retro_fetch_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     retro_artifact_inline_max: int = Field(default=256 * 1024, ge=0)
     retro_datacheck_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    # Each data check runs in its own worker process, bounded (docs/collectors.md, "Data checks").
+    retro_datacheck_max_columns: int = Field(default=1000, ge=1)
+    retro_datacheck_max_cells: int = Field(default=2_000_000, ge=1)
+    retro_datacheck_max_memory_mb: int = Field(default=1024, ge=0)
+    retro_datacheck_timeout: float = Field(default=120.0, gt=0, le=3600)
+    retro_datacheck_concurrency: int = Field(default=1, ge=1, le=32)
+    retro_datacheck_max_queued: int = Field(default=10, ge=0)
     retro_drift_psi: float = Field(default=0.2, gt=0)
     retro_drift_ks: float = Field(default=0.15, gt=0, le=1)
     retro_drift_null_delta: float = Field(default=0.05, gt=0, le=1)
+    # Keys (docs/security.md): installation tokens at rest (Fernet, newest first), bundle signatures (Ed25519).
+    retro_encryption_key: SecretStr | None = None
+    retro_signing_key: SecretStr | None = None
+    retro_verify_keys: str = ""
+
+    @field_validator("retro_encryption_key", "retro_signing_key")
+    @classmethod
+    def _secret_key(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        text = value.get_secret_value().strip() if value is not None else ""
+        try:
+            if text and info.field_name == "retro_encryption_key":
+                parse_keys(text)
+            elif text:
+                load_private_key(text, "the key")
+        except (TokenKeyError, KeyFormatError) as exc:
+            raise ValueError(str(exc).removeprefix(f"{ENCRYPTION_ENV}: ")) from None
+        return SecretStr(text) if text else None
+
+    @field_validator("retro_verify_keys")
+    @classmethod
+    def _verify_keys(cls, value: str) -> str:
+        parse_public_keys(value, "the list")
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -60,6 +117,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("retro_file_hosts")
+    @classmethod
+    def _file_hosts(cls, value: str) -> str:
+        for entry in value.replace(",", " ").split():
+            file_origin(entry)
+        return value
 
     @field_validator("mlflow_tracking_uri", "prometheus_url", mode="before")
     @classmethod
@@ -80,6 +144,11 @@ class Settings(BaseSettings):
     def fetch_allow(self) -> tuple[str, ...]:
         """RETRO_FETCH_ALLOW as lowercase host globs (comma or space separated); empty means link only."""
         return tuple(p.lower().rstrip(".") for p in self.retro_fetch_allow.replace(",", " ").split() if p)
+
+    @property
+    def file_hosts(self) -> frozenset[Origin]:
+        """RETRO_FILE_HOSTS as (scheme, host, port) origins; a bare host means https on port 443."""
+        return frozenset(file_origin(e) for e in self.retro_file_hosts.replace(",", " ").split())
 
     @property
     def socket_mode(self) -> bool:
@@ -115,6 +184,9 @@ class Settings(BaseSettings):
             raise ConfigError("SLACK_BOT_TOKEN is required (or SLACK_CLIENT_ID/SLACK_CLIENT_SECRET for OAuth)")
         if self.slack_client_id is not None and self.slack_client_secret is None:
             raise ConfigError("SLACK_CLIENT_SECRET is required when SLACK_CLIENT_ID is set")
+        if self.slack_client_id is not None and self.retro_encryption_key is None:
+            raise ConfigError("RETRO_ENCRYPTION_KEY is required with SLACK_CLIENT_ID (installed workspaces' tokens "
+                              "are stored encrypted with it; `retro keys new encryption` makes one)")
 
 
 def load_settings(**overrides: object) -> Settings:

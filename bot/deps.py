@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from jinja2 import Environment
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,6 +23,14 @@ from bot.observability import Metrics
 from storage.db import SessionFactory, session_scope
 
 T = TypeVar("T")
+S = TypeVar("S", bound="Service")
+
+
+class Service(Protocol):
+    """A process-wide service of the domain: closed when the deps close."""
+
+    async def close(self) -> None:
+        """Finish or refuse outstanding work."""
 
 
 def utc_now() -> datetime:
@@ -75,9 +83,9 @@ class Deps:
     installation_store: Any = None  # slack_sdk's store in multi-workspace mode (kept untyped: no Slack here)
     inflight: InFlight = field(default_factory=InFlight)
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
-    services: dict[type[Any], Any] = field(default_factory=dict)
+    services: dict[type[Any], Service] = field(default_factory=dict)
 
-    def provide(self, service: T) -> T:
+    def provide(self, service: S) -> S:
         """Hand a process-wide service to everyone holding these deps; it is closed first by `close()`."""
         self.services[type(service)] = service
         return service
@@ -87,7 +95,7 @@ class Deps:
         service = self.services.get(kind)
         if service is None:
             raise LookupError(f"no {kind.__name__} was provided to these deps")
-        return service  # type: ignore[no-any-return]
+        return service  # type: ignore[return-value]  # keyed by its own type in provide()
 
     def now(self) -> datetime:
         """The current time from the configured clock."""

@@ -8,7 +8,9 @@ import re
 _SPECIAL = re.compile(r"<!(channel|here|everyone|group)(\|[^>]*)?>", re.IGNORECASE)
 _SUBTEAM = re.compile(r"<!subteam\^([A-Z0-9]+)(?:\|([^>]*))?>", re.IGNORECASE)
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
-_OTHER_BANG = re.compile(r"<!([^>]*)>")
+# A date token shows its fallback text; any other `<!…` is only defused, never cut: in an echo the next `>` may be
+# far away, in text that is not the user's.
+_DATE = re.compile(r"<!date\^[^>|\n]*\|([^>\n]*)>")
 _BARE = re.compile(r"(?<![\w`])@(channel|here|everyone)\b", re.IGNORECASE)
 ZWSP = "\u200b"
 
@@ -22,7 +24,7 @@ def neutralise(text: str) -> str:
     out = _SPECIAL.sub(lambda m: f"@{ZWSP}{m.group(1).lower()}", text)
     out = _SUBTEAM.sub(lambda m: f"@{ZWSP}{m.group(2).lstrip('@') if m.group(2) else 'usergroup'}", out)
     out = _USER.sub(_user_label, out)
-    out = _OTHER_BANG.sub(lambda m: m.group(1).split("|")[-1], out)
+    out = _DATE.sub(lambda m: m.group(1), out)
     out = _BARE.sub(lambda m: f"@{ZWSP}{m.group(1)}", out)
     return out.replace("<!", "<\u200b!").replace("<@", "<\u200b@")
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.blocks.collected import comparing_text, datacheck_failed_text, datacheck_stored_text
-from bot.collectors.datacheck import Thresholds
+from bot.blocks.collected import comparing_text, datacheck_failed_text, datacheck_queued_text, datacheck_stored_text
+from bot.collectors.comparison import Thresholds
 from bot.config import Settings
 from bot.slack import snapshots
 from bot.slack.snapshots import DataCheck
@@ -36,5 +36,9 @@ async def datacheck(ctx: Ctx, cmd: Parsed) -> None:
                       thresholds(ctx.deps.settings, cmd), cmd.usage)
     incident = await ctx.incident()
     await ctx.reply(comparing_text(check.baseline, check.current))
-    done = await snapshots.run(ctx.client, ctx.deps, incident, check, actor=ctx.user_id)
+
+    async def queued(place: int) -> None:
+        await ctx.reply(datacheck_queued_text(place))
+
+    done = await snapshots.run(ctx.client, ctx.deps, incident, check, actor=ctx.user_id, on_queued=queued)
     await ctx.reply(datacheck_failed_text(done.row, done.error) if done.error else datacheck_stored_text(done.row))

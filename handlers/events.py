@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.slack import app_home
-from bot.slack.files import hash_shared_files
+from bot.slack.hashing import hash_message_files
 from bot.slack.oauth import forget_workspace
 from handlers.guard import guarded
 from handlers.payloads import flat_origin, home_opened_by, needs_listener, revokes_bot_tokens, shared_files
@@ -28,8 +28,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
     @guarded(deps)
     async def on_message(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         incident_id = context.get("incident_id")
-        if incident_id is not None and needs_listener(event, int(incident_id)):
-            await hash_shared_files(client, deps, int(incident_id), shared_files(event))
+        ts = shared_files(event).ts
+        if incident_id is not None and ts is not None and needs_listener(event, int(incident_id)):
+            # The ingest writer left a pending row per file with the message; a crash here leaves them to the
+            # scheduler's pass.
+            await hash_message_files(client, deps, incident_id=int(incident_id), message_ts=ts)
 
     @app.event("reaction_added")
     @guarded(deps)

@@ -41,12 +41,19 @@ class IngestMiddleware(AsyncMiddleware):
         try:
             result = await self.ingest.submit(team_id=team_id, event_id=str(body["event_id"]), what=what,
                                               now=deps.now())
-        except (SQLAlchemyError, OSError) as exc:  # unreachable (connect errors are bare OSErrors), locked, refused
+        except (SQLAlchemyError, OSError) as exc:  # unreachable (connect errors are bare OSErrors), locked
             # Nothing was recorded. A 500 makes Slack deliver the event again later; the ingest writer has
             # logged the failed batch, so no traceback per delivery.
             deps.metrics.db_errors.inc()
             log.debug("event %s not recorded: %s", body.get("event_id"), type(exc).__name__)
             return BoltResponse(status=500, body="")
+        if result.refused:
+            # The database refused this event on its own (the writer logged it) and would refuse every retry of it.
+            # Slack retries any answer but a 2xx, and an app whose deliveries keep failing is rate limited and may
+            # be disabled (https://docs.slack.dev/apis/events-api/, "Retries"; ../shared/slack/behaviours.md), so
+            # a 200 ends it here; the other events of its batch were recorded without it.
+            deps.metrics.db_errors.inc()
+            return BoltResponse(status=200, body="")
         if result.duplicate:
             context["duplicate"] = True
             # Returning None here would answer 404 and make Slack retry more.

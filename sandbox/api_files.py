@@ -23,10 +23,21 @@ def new_file(ws: Workspace, user_id: str, name: str, *, size: int = 0, title: st
     return f
 
 
+def new_external_file(ws: Workspace, user_id: str, title: str, url: str, *, external_type: str = "gdrive",
+                      mimetype: str = "application/vnd.slack-remote", filetype: str = "remote",
+                      external_id: str | None = None) -> FileObj:
+    """Register a remote file: Slack keeps only its address (any host) and metadata, never its bytes."""
+    f = FileObj(id=ws.new_id("F"), name=title, title=title, user=user_id, created=int(time.time()), size=0,
+                mimetype=mimetype, filetype=filetype, external_url=url, external_type=external_type,
+                external_id=external_id)
+    ws.files[f.id] = f
+    return f
+
+
 def store_upload(ws: Workspace, file_id: str, data: bytes) -> bool:
     """Save bytes posted to an upload URL; False if the URL is unknown or already used."""
     f = ws.files.get(file_id)
-    if f is None or f.completed or f.content is not None:
+    if f is None or f.completed or f.content is not None or f.is_external:
         return False
     f.content = data
     f.size = len(data)

@@ -133,6 +133,18 @@ class SlackDriver:
                             upload=True)
         return f.id
 
+    async def share_external_file(self, user: str, channel: str, title: str, url: str, *,
+                                  external_type: str = "gdrive", text: str = "") -> str:
+        """Share a remote file (e.g. a Google Drive document) into a channel as a user; returns the file id.
+
+        Slack keeps only its address: files.info gives `url_private` = that address, on whatever host it is.
+        """
+        u, ch = self.user(user), self.channel(channel)
+        self._enter(u, ch)
+        f = api_files.new_external_file(self.ws, u.id, title, url, external_type=external_type)
+        actions.share_files(self.ws, ch, u, [f], text=self._client_format(text), upload=False)
+        return f.id
+
     async def join(self, user: str, channel: str) -> None:
         """Join a public channel."""
         u, ch = self.user(user), self.channel(channel)

@@ -44,12 +44,13 @@ class SlackEmulator:
         self.oauth = OAuthServer(self.tenancy, clock=clock)
         self.api = WebApi(activity=self.activity, tenancy=self.tenancy, oauth=self.oauth, trigger_ttl=trigger_ttl)
         self.calls: list[ApiCall] = self.api.calls
+        self.hosted = HostedRoutes(self.tenancy, self.activity)  # file downloads, uploads, response_urls
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Start serving HTTP and delivering events."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/api/{method}", self.api.handle)
-        HostedRoutes(self.tenancy, self.activity).register(app)
+        self.hosted.register(app)
         self.oauth.register(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

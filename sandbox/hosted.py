@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import secrets
 
 from aiohttp import web
 
@@ -18,11 +21,20 @@ class HostedRoutes:
     def __init__(self, tenancy: Tenancy, activity: Activity) -> None:
         self.tenancy = tenancy
         self.activity = activity
+        # Some deployments answer an authorised download with a redirect to a file CDN host (behaviours.md,
+        # "files: downloads"); when set, downloads do that, to a pre-signed /cdn/ address.
+        self.cdn_redirect = False
+        # Reported: the file host answering the sign-in page to a token the Web API takes (slack-go/slack issue 1284,
+        # slackapi/bolt-js issue 2585); when set, every token gets that page.
+        self.refuse_tokens = False
+        self.served: list[str] = []  # ids of the files whose bytes were sent, in order (CDN answers included)
+        self._cdn_key = secrets.token_bytes(16)
 
     def register(self, app: web.Application) -> None:
         """Add the routes to an application."""
         app.router.add_post("/upload/v1/{file_id}", self.upload)
         app.router.add_get("/files/{file_id}/{name}", self.download)
+        app.router.add_get("/cdn/{file_id}/{name}", self.cdn)
         app.router.add_get("/signin", self.signin)
         app.router.add_post("/response/{team}/{hook_id}", self.response)
 
@@ -45,15 +57,37 @@ class HostedRoutes:
         return web.Response(text=f"OK - {len(data)}", content_type="text/plain")
 
     async def download(self, request: web.Request) -> web.StreamResponse:
-        """`url_private`: the file for the bot token, a sign-in redirect otherwise."""
+        """`url_private`: the file for a bot token of its workspace; a sign-in page otherwise."""
         ws = self.tenancy.file_owner(request.match_info["file_id"])
         f = ws.files[request.match_info["file_id"]] if ws is not None else None
         if ws is None or f is None or f.content is None or f.name != request.match_info["name"]:
-            return web.Response(status=404, text="File not found")
-        if not self._authorized(request.headers.get("Authorization", ""), ws.team_id):
-            # Without the token Slack redirects to its sign-in page (HTML, not the file).
+            return web.Response(status=404, text="File not found")  # remote files are never hosted here
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            # No token: a redirect to the workspace's sign-in page (slackapi/deno-slack-sdk issue 285).
             raise web.HTTPFound(f"/signin?redir={request.path}")
+        if self.refuse_tokens or not self._authorized(header, ws.team_id):
+            # A token Slack does not take for this file: 200 and the HTML sign-in page, not an error
+            # (slack-go/slack issue 1284; chenhg5/cc-connect pull request 204).
+            return self._signin_page()
+        if self.cdn_redirect:
+            raise web.HTTPFound(f"/cdn/{f.id}/{f.name}?sig={self._signature(f.id)}")
+        self.served.append(f.id)
         return web.Response(body=f.content, content_type=f.mimetype)
+
+    async def cdn(self, request: web.Request) -> web.StreamResponse:
+        """The pre-signed CDN address a redirected download points at (no token needed)."""
+        file_id = request.match_info["file_id"]
+        ws = self.tenancy.file_owner(file_id)
+        f = ws.files[file_id] if ws is not None else None
+        if f is None or f.content is None or not hmac.compare_digest(request.query.get("sig", ""),
+                                                                      self._signature(file_id)):
+            return web.Response(status=403, text="Forbidden")
+        self.served.append(file_id)
+        return web.Response(body=f.content, content_type=f.mimetype)
+
+    def _signature(self, file_id: str) -> str:
+        return hmac.new(self._cdn_key, file_id.encode(), hashlib.sha256).hexdigest()[:32]
 
     def _authorized(self, header: str, team_id: str) -> bool:
         if not header.startswith("Bearer "):
@@ -65,6 +99,10 @@ class HostedRoutes:
 
     async def signin(self, request: web.Request) -> web.Response:
         """The HTML page unauthenticated downloads end up on."""
+        return self._signin_page()
+
+    @staticmethod
+    def _signin_page() -> web.Response:
         html = "<!DOCTYPE html><html><head><title>Sign in | Slack</title></head><body>Sign in</body></html>"
         return web.Response(text=html, content_type="text/html")
 

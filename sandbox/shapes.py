@@ -111,6 +111,14 @@ def file_json(ws: Workspace, f: FileObj) -> JSON:
     }
     if f.alt_txt:
         out["alt_txt"] = f.alt_txt
+    if f.is_external:
+        # A remote file: url_private is the outside address itself, on any host, and there is no download URL
+        # (https://docs.slack.dev/reference/methods/files.remote.info, its example response).
+        out.update(mode="external", is_external=True, external_type=f.external_type, url_private=f.external_url,
+                   external_url=f.external_url, size=0)
+        out.pop("url_private_download")
+        if f.external_id is not None:
+            out["external_id"] = f.external_id
     return out
 
 

@@ -112,6 +112,15 @@ class FileObj:
     alt_txt: str | None = None
     shares: dict[str, list[str]] = field(default_factory=dict)
     completed: bool = False
+    # A remote file (Google Drive, an app's files.remote.add): Slack only links to it, at any host.
+    external_url: str | None = None
+    external_type: str = ""
+    external_id: str | None = None
+
+    @property
+    def is_external(self) -> bool:
+        """True for a remote file, whose bytes Slack does not host."""
+        return self.external_url is not None
 
 
 @dataclass

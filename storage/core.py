@@ -1,13 +1,16 @@
-"""Core access to our tables: the Table behind a model, and each dialect's INSERT … ON CONFLICT."""
+"""Core access to our tables: the Table behind a model, each dialect's INSERT … ON CONFLICT, and handing leased
+rows back."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def table_of(model: type[SQLModel]) -> Table:
@@ -20,3 +23,17 @@ def conflict_insert(dialect: str, table: Table) -> Any:
     """INSERT into `table` with `on_conflict_do_nothing` / `on_conflict_do_update`, for PostgreSQL or SQLite (the
     two dialects Retro runs on share this API but not a class)."""
     return pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+
+
+async def release_claims(session: AsyncSession, table: Table, *, worker: str, ids: Sequence[int] | None,
+                         pending: str, claimed: str) -> int:
+    """Hand a worker's claimed rows of a leased-work table (status, claimed_by, claim_expires_at) back untouched;
+    commits and returns how many."""
+    c = table.c
+    stmt = (update(table).where(c.status == claimed, c.claimed_by == worker)
+            .values(status=pending, claimed_by=None, claim_expires_at=None))
+    if ids is not None:
+        stmt = stmt.where(c.id.in_(tuple(ids)))
+    result: Any = await session.exec(stmt)
+    await session.commit()
+    return int(result.rowcount or 0)

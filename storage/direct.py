@@ -17,9 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager, suppress
 from typing import Any, Protocol, cast
 
-from asyncpg.exceptions import IntegrityConstraintViolationError  # type: ignore[import-untyped]
+from asyncpg.exceptions import DataError as PgDataError  # type: ignore[import-untyped]
+from asyncpg.exceptions import IntegrityConstraintViolationError, PostgresError
+from asyncpg.exceptions import InterfaceError as PgInterfaceError
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -109,11 +111,31 @@ class Prepared:
 
 
 _INTEGRITY = (sqlite3.IntegrityError, IntegrityConstraintViolationError)
+# A value the database will not take (PostgreSQL: text holding NUL, a string that is not UTF-8, a number out of range),
+# refused the same way however often it is sent.
+_DATA = (sqlite3.DataError, PgDataError)
 
 
 def _wrapped(exc: Exception, sql: str) -> Exception:
-    """The driver's error as the SQLAlchemy exception the rest of Retro handles (no parameters: they hold text)."""
-    return (IntegrityError if isinstance(exc, _INTEGRITY) else OperationalError)(sql, None, exc)
+    """The driver's error as the SQLAlchemy exception the rest of Retro handles (no parameters: they hold text).
+
+    IntegrityError and DataError say the database refused what it was given; everything else is an
+    OperationalError: the database could not be reached or could not do it now.
+    """
+    kind: type[DBAPIError] = (IntegrityError if isinstance(exc, _INTEGRITY) else DataError if isinstance(exc, _DATA)
+                              else OperationalError)
+    return kind(sql, None, exc)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Whether a failure is about what was written, not about the database: it refused a value or a constraint
+    (DataError, IntegrityError), or the value failed in Python before it was sent (text with no UTF-8 form). The
+    same write fails the same way again, and the connection still works. The network, the pool, the driver and
+    the server's other errors are not refusals."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    return isinstance(exc, Exception) and not isinstance(exc, OSError | SQLAlchemyError | sqlite3.Error
+                                                          | PostgresError | PgInterfaceError)
 
 
 class DriverStatements:
@@ -172,9 +194,10 @@ async def _driver_call(call: Callable[[], Awaitable[Any]], sql: str) -> None:
 class DirectWriter:
     """A connection held by one writer task; each `transaction()` commits on success and rolls back on error.
 
-    The writer keeps the connection while it has work and gives it back when idle (`release`). After any failure
+    The writer keeps the connection while it has work and gives it back when idle (`release`). After a failure
     the connection is thrown away (it may be broken: a restarted server, a killed backend) and the next
-    transaction checks out a fresh one from the engine's pool, which pings it first on PostgreSQL.
+    transaction checks out a fresh one from the engine's pool, which pings it first on PostgreSQL; only when the
+    database refused a value (`is_refusal`) and the rollback went through is the connection kept.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -209,11 +232,14 @@ class DirectWriter:
                 await _driver_call(tx.start, "BEGIN")
             yield DriverStatements(driver, self.engine.dialect, self._cache)
             await _driver_call(commit, "COMMIT")
-        except BaseException:
+        except BaseException as exc:
+            rolled_back = False
             if rollback is not None:
                 with suppress(Exception):
                     await rollback()
-            await self.release(invalidate=True)
+                    rolled_back = True
+            if not (rolled_back and is_refusal(exc)):
+                await self.release(invalidate=True)
             raise
 
     async def release(self, *, invalidate: bool = False) -> None:

@@ -228,6 +228,31 @@ class Reminder(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class PendingFileHash(SQLModel, table=True):
+    """A file shared in an incident channel whose digest is not chained yet: written in the transaction that records
+    the message, `done` in the one that chains its `file_hashed` entry; claimed like reminders, so one process hashes
+    it even when the process that acked the message died first."""
+
+    __tablename__ = "pending_file_hash"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "message_ts", "file_id", name="uq_pending_file_hash"),
+        Index("ix_pending_file_hash_due", "status", "due_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32)
+    incident_id: int = Field(foreign_key="incident.id")
+    file_id: str = Field(max_length=32)
+    message_ts: str = Field(max_length=32)
+    user_id: str | None = Field(default=None, max_length=32)
+    status: str = Field(default="pending", max_length=16)
+    due_at: datetime = _at()
+    created_at: datetime = _at()
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claim_expires_at: datetime | None = _at(nullable=True)
+    attempts: int = 0
+    done_at: datetime | None = _at(nullable=True)
+
+
 class PostmortemDraft(SQLModel, table=True):
     """A rendered postmortem; every re-run is a new version."""
 

@@ -12,6 +12,7 @@ from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, RetroError
 from bot.observability import setup_logging
+from storage.token_cipher import TokenKeyError
 
 NO_TOKENS = """Retro needs Slack credentials to serve a real workspace:
   1. Create an app at https://api.slack.com/apps from manifest.yml (Create New App > From an app manifest).
@@ -30,7 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     sb.add_argument("--as", dest="user", default="alice", help="the user you type as (default alice)")
     verify = sub.add_parser("verify", help="check an incident's hash chain in the database, or a bundle offline")
     verify.add_argument("incident", help="incident channel name (inc-…), numeric id, or an exported bundle folder")
-    export = sub.add_parser("export", help="write an incident's bundle: postmortem, incident.json, timeline, MANIFEST")
+    verify.add_argument("--key", action="append", default=[], metavar="PUBLIC",
+                        help="a public key (base64) the bundle must be signed by; repeatable, added to "
+                             "RETRO_VERIFY_KEYS")
+    export = sub.add_parser("export", help="write an incident's bundle: postmortem, incident.json, timeline, MANIFEST "
+                                           "(and SIGNATURE when RETRO_SIGNING_KEY is set)")
     export.add_argument("incident", help="incident channel name (inc-…) or numeric id")
     export.add_argument("-o", "--out", type=Path, help="folder to write (default ./<channel>-bundle)")
     render = sub.add_parser("render", help="re-render a bundle's postmortem from its incident.json")
@@ -41,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--out", type=Path, default=Path("retro-demo"), help="bundle folder (default ./retro-demo)")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "current"], help="apply pending migrations / show revision")
+    keys = sub.add_parser("keys", help="make keys, show the signing public key, re-encrypt stored Slack tokens")
+    key_cmds = keys.add_subparsers(dest="keys_cmd", metavar="<action>", required=True)
+    new = key_cmds.add_parser("new", help="print a fresh key for RETRO_ENCRYPTION_KEY or RETRO_SIGNING_KEY")
+    new.add_argument("kind", choices=["encryption", "signing"], help="which key to make")
+    key_cmds.add_parser("public", help="print the public key (and key id) of RETRO_SIGNING_KEY, for verifiers")
+    key_cmds.add_parser("rotate", help="re-encrypt every stored Slack token with the first RETRO_ENCRYPTION_KEY key")
     return p
 
 
@@ -56,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging("WARNING" if interactive else settings.log_level,
                       json_lines=settings.log_format == "json" and not interactive)
         return asyncio.run(_dispatch(args, settings))
-    except ConfigError as exc:
+    except (ConfigError, TokenKeyError) as exc:
         print(f"retro: configuration error: {exc}", file=sys.stderr)
         return 2
     except RetroError as exc:
@@ -92,13 +103,19 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "verify":
         from bot.app.offline import verify
 
-        return await verify(settings, args.incident)
+        return await verify(settings, args.incident, args.key)
     if args.cmd in ("export", "render"):
         from bot.app import offline
 
         if args.cmd == "export":
             return await offline.export_incident(settings, args.incident, args.out)
         return offline.render_bundle(settings, args.bundle, args.out, args.check)
+    if args.cmd == "keys":
+        from bot.app import keys
+
+        if args.keys_cmd == "new":
+            return keys.new(args.kind)
+        return keys.public(settings) if args.keys_cmd == "public" else await keys.rotate(settings)
     if args.cmd == "demo":
         from bot.app.demo import run_demo
 

@@ -83,7 +83,9 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
                        else {"slack_bot_token": SANDBOX_TOKEN})
         settings = Settings.model_validate({
             **credentials, "slack_signing_secret": SANDBOX_SECRET, "slack_api_url": emulator.api_url,
-            "database_url": url, "retro_artifacts_dir": Path(tmp) / "artifacts", **(env or {})})
+            "database_url": url, "retro_artifacts_dir": Path(tmp) / "artifacts",
+            "retro_file_hosts": emulator.base_url,  # the sandbox's file host: http, on a loopback port
+            **(env or {})})
         await upgrade_async(url)
         deps = build_deps(settings, clock=clock)
         client = make_client(settings, deps=deps)

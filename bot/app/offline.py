@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from bot.catalog import load_catalog
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.incident import incidents
 from bot.postmortem import document, export
 from bot.postmortem.draft import latest_people, template_environment
 from bot.record import chain
+from bot.signing import KeyFormatError, key_id, load_private_key, load_public_key, parse_public_keys
 from storage.db import create_engine, session_factory
 
 
 async def export_incident(settings: Settings, ref: str, out: Path | None) -> int:
-    """Write the bundle of an incident (by channel name or id) and verify it; prints where it went."""
+    """Write the bundle of an incident (by channel name or id), signed when RETRO_SIGNING_KEY is set, and verify it;
+    prints where it went."""
+    signing = settings.retro_signing_key
+    key = load_private_key(signing.get_secret_value()) if signing is not None else None
     catalog = load_catalog(settings.retro_config)
     env = template_environment(settings.retro_templates_dir)
     engine = create_engine(settings.database_url)
@@ -27,19 +35,29 @@ async def export_incident(settings: Settings, ref: str, out: Path | None) -> int
     finally:
         await engine.dispose()
     folder = out or Path(f"{incident.channel_name}-bundle")
-    export.write_bundle(env, doc, folder)
-    report = export.verify_bundle(folder)
+    export.write_bundle(env, doc, folder, key)
+    report = export.verify_bundle(folder, [key.public_key()] if key is not None else [])
     status = "verified" if report.ok else "written, but it does NOT verify (run `retro verify` on it)"
+    signed = f"signed by {key_id(key.public_key())}" if key is not None else "unsigned (RETRO_SIGNING_KEY is not set)"
     print(f"Bundle of #{incident.channel_name} {status}: {folder}\n"
-          f"  {doc['incident']['entry_count']} entries, chain head {doc['incident']['head_hash']}")
+          f"  {doc['incident']['entry_count']} entries, chain head {doc['incident']['head_hash']}, {signed}")
     return 0 if report.ok else 1
 
 
-def verify_bundle(folder: Path) -> int:
+def trusted_keys(settings: Settings, given: Sequence[str]) -> list[Ed25519PublicKey]:
+    """The public keys a bundle may be signed by: each --key, then RETRO_VERIFY_KEYS."""
+    try:
+        keys = [load_public_key(text, f"--key {n}") for n, text in enumerate(given, start=1)]
+    except KeyFormatError as exc:
+        raise ConfigError(str(exc)) from None
+    return keys + parse_public_keys(settings.retro_verify_keys)
+
+
+def verify_bundle(folder: Path, trusted: Sequence[Ed25519PublicKey] = ()) -> int:
     """Print each check of a bundle; exit 0 when all pass, 1 naming what failed, 2 when it is no bundle."""
     try:
-        report = export.verify_bundle(folder)
-    except export.BundleError as exc:
+        report = export.verify_bundle(folder, trusted)
+    except (export.BundleError, OSError) as exc:
         print(f"FAILED {folder}: {exc}", file=sys.stdout)
         return 2
     for ok, line in report.checks:
@@ -53,7 +71,7 @@ def render_bundle(settings: Settings, folder: Path, out: Path | None, check: boo
     env = template_environment(settings.retro_templates_dir)
     try:
         markdown = export.render_bundle(env, folder)
-    except export.BundleError as exc:
+    except (export.BundleError, OSError) as exc:
         print(f"retro: {exc}", file=sys.stderr)
         return 2
     if check:
@@ -86,8 +104,12 @@ async def verify_database(settings: Settings, ref: str) -> int:
     return 1
 
 
-async def verify(settings: Settings, target: str) -> int:
-    """An existing folder is checked as an exported bundle (offline); anything else names an incident."""
+async def verify(settings: Settings, target: str, keys: Sequence[str] = ()) -> int:
+    """An existing folder is checked as an exported bundle (offline), against the trusted keys; anything else names
+    an incident."""
+    trusted = trusted_keys(settings, keys)
     if Path(target).is_dir():
-        return verify_bundle(Path(target))
+        return verify_bundle(Path(target), trusted)
+    if keys:
+        raise ConfigError(f"--key checks a bundle's signature, and {target} is not a bundle folder")
     return await verify_database(settings, target)

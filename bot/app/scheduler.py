@@ -1,4 +1,5 @@
-"""The jobs of one process: the periodic reminder sweep, the weekly digest and the daily retention purge.
+"""The jobs of one process: the periodic reminder sweep, the weekly digest, the daily retention purge and the
+hourly pruning of old event claims.
 
 APScheduler only says *when* to look; the reminder rows say *what* is due (bot.slack.sweep sends them).
 """
@@ -17,9 +18,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.followup import prompts, reminders
-from bot.record import retention
+from bot.record import dedupe, pending_files, retention
 from bot.slack.app_home import HomeWatch
 from bot.slack.client import WebClient
+from bot.slack.hashing import finish_pending
 from bot.slack.sweep import SweepReport, deliver_now, sweep, worker_id
 
 log = logging.getLogger("retro.scheduler")
@@ -46,8 +48,8 @@ def last_fire(trigger: CronTrigger, now: datetime, window: timedelta) -> datetim
 
 
 class ReminderScheduler:
-    """The periodic sweep, the weekly digest and the daily retention purge of one process; `stop()` waits for the
-    sweep and releases claims."""
+    """The periodic sweep, the weekly digest, the daily retention purge and the hourly event-claim pruning of one
+    process; `stop()` waits for the sweep and releases claims."""
 
     def __init__(self, deps: Deps, client: WebClient, *, worker: str | None = None) -> None:
         self.deps, self.client = deps, client
@@ -57,6 +59,7 @@ class ReminderScheduler:
         self._stop = asyncio.Event()
         self._busy = asyncio.Lock()
         self._aps: AsyncIOScheduler | None = None
+        self._first_files_pass = True
 
     async def start(self) -> None:
         """Start the jobs: a sweep every `reminders.sweep_seconds`, the digest on its cron (caught up if missed)."""
@@ -75,6 +78,8 @@ class ReminderScheduler:
         if self.deps.settings.retro_retention_days:  # idempotent, so every replica may run it
             aps.add_job(self.retain, IntervalTrigger(days=1, timezone=UTC), id="retro-retention", max_instances=1,
                         coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
+        aps.add_job(self.forget_deliveries, IntervalTrigger(hours=1, timezone=UTC), id="retro-event-dedupe",
+                    max_instances=1, coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
         aps.start()
         self._aps = aps
         log.info("reminder scheduler %s started (sweep every %ss)", self.worker, cfg.reminders.sweep_seconds)
@@ -95,6 +100,22 @@ class ReminderScheduler:
                                                              "days": days})
         return purged
 
+    async def forget_deliveries(self) -> int:
+        """The hourly pruning of event claims older than RETRO_EVENT_DEDUPE_HOURS (idempotent: every replica runs
+        it); returns how many went."""
+        hours = self.deps.settings.retro_event_dedupe_hours
+        if self._stop.is_set():
+            return 0
+        try:
+            async with self.deps.session() as session:
+                removed = await dedupe.prune(session, hours=hours, now=self.deps.now())
+        except Exception:
+            log.exception("pruning event claims failed; it runs again within the hour")
+            return 0
+        if removed:
+            log.info("pruned old event claims", extra={"claims": removed, "hours": hours})
+        return removed
+
     async def tick(self) -> SweepReport | None:
         """One sweep plus the Home refresh; skipped while the previous one still runs."""
         if self._stop.is_set() or self._busy.locked():
@@ -106,7 +127,21 @@ class ReminderScheduler:
             except Exception:
                 log.exception("reminder sweep failed; the next one picks up where it stopped")
                 return None
+            finally:
+                await self.files()
             return self.last_report
+
+    async def files(self) -> int:
+        """Chain the digests of shared files left pending: every pending one on this process's first pass (a
+        previous process may have died after acking them), later only those the listener did not finish."""
+        try:
+            done = await finish_pending(self.client, self.deps, worker=self.worker, stop=self._stop,
+                                        every=self._first_files_pass)
+        except Exception:
+            log.exception("pending file hashes failed; the next sweep picks them up")
+            return 0
+        self._first_files_pass = False
+        return done
 
     async def digest(self, day: date | None = None) -> SweepReport:
         """Enqueue this week's digest for every workspace (once, whichever scheduler is first) and send it."""
@@ -127,6 +162,7 @@ class ReminderScheduler:
             self._aps.shutdown(wait=False)
         async with self.deps.session() as session:
             released = await reminders.release(session, worker=self.worker)
+            await pending_files.release(session, worker=self.worker)
         log.info("reminder scheduler %s stopped (%d claims released)", self.worker, released)
         return released
 

@@ -1,4 +1,5 @@
-"""Building the process's dependencies from Settings: engine, team configuration, templates, ingest writer."""
+"""Building the process's dependencies from Settings: engine, team configuration, templates, ingest writer, data-check
+workers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from bot.config import Settings
 from bot.deps import Deps, utc_now
 from bot.postmortem.draft import template_environment
 from bot.record.ingest import IngestQueue
+from bot.slack.snapshots import check_workers
 from storage.db import create_engine, session_factory
 
 
@@ -20,4 +22,5 @@ def build_deps(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 sessions=session_factory(engine), templates=template_environment(settings.retro_templates_dir),
                 clock=clock)
     deps.provide(IngestQueue(engine))
+    deps.provide(check_workers(settings))
     return deps

@@ -54,6 +54,13 @@ def comparing_text(baseline: str, current: str) -> str:
     return f":hourglass_flowing_sand: Comparing {echo(baseline, 200)} with {echo(current, 200)}…"
 
 
+def datacheck_queued_text(place: int) -> str:
+    """Said to the caller when every data-check worker is busy: the check waits its turn."""
+    ahead = "" if place == 1 else f", {place - 1} check(s) ahead of it"
+    return (f":hourglass: Every data-check worker is busy: your check is queued, number {place} in line{ahead}. "
+            "It starts by itself when a worker is free.")
+
+
 def datacheck_failed_text(row: Evidence, error: str) -> str:
     """A data check that could not run, kept as a failed attempt."""
     return (f":warning: The data check failed: {echo(error, 900)}\n"

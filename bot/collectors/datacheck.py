@@ -1,133 +1,20 @@
-"""Comparing two data snapshots: schema, row counts, null rates, per-feature drift, and (with a key) row changes."""
+"""A data check as evidence: the report of two snapshots compared (bot/collectors/comparison.py), computed in a
+bounded worker process, packaged as JSON and Markdown with the inputs' digests."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from bot.collectors import drift
+from bot.collectors import comparison
 from bot.collectors.base import JSON_TYPE, Artifact, Collected
-from bot.collectors.tables import Column, DataError, Table, read_table
-
-NAME = "datacheck"
-VERSION = "1.0"
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """When a feature is flagged."""
-
-    psi: float = 0.2
-    ks: float = 0.15
-    null_delta: float = 0.05
-
-    def as_text(self) -> dict[str, str]:
-        """JSON-safe form for the custody record."""
-        return {"psi": f"{self.psi:g}", "ks": f"{self.ks:g}", "null_delta": f"{self.null_delta:g}"}
-
-
-def _r(v: float, digits: int = 4) -> float | None:
-    return None if math.isnan(v) else round(v, digits)
-
-
-def _rate(col: Column | None, rows: int) -> float:
-    return col.nulls / rows if col is not None and rows else 0.0
-
-
-def feature(name: str, b: Column, c: Column, rows: tuple[int, int], th: Thresholds) -> dict[str, Any]:
-    """Drift and null-rate findings for one column present on both sides."""
-    nb, nc = _rate(b, rows[0]), _rate(c, rows[1])
-    out: dict[str, Any] = {"column": name, "type": b.kind if b.kind == c.kind else f"{b.kind}→{c.kind}",
-                           "null_rate_baseline": _r(nb), "null_rate_current": _r(nc), "psi": None, "ks": None,
-                           "ks_pvalue": None, "flags": []}
-    if b.numeric and c.numeric:
-        psi, ks = drift.psi_numeric(b.numbers, c.numbers), drift.ks_statistic(b.numbers, c.numbers)
-        out.update(psi=_r(psi), ks=_r(ks), ks_pvalue=_r(drift.ks_pvalue(ks, len(b.numbers), len(c.numbers)), 6))
-        out["mean_baseline"] = _r(sum(b.numbers) / len(b.numbers)) if b.numbers else None
-        out["mean_current"] = _r(sum(c.numbers) / len(c.numbers)) if c.numbers else None
-        if not math.isnan(ks) and ks >= th.ks:
-            out["flags"].append("ks")
-    else:
-        psi = drift.psi_categorical(b.values(), c.values())
-        out["psi"] = _r(psi)
-    if not math.isnan(psi) and psi >= th.psi:
-        out["flags"].append("psi")
-    if abs(nc - nb) >= th.null_delta:
-        out["flags"].append("nulls")
-    return out
-
-
-def key_changes(base: Table, cur: Table, key: list[str]) -> dict[str, Any]:
-    """Rows matched on the key: duplicates, keys on one side only, and the share of changed values per column."""
-    def index(t: Table) -> tuple[dict[tuple[str | None, ...], int], int]:
-        seen: dict[tuple[str | None, ...], int] = {}
-        dupes = 0
-        for i in range(t.rows):
-            k = tuple(t.cells[c][i] for c in key)
-            if k in seen:
-                dupes += 1
-            else:
-                seen[k] = i
-        return seen, dupes
-
-    bi, bd = index(base)
-    ci, cd = index(cur)
-    both = [k for k in bi if k in ci]
-    common = [c for c in base.columns if c in cur.columns and c not in key]
-    changed: dict[str, float | None] = {}
-    for col in common:
-        bc, cc = base.cells[col], cur.cells[col]
-        diff = sum(1 for k in both if _norm(bc[bi[k]]) != _norm(cc[ci[k]]))
-        changed[col] = _r(diff / len(both)) if both else None
-    return {"columns": key, "duplicates_baseline": bd, "duplicates_current": cd, "matched": len(both),
-            "only_baseline": len(bi) - len(both), "only_current": len(ci) - len(both), "changed_share": changed}
-
-
-def _norm(v: str | None) -> str | None:
-    if v is None:
-        return None
-    try:
-        return f"{float(v):.12g}"
-    except ValueError:
-        return v
-
-
-def compare(base: Table, cur: Table, *, key: list[str] | None = None,
-            thresholds: Thresholds = Thresholds()) -> dict[str, Any]:
-    """The full report as a JSON-ready dict (floats rounded; NaN as null)."""
-    key = key or []
-    for k in key:
-        for t in (base, cur):
-            if k not in t.columns:
-                raise DataError(f"Key column `{k}` is not in {t.name} (columns: {', '.join(list(t.columns)[:20])}).")
-    added = [c for c in cur.columns if c not in base.columns]
-    removed = [c for c in base.columns if c not in cur.columns]
-    changed_types = [{"column": c, "baseline": base.columns[c].kind, "current": cur.columns[c].kind}
-                     for c in base.columns if c in cur.columns and base.columns[c].kind != cur.columns[c].kind
-                     and _has_values(base.columns[c]) and _has_values(cur.columns[c])]
-    features = [feature(c, base.columns[c], cur.columns[c], (base.rows, cur.rows), thresholds)
-                for c in base.columns if c in cur.columns and c not in key]
-    for f in features:
-        if any(t["column"] == f["column"] for t in changed_types):
-            f["flags"].append("type")
-    flagged = [f["column"] for f in features if f["flags"]]
-    change = (cur.rows - base.rows) / base.rows if base.rows else math.nan
-    return {
-        "check": NAME, "version": VERSION, "thresholds": thresholds.as_text(),
-        "baseline": _side(base), "current": _side(cur),
-        "rows": {"baseline": base.rows, "current": cur.rows, "change": _r(change)},
-        "schema": {"added": added, "removed": removed, "type_changed": changed_types},
-        "features": sorted(features, key=lambda f: (not f["flags"], -(f["psi"] or 0), f["column"])),
-        "key": key_changes(base, cur, key) if key else None,
-        "flagged": flagged,
-    }
-
-
-def _has_values(col: Column) -> bool:
-    return bool(col.numbers or col.texts)
+from bot.collectors.comparison import Thresholds
+from bot.collectors.tables import DEFAULT_LIMITS, DataError, Limits
+from bot.collectors.worker import WorkerError, run_bounded
+from bot.config import Settings
 
 
 def _text(v: float | None) -> str | None:
@@ -139,7 +26,7 @@ def metadata(report: dict[str, Any]) -> dict[str, Any]:
     flagged = [{"column": f["column"], "flags": f["flags"], "psi": _text(f["psi"]), "ks": _text(f["ks"]),
                 "null_rate": f"{_text(f['null_rate_baseline'])} → {_text(f['null_rate_current'])}"}
                for f in report["features"] if f["flags"]]
-    return {"check": NAME, "thresholds": report["thresholds"], "rows": {k: report["rows"][k] for k in
+    return {"check": comparison.NAME, "thresholds": report["thresholds"], "rows": {k: report["rows"][k] for k in
                                                                         ("baseline", "current")},
             "schema": report["schema"], "features": len(report["features"]), "flagged": flagged}
 
@@ -153,11 +40,6 @@ def summary(report: dict[str, Any]) -> str:
     diffs = len(schema["added"]) + len(schema["removed"]) + len(schema["type_changed"])
     parts.append(f"{diffs} schema difference(s)" if diffs else "same schema")
     return " · ".join(parts)
-
-
-def _side(t: Table) -> dict[str, Any]:
-    return {"name": t.name, "format": t.format, "rows": t.rows, "columns": len(t.columns),
-            "ragged_rows": t.ragged_rows}
 
 
 def _cell(v: Any) -> str:
@@ -209,7 +91,7 @@ class Snapshot:
     data: bytes
     source: dict[str, Any]
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         """The digest of the bytes compared."""
         return hashlib.sha256(self.data).hexdigest()
@@ -219,10 +101,9 @@ class Snapshot:
         return {**self.source, "ref": self.ref, "name": self.name, "sha256": self.sha256, "size": len(self.data)}
 
 
-def check(base: Snapshot, cur: Snapshot, *, key: list[str], thresholds: Thresholds) -> Collected:
-    """Read both snapshots, compare them and package the report (JSON + Markdown) as a collection (CPU-bound)."""
-    report = compare(read_table(base.name, base.data), read_table(cur.name, cur.data), key=key,
-                     thresholds=thresholds)
+def package(report: dict[str, Any], base: Snapshot, cur: Snapshot, *, key: list[str],
+            thresholds: Thresholds) -> Collected:
+    """The report (JSON + Markdown) with both inputs' custody lines, as a collection."""
     inputs = {"baseline": base.record(), "current": cur.record()}
     report["inputs"] = inputs
     files = (Artifact("datacheck-report.json", JSON_TYPE,
@@ -235,3 +116,41 @@ def check(base: Snapshot, cur: Snapshot, *, key: list[str], thresholds: Threshol
                      request={"baseline": base.ref, "current": cur.ref, "key": key,
                               "thresholds": thresholds.as_text()},
                      metadata={**metadata(report), "inputs": inputs}, summary=summary(report), options=options)
+
+
+def check(base: Snapshot, cur: Snapshot, *, key: list[str], thresholds: Thresholds,
+          limits: Limits = DEFAULT_LIMITS) -> Collected:
+    """Read, compare and package in this process (CPU-bound; the bot itself uses `run_check`)."""
+    report = comparison.report((base.name, base.data), (cur.name, cur.data), key, thresholds, limits)
+    return package(report, base, cur, key=key, thresholds=thresholds)
+
+
+def limits_of(settings: Settings) -> Limits:
+    """The configured size limits of one snapshot."""
+    return Limits(columns=settings.retro_datacheck_max_columns, cells=settings.retro_datacheck_max_cells)
+
+
+def failure(error: WorkerError, settings: Settings) -> str:
+    """What a person is told when the worker gave no report: which limit stopped it and how to raise it."""
+    if error.reason == "refused":
+        return error.user_message
+    if error.reason == "memory":
+        return (f"The data check needed more than the {settings.retro_datacheck_max_memory_mb:,} MB of memory its "
+                "worker may use, and was stopped. Compare smaller snapshots, or ask the operator to raise "
+                "RETRO_DATACHECK_MAX_MEMORY_MB.")
+    if error.reason == "timeout":
+        return (f"The data check took longer than {settings.retro_datacheck_timeout:g} s, and was stopped. Compare "
+                "smaller snapshots, or ask the operator to raise RETRO_DATACHECK_TIMEOUT.")
+    return f"The data check's worker process failed ({error.user_message}); nothing was compared."
+
+
+async def run_check(base: Snapshot, cur: Snapshot, *, key: list[str], thresholds: Thresholds,
+                    settings: Settings) -> Collected:
+    """Compare in a worker process within the configured limits; a failed worker becomes a DataError."""
+    args = ((base.name, base.data), (cur.name, cur.data), key, thresholds, limits_of(settings))
+    try:
+        report = await run_bounded(comparison.report, args, memory_mb=settings.retro_datacheck_max_memory_mb,
+                                   timeout=settings.retro_datacheck_timeout)
+    except WorkerError as exc:
+        raise DataError(failure(exc, settings)) from None
+    return package(report, base, cur, key=key, thresholds=thresholds)

@@ -19,8 +19,22 @@ def quantile(sorted_values: Sequence[float], q: float) -> float:
         raise ValueError("quantile of nothing")
     pos = (len(sorted_values) - 1) * q
     lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+    a, b = sorted_values[lo], sorted_values[min(lo + 1, len(sorted_values) - 1)]
+    if a == b:
+        return a
+    if math.isinf(b - a):  # both finite, but far enough apart that the difference overflows
+        return a * (1 - (pos - lo)) + b * (pos - lo)
+    return a + (b - a) * (pos - lo)
+
+
+def mean(values: Sequence[float]) -> float:
+    """The mean of finite values, correctly rounded, without overflow when their sum exceeds the float range."""
+    if not values:
+        raise ValueError("mean of nothing")
+    try:
+        return math.fsum(values) / len(values)
+    except OverflowError:
+        return math.fsum(v / len(values) for v in values)
 
 
 def bin_edges(baseline: Sequence[float], bins: int = PSI_BINS) -> list[float]:

@@ -1,4 +1,8 @@
-"""Data snapshots as columns: CSV with the standard library, Parquet when the optional `parquet` extra is installed."""
+"""Data snapshots as columns: CSV with the standard library, Parquet when the optional `parquet` extra is installed.
+
+Reading is bounded by `Limits`: a header wider than the column limit is refused before any row is read, and rows
+are counted as they are read, so a table past the cell limit is refused as soon as it gets there.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,41 @@ from typing import Any
 
 from bot.errors import RetroError
 
-NULLS = frozenset({"", "na", "n/a", "nan", "null", "none", "nil", "#n/a"})
+NULLS = frozenset({"", "na", "n/a", "nan", "-nan", "+nan", "null", "none", "nil", "#n/a"})
 PARQUET_MAGIC = b"PAR1"
 DELIMITERS = (",", ";", "\t", "|")
+MAX_COLUMNS = 1000  # the defaults of RETRO_DATACHECK_MAX_COLUMNS and RETRO_DATACHECK_MAX_CELLS
+MAX_CELLS = 2_000_000
 
 
 class DataError(RetroError):
     """A data snapshot that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of one snapshot a check reads: columns, and cells (rows × columns; short rows count in full)."""
+
+    columns: int = MAX_COLUMNS
+    cells: int = MAX_CELLS
+
+    def check_columns(self, name: str, count: int) -> None:
+        """Refuse a header wider than the column limit."""
+        if count > self.columns:
+            raise DataError(f"{name} has {count:,} columns, more than the {self.columns:,} a data check reads. "
+                            "Compare fewer columns, or ask the operator to raise RETRO_DATACHECK_MAX_COLUMNS.")
+
+    def check_cells(self, name: str, cells: int, columns: int, rows: int, *, so_far: bool) -> None:
+        """Refuse a table past the cell limit (`so_far`: counted while reading, at data row `rows`)."""
+        if cells > self.cells:
+            size = (f"the limit is passed at data row {rows:,} of {columns:,} columns" if so_far
+                    else f"{columns:,} columns × {rows:,} rows")
+            raise DataError(f"{name} has more than the {self.cells:,} cells a data check reads ({size}). Compare "
+                            "a sample, or ask the operator to raise RETRO_DATACHECK_MAX_CELLS (and "
+                            "RETRO_DATACHECK_MAX_MEMORY_MB with it).")
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass
@@ -53,31 +85,43 @@ class Table:
 
 def _number(text: str) -> float | None:
     try:
-        v = float(text.replace("_", "x"))
+        return float(text.replace("_", "x"))
     except ValueError:
         return None
-    return v if math.isfinite(v) else None
+
+
+def _cell(v: Any) -> str | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):  # Parquet's NaN is a missing value, as in pandas
+        return None
+    text = str(v).strip()
+    return None if text.lower() in NULLS else text
+
+
+def _typed(name: str, header: str, raw: list[str | None]) -> Column:
+    present = [v for v in raw if v is not None]
+    parsed = [_number(v) for v in present]
+    nulls = len(raw) - len(present)
+    if not present or any(p is None for p in parsed):
+        return Column(header, False, texts=present, nulls=nulls)
+    numbers = [p for p in parsed if p is not None]
+    if not all(map(math.isfinite, numbers)):
+        bad = next(i for i, p in enumerate(numbers) if not math.isfinite(p))
+        row = [i for i, v in enumerate(raw, start=1) if v is not None][bad]
+        raise DataError(f"{name}, column `{header}`, data row {row:,}: `{present[bad][:40]}` is not a finite "
+                        "number. A data check compares finite numbers; write a missing value as an empty cell, NA "
+                        "or null.")
+    return Column(header, True, numbers=numbers, nulls=nulls)
 
 
 def build(name: str, fmt: str, headers: list[str], rows: list[list[Any]], ragged: int = 0) -> Table:
-    """Type each column (numeric when every non-null value parses as a finite number) and count nulls."""
+    """Type each column (numeric when every non-null value is a number, which must then be finite), count nulls."""
+    if not rows:
+        raise DataError(f"{name} has a header ({len(headers):,} columns) but no data rows: nothing to compare.")
     cells: dict[str, list[str | None]] = {}
     columns: dict[str, Column] = {}
     for i, h in enumerate(headers):
-        raw: list[str | None] = []
-        for r in rows:
-            v = r[i] if i < len(r) else None
-            text = None if v is None else (str(v).strip() if not isinstance(v, float) or math.isfinite(v) else "")
-            raw.append(None if text is None or text.lower() in NULLS else text)
-        present = [v for v in raw if v is not None]
-        parsed = [_number(v) for v in present]
-        numeric = bool(present) and all(p is not None for p in parsed)
-        col = Column(h, numeric, nulls=len(raw) - len(present))
-        if numeric:
-            col.numbers = [p for p in parsed if p is not None]
-        else:
-            col.texts = present
-        columns[h], cells[h] = col, raw
+        raw = [_cell(r[i]) if i < len(r) else None for r in rows]
+        columns[h], cells[h] = _typed(name, h, raw), raw
     return Table(name, fmt, len(rows), columns, cells, ragged)
 
 
@@ -94,48 +138,65 @@ def _headers(first: list[str]) -> list[str]:
     return out
 
 
-def read_csv(name: str, data: bytes) -> Table:
+def read_csv(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Table:
     """A CSV with a header row; the delimiter is the one among `,` `;` tab and `|` the header uses most."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    header = text.split("\n", 1)[0]
+    if not text or text.isspace():
+        raise DataError(f"{name} is empty ({len(data):,} bytes, no header and no rows).")
+    end = text.find("\n")
+    header = text if end < 0 else text[:end]
     delimiter = max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    body: list[list[str]] = []
     try:
-        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+        first = next((r for r in reader if r), None)
+        if first is None:
+            raise DataError(f"{name} is empty ({len(data):,} bytes, no header and no rows).")
+        limits.check_columns(name, len(first))
+        width, cells, ragged = len(first), 0, 0
+        for r in reader:
+            if not r:
+                continue
+            cells += max(len(r), width)
+            ragged += len(r) != width
+            limits.check_cells(name, cells, width, len(body) + 1, so_far=True)
+            body.append(r)
     except csv.Error as exc:
         raise DataError(f"{name} is not a readable CSV: {exc}") from None
-    rows = [r for r in rows if r]
-    if not rows:
-        raise DataError(f"{name} is empty.")
-    headers = _headers(rows[0])
-    body = rows[1:]
-    ragged = sum(1 for r in body if len(r) != len(headers))
-    return build(name, "csv", headers, body, ragged)
+    return build(name, "csv", _headers(first), body, ragged)
 
 
-def read_parquet(name: str, data: bytes) -> Table:
-    """A Parquet file (needs `pip install 'retro[parquet]'`)."""
+def read_parquet(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Table:
+    """A Parquet file (needs `pip install 'retro[parquet]'`); its size is checked from the footer before reading."""
     try:
         import pyarrow.parquet as pq
     except ImportError:
         raise DataError(f"{name} is Parquet; reading it needs the optional extra: pip install 'retro[parquet]'.") \
             from None
     try:
-        table = pq.read_table(io.BytesIO(data))
+        parquet = pq.ParquetFile(io.BytesIO(data))
+        meta = parquet.metadata
+        width, rows = max(meta.num_columns, len(parquet.schema_arrow.names)), meta.num_rows
+        limits.check_columns(name, width)
+        limits.check_cells(name, width * rows, width, rows, so_far=False)
+        table = parquet.read()
+    except (DataError, MemoryError):
+        raise
     except Exception as exc:  # pyarrow raises several unrelated exception types for bad files
         raise DataError(f"{name} is not a readable Parquet file: {exc}") from None
     headers = _headers([str(n) for n in table.column_names])
     cols = [table.column(i).to_pylist() for i in range(table.num_columns)]
-    rows = [list(r) for r in zip(*cols, strict=True)] if cols else []
-    return build(name, "parquet", headers, rows)
+    rows_read = [list(r) for r in zip(*cols, strict=True)] if cols else []
+    return build(name, "parquet", headers, rows_read)
 
 
-def read_table(name: str, data: bytes) -> Table:
-    """CSV or Parquet, by content (Parquet files start and end with PAR1)."""
+def read_table(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Table:
+    """CSV or Parquet, by content (Parquet files start and end with PAR1), within `limits`."""
     if data[:4] == PARQUET_MAGIC and data[-4:] == PARQUET_MAGIC:
-        return read_parquet(name, data)
+        return read_parquet(name, data, limits)
     if b"\x00" in data[:4096]:
         raise DataError(f"{name} looks binary; data checks read CSV (and Parquet with the `parquet` extra).")
-    return read_csv(name, data)
+    return read_csv(name, data, limits)

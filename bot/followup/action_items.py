@@ -18,6 +18,7 @@ from bot.incident.roles import current_roles
 from bot.record import chain
 from bot.timeparse import parse_due
 from storage.models import ActionItem, Incident
+from storage.safetext import storable
 
 KINDS = ("guardrail", "monitor", "test", "process", "fix")
 ACTION_USAGE = ("/retro action <title> owner=@user due=<YYYY-MM-DD|+3d|+1w> [kind=guardrail|monitor|test|process|fix] "
@@ -68,7 +69,7 @@ def parse_due_date(catalog: Catalog, text: str, *, now: datetime, usage: str) ->
 def validate(catalog: Catalog, *, title: str, owner: str | None, due: str | None, kind: str | None,
              hypothesis: int | None, now: datetime) -> ActionInput:
     """Check title, owner, due date and kind."""
-    title = " ".join(title.split())
+    title = storable(" ".join(title.split()))
     if not title:
         raise ActionFieldError("title", "An action item needs a title.")
     if len(title) > MAX_TITLE:
@@ -212,7 +213,7 @@ async def _chain(session: AsyncSession, row: ActionItem, kind: str, *, actor: st
 async def complete(session: AsyncSession, *, action_id: int, note: str, actor: str, now: datetime) -> Change:
     """Mark done and cancel its reminders; commits."""
     row = await _locked(session, action_id, actor)
-    row.status, row.closed_at, row.close_note = "done", now, note.strip() or None
+    row.status, row.closed_at, row.close_note = "done", now, storable(note.strip()) or None
     session.add(row)
     await reminders.cancel(session, action_id=action_id, reason="done")
     await _chain(session, row, "action_done", actor=actor, now=now, text=row.close_note)
@@ -225,7 +226,7 @@ async def drop(session: AsyncSession, *, action_id: int, reason: str, actor: str
     if not reason.strip():
         raise UsageError("Dropping an action item needs a reason.", "/retro drop A<n> <reason>")
     row = await _locked(session, action_id, actor)
-    row.status, row.closed_at, row.close_note = "dropped", now, reason.strip()
+    row.status, row.closed_at, row.close_note = "dropped", now, storable(reason.strip())
     session.add(row)
     await reminders.cancel(session, action_id=action_id, reason="dropped")
     await _chain(session, row, "action_dropped", actor=actor, now=now, text=row.close_note)

@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.core import conflict_insert, table_of
+from storage.core import conflict_insert, release_claims, table_of
 from storage.models import Reminder
 
 PENDING, CLAIMED, SENT, CANCELLED, FAILED = "pending", "claimed", "sent", "cancelled", "failed"
@@ -153,13 +153,7 @@ async def mark_cancelled(session: AsyncSession, row_id: int, *, worker: str, rea
 
 async def release(session: AsyncSession, *, worker: str, ids: Sequence[int] | None = None) -> int:
     """Hand claimed rows back untouched (graceful shutdown, or a claim about to expire); commits."""
-    stmt = (update(_T).where(_T.c.status == CLAIMED, _T.c.claimed_by == worker)
-            .values(status=PENDING, claimed_by=None, claim_expires_at=None))
-    if ids is not None:
-        stmt = stmt.where(_T.c.id.in_(tuple(ids)))
-    result: Any = await session.exec(stmt)
-    await session.commit()
-    return int(result.rowcount or 0)
+    return await release_claims(session, _T, worker=worker, ids=ids, pending=PENDING, claimed=CLAIMED)
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:

@@ -15,6 +15,7 @@ from bot.errors import NotFoundError, UsageError
 from bot.record import chain
 from bot.timeparse import parse_when
 from storage.models import Evidence, Incident
+from storage.safetext import storable
 
 KINDS = ("log", "metric", "dashboard", "query", "model", "dataset", "feature-flag", "config", "deploy", "commit",
          "notebook", "file", "other")
@@ -94,16 +95,16 @@ async def add(session: AsyncSession, *, incident: Incident, item: EvidenceInput,
     """Store an evidence item as E<n>, digest it and chain it; commits."""
     assert incident.id is not None
     number = await chain.bump_counter(session, incident.id, "evidence_seq")
-    row = Evidence(team_id=incident.team_id,
-                   incident_id=incident.id, number=number, kind=item.kind, ref=item.ref, note=item.note,
+    row = Evidence(team_id=incident.team_id, incident_id=incident.id, number=number, kind=item.kind,
+                   ref=storable(item.ref), note=storable(item.note),
                    options=item.options, added_by=actor, added_at=now, sha256="", file_id=file_id,
                    file_sha256=file_sha256, status=status, custody=custody or {}, media_type=media_type,
                    artifact=artifact, artifact_path=artifact_path)
     row.sha256 = digest_of(row)
     session.add(row)
     await chain.append(session, incident_id=incident.id, kind="evidence_added", at=now, actor=actor,
-                       text=item.note or None, key_event=True,
-                       data={"number": number, "kind": item.kind, "ref": item.ref, "options": item.options,
+                       text=row.note or None, key_event=True,
+                       data={"number": number, "kind": item.kind, "ref": row.ref, "options": item.options,
                              "sha256": row.sha256, "file_sha256": file_sha256, "status": status,
                              **collection_facts(row.custody)})
     await session.commit()

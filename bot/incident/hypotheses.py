@@ -16,6 +16,7 @@ from bot.incident.evidence import resolve_numbers
 from bot.record import chain
 from storage.core import table_of
 from storage.models import Hypothesis, Incident
+from storage.safetext import storable
 
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 MAX_STATEMENT = 2000
@@ -56,7 +57,7 @@ async def get(session: AsyncSession, incident_id: int, number: int) -> Hypothesi
 async def propose(session: AsyncSession, *, incident: Incident, statement: str, actor: str,
                   now: datetime) -> Hypothesis:
     """Record a new hypothesis as H<n>; commits."""
-    statement = " ".join(statement.split())
+    statement = storable(" ".join(statement.split()))
     if not statement:
         raise UsageError("A hypothesis needs a statement.", HYPOTHESIS_USAGE)
     if len(statement) > MAX_STATEMENT:
@@ -76,8 +77,8 @@ async def propose(session: AsyncSession, *, incident: Incident, statement: str, 
 async def plan_test(session: AsyncSession, *, incident: Incident, number: int, plan: str, expected: str,
                     criteria: str | None, actor: str, now: datetime) -> Hypothesis:
     """Record how H<n> will be tested and what outcome is expected; a new plan replaces the old one; commits."""
-    plan, expected = " ".join(plan.split()), " ".join(expected.split())
-    criteria = " ".join(criteria.split()) if criteria else None
+    plan, expected = storable(" ".join(plan.split())), storable(" ".join(expected.split()))
+    criteria = storable(" ".join(criteria.split())) if criteria else None
     if not plan:
         raise UsageError("Describe how the hypothesis will be tested.", TEST_USAGE)
     if not expected:
@@ -105,7 +106,7 @@ async def record_verdict(session: AsyncSession, *, incident: Incident, number: i
     assert incident.id is not None
     row = await get(session, incident.id, number)
     numbers = await resolve_numbers(session, incident.id, evidence)
-    note = note.strip()
+    note = storable(note.strip())
     previous = row.verdict
     if previous == verdict and numbers == sorted(row.verdict_evidence) and not note:
         raise ConflictError(f"H{number} is already {verdict} with the same evidence; add evidence or a note.")

@@ -14,6 +14,7 @@ from bot.catalog import Catalog
 from bot.errors import NotFoundError, NotInIncidentError, UsageError
 from bot.record import chain
 from storage.models import Incident, RoleAssignment
+from storage.safetext import storable
 
 OPEN_STATUSES = ("investigating", "mitigated", "resolved")
 MAX_CHANNEL = 80
@@ -37,7 +38,7 @@ def validate_declaration(catalog: Catalog, *, title: str, severity: str | int | 
                          private: str | bool | None = None, models: tuple[str, ...] = (),
                          description: str = "") -> Declaration:
     """Check title, severity and category against the team's configuration."""
-    title = " ".join(title.split())
+    title = storable(" ".join(title.split()))
     if not title:
         raise UsageError("An incident needs a title.", START_USAGE)
     if len(title) > 150:
@@ -66,7 +67,7 @@ def validate_declaration(catalog: Catalog, *, title: str, severity: str | int | 
         if flag not in ("yes", "no", "true", "false"):
             raise UsageError("`private` takes yes or no.", START_USAGE)
         is_private = flag in ("yes", "true") or is_private
-    return Declaration(title, level, cat_id, is_private, tuple(models), description.strip())
+    return Declaration(title, level, cat_id, is_private, tuple(models), storable(description.strip()))
 
 
 def slugify(title: str, *, limit: int = 50) -> str:

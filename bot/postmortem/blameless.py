@@ -15,6 +15,8 @@ MAX_SENTENCE = 400
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"“(\[@A-Z0-9])")
 _DECORATION = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)+")
 _EMPHASIS = re.compile(r"(\*\*|__|`)")
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")  # a CommonMark backslash escape of ASCII punctuation
+_CELL_BREAK = re.compile(r"(?<!\\)\|")  # a table cell boundary (an escaped pipe is text)
 
 
 @dataclass(frozen=True)
@@ -30,11 +32,16 @@ class Finding:
     reframed: str | None = None
 
 
+def _as_written(text: str) -> str:
+    """Markdown text as its author typed it: backslash escapes and `&lt;` undone (the draft escapes user text)."""
+    return _ESCAPED.sub(r"\1", text).replace("&lt;", "<")
+
+
 def _segments(line: str) -> Iterator[str]:
     stripped = line.strip()
-    cells = stripped.strip("|").split("|") if stripped.startswith("|") else [stripped]
+    cells = _CELL_BREAK.split(stripped.strip("|")) if stripped.startswith("|") else [stripped]
     for cell in cells:
-        cell = _EMPHASIS.sub("", _DECORATION.sub("", cell.replace("<br>", " "))).strip()
+        cell = _as_written(_EMPHASIS.sub("", _DECORATION.sub("", cell.replace("<br>", " ")))).strip()
         if cell and not set(cell) <= set("-: "):
             yield from (s.strip() for s in _SENTENCE_END.split(cell) if s.strip())
 

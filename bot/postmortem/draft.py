@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,18 +13,24 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import jinja2.meta
+import jinja2.nodes
 from jinja2 import pass_context
-from jinja2.runtime import Context
+from jinja2.exceptions import SecurityError
+from jinja2.filters import make_attrgetter
+from jinja2.runtime import BlockReference, Context, Macro
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.canonical import sha256_hex
 from bot.catalog import Catalog
 from bot.errors import RetroError
+from bot.postmortem import escaping
 from bot.postmortem.blameless import Finding, scan
 from bot.postmortem.doc_types import Doc
+from bot.postmortem.escaping import Markdown
 from bot.postmortem.measures import humanise
-from bot.postmortem.sections import context, slack_to_markdown
+from bot.postmortem.sections import context
 from bot.record import chain
 from storage.models import Incident, PostmortemDraft
 
@@ -35,27 +42,52 @@ class TemplateError(RetroError):
     """A postmortem template could not be loaded or rendered; the message names the template and line."""
 
 
-@pass_context
-def _md(ctx: Context, text: Any) -> str:
-    return "" if text is None else slack_to_markdown(str(text), ctx.get("people") or {})
+def _people(ctx: Context) -> dict[str, str]:
+    people = ctx.get("people")
+    return people if isinstance(people, dict) else {}
 
 
 @pass_context
-def _cell(ctx: Context, text: Any) -> str:
-    out = _md(ctx, text).replace("\\", "\\\\").replace("|", "\\|")
-    return "<br>".join(part for part in out.replace("\r", "").split("\n"))
+def _md(ctx: Context, text: Any) -> Markdown:
+    """A value as inline Markdown: Slack markup readable, user text escaped; what already is Markdown stays."""
+    if isinstance(text, Markdown):
+        return text
+    return Markdown("") if text is None else escaping.inline(str(text), _people(ctx))
 
 
 @pass_context
-def _block(ctx: Context, text: Any, indent: int = 2) -> str:
-    return _md(ctx, text).replace("\r", "").replace("\n", "\n" + " " * indent)
+def _cell(ctx: Context, text: Any) -> Markdown:
+    """`md` for a table cell: the same escaping (it is cell-safe); Markdown a macro wrote gets `<br>` for newlines."""
+    if isinstance(text, Markdown):
+        return Markdown(text.replace("\r", "").replace("\n", escaping.BREAK))
+    return _md(ctx, text)
 
 
 @pass_context
-def _who(ctx: Context, uid: str | None) -> str:
+def _block(ctx: Context, text: Any, indent: int = 2) -> Markdown:
+    if isinstance(text, Markdown):
+        return Markdown(text.replace("\n", "\n" + " " * indent))
+    return Markdown("") if text is None else escaping.block(str(text), _people(ctx), indent)
+
+
+def _code(text: Any) -> Markdown:
+    return escaping.code("" if text is None else str(text))
+
+
+@pass_context
+def _who(ctx: Context, uid: str | None) -> Markdown:
     if not uid:
-        return "—"
-    return "@" + ((ctx.get("people") or {}).get(uid) or uid)
+        return Markdown("—")
+    return Markdown("@" + escaping.plain(_people(ctx).get(uid) or uid))
+
+
+@pass_context
+def _join(ctx: Context, value: Iterable[Any], d: str = "", attribute: str | int | None = None) -> Markdown:
+    """Jinja2's `join`, with every item escaped unless it already is Markdown (and the separator escaped too)."""
+    if attribute is not None:
+        value = map(make_attrgetter(ctx.environment, attribute), value)
+    sep = escaping.plain(str(d))
+    return Markdown(sep.join(_md(ctx, item) for item in value))
 
 
 @pass_context
@@ -78,16 +110,37 @@ def _when(ctx: Context, value: str | None, style: str = "full") -> str:
     return f"{local.strftime('%Y-%m-%d %H:%M %Z')} ({utc_part})"
 
 
+@pass_context
+def _finalize(ctx: Context, value: Any) -> Markdown:
+    """Every `{{ … }}` of every template ends here: escaped as `md` does, unless it already is Markdown."""
+    return _md(ctx, value)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's sandbox (no Python internals, no mutation); a macro's output is Markdown the template wrote."""
+
+    def call(self, context: Context, obj: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Call from a template; what a macro or a block reference renders is kept as written, not escaped again."""
+        out = super().call(context, obj, *args, **kwargs)
+        return Markdown(out) if isinstance(obj, Macro | BlockReference) and isinstance(out, str) else out
+
+
 def template_environment(team_dir: Path | None = None) -> jinja2.Environment:
-    """The one environment: the team's folder (RETRO_TEMPLATES_DIR) first, Retro's packaged templates second."""
+    """The one environment: the team's folder (RETRO_TEMPLATES_DIR) first, Retro's packaged templates second.
+
+    Sandboxed, and escaping by default: `finalize` runs on every expression a template outputs, so user text is
+    Markdown-escaped even where a template names no filter. `safe` is removed: nothing a template prints skips it.
+    """
     loaders: list[jinja2.BaseLoader] = []
     if team_dir is not None:
         loaders.append(jinja2.FileSystemLoader(str(team_dir)))
     loaders.append(jinja2.PackageLoader("templates", ""))
-    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined,
-                             autoescape=False, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-                             auto_reload=False)
-    env.filters.update(md=_md, cell=_cell, block=_block, who=_who, when=_when, duration=humanise)
+    env = _Sandbox(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=False,
+                   finalize=_finalize, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                   auto_reload=False)
+    del env.filters["safe"]
+    env.filters.update(md=_md, cell=_cell, block=_block, code=_code, who=_who, when=_when, duration=humanise,
+                       join=_join, e=_md, escape=_md, forceescape=_md)
     return env
 
 
@@ -98,18 +151,46 @@ def _template_line(exc: BaseException) -> tuple[str | None, int | None]:
     return None, None
 
 
+def _compile_error(exc: jinja2.TemplateError, template: str) -> TemplateError:
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return TemplateError(f"Template {exc.name or template}, line {exc.lineno}: {exc.message}")
+    assert isinstance(exc, jinja2.TemplateNotFound)
+    return TemplateError(f"Template {exc.name} was not found in the team's or Retro's templates.")
+
+
 def render(env: jinja2.Environment, doc: Doc, template: str = TEMPLATE) -> str:
     """The Markdown postmortem of an incident document; a pure function of the document and the templates."""
     try:
         return env.get_template(template).render(context(doc))
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"Template {exc.name or template}, line {exc.lineno}: {exc.message}") from exc
-    except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"Template {exc.name} was not found in the team's or Retro's templates.") from exc
-    except Exception as exc:  # an undefined name or a failing filter inside a (team) template
+    except (jinja2.TemplateSyntaxError, jinja2.TemplateNotFound) as exc:
+        raise _compile_error(exc, template) from exc
+    except Exception as exc:  # an undefined name, a failing filter or a sandbox refusal inside a (team) template
         name, line = _template_line(exc)
         where = f"Template {name}, line {line}" if name else f"Template {template}"
+        if isinstance(exc, SecurityError):
+            raise TemplateError(f"{where}: refused by the template sandbox: {exc}") from exc
         raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _named_attribute(node: jinja2.nodes.Node) -> Any:
+    """The attribute a node names as a constant: `x.name`, `x['name']`, `x|attr('name')` (else None)."""
+    if isinstance(node, jinja2.nodes.Getattr):
+        return node.attr
+    if isinstance(node, jinja2.nodes.Getitem):
+        return node.arg.value if isinstance(node.arg, jinja2.nodes.Const) else None
+    if isinstance(node, jinja2.nodes.Filter) and node.name == "attr" and node.args:
+        return node.args[0].value if isinstance(node.args[0], jinja2.nodes.Const) else None
+    return None
+
+
+def _internals(name: str, tree: jinja2.nodes.Template) -> None:
+    """Refuse, before any render, a template that names a `_` attribute (`''.__class__`, `x['__init__']`,
+    `x|attr('__globals__')`): the sandbox would only refuse it at render time."""
+    for node in tree.find_all((jinja2.nodes.Getattr, jinja2.nodes.Getitem, jinja2.nodes.Filter)):
+        attr = _named_attribute(node)
+        if isinstance(attr, str) and attr.startswith("_"):
+            raise TemplateError(f"Template {name}, line {node.lineno}: `{attr}` is refused by the template sandbox "
+                                "(templates may not reach Python internals).")
 
 
 def check_templates(env: jinja2.Environment, template: str = TEMPLATE) -> None:
@@ -123,12 +204,11 @@ def check_templates(env: jinja2.Environment, template: str = TEMPLATE) -> None:
                 continue
             seen.add(name)
             env.get_template(name)
-            source = env.loader.get_source(env, name)[0]
-            todo += [n for n in jinja2.meta.find_referenced_templates(env.parse(source)) if n is not None]
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(f"Template {exc.name or template}, line {exc.lineno}: {exc.message}") from exc
-    except jinja2.TemplateNotFound as exc:
-        raise TemplateError(f"Template {exc.name} was not found in the team's or Retro's templates.") from exc
+            tree = env.parse(env.loader.get_source(env, name)[0])
+            _internals(name, tree)
+            todo += [n for n in jinja2.meta.find_referenced_templates(tree) if n is not None]
+    except (jinja2.TemplateSyntaxError, jinja2.TemplateNotFound) as exc:
+        raise _compile_error(exc, template) from exc
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,35 @@
-"""Incident bundles: write (postmortem, canonical incident.json, timeline.svg, MANIFEST), verify, re-render."""
+"""Incident bundles: write (postmortem, canonical incident.json, timeline.svg, MANIFEST, SIGNATURE), verify,
+re-render.
+
+A bundle to verify comes from outside: every path it names stays inside its folder (no absolute paths, no `..`, no
+links out), every file is size-capped before it is read, and a malformed file is one BundleError line, never a
+traceback.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import cast
+from typing import Any, cast, get_type_hints
 
 import jinja2
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.orm import configure_mappers
 
 from bot.canonical import canonical_json, sha256_hex
 from bot.incident.evidence import digest_of
+from bot.postmortem import bundle_signature
+from bot.postmortem.bundle_read import MAX_DOCUMENT_BYTES, file_sha256, inside, read_capped, read_text, shown
+from bot.postmortem.bundle_read import BundleError as BundleError
+from bot.postmortem.bundle_signature import SIGNATURE, SignatureFileError
 from bot.postmortem.doc_check import DocumentError, check_document
-from bot.postmortem.doc_types import Doc, Entry
+from bot.postmortem.doc_types import Doc, Entry, EvidenceRecord, IncidentHeader
 from bot.postmortem.document import FORMAT
 from bot.postmortem.draft import render
 from bot.postmortem.entry_data import payload
@@ -31,10 +44,6 @@ POSTMORTEM = "postmortem.md"
 PICTURE = "timeline.svg"
 _LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
 _META = re.compile(r"^# ([a-z-]+): (.*)$")
-
-
-class BundleError(Exception):
-    """A bundle cannot be read at all (no folder, no MANIFEST, an unreadable or malformed incident.json)."""
 
 
 def bundle_files(env: jinja2.Environment, doc: Doc) -> dict[str, bytes]:
@@ -57,13 +66,25 @@ def manifest_text(doc: Doc, files: dict[str, bytes]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_bundle(env: jinja2.Environment, doc: Doc, out: Path) -> dict[str, str]:
-    """Render everything first, then write the files and the MANIFEST last; returns each file's SHA-256."""
+def _write(path: Path, data: bytes) -> None:
+    path.unlink(missing_ok=True)  # a link left at this name is replaced, never written through
+    path.write_bytes(data)
+
+
+def write_bundle(env: jinja2.Environment, doc: Doc, out: Path,
+                 signing_key: Ed25519PrivateKey | None = None) -> dict[str, str]:
+    """Render everything first, then write the files, the MANIFEST and (with a key) the SIGNATURE last; returns
+    each file's SHA-256."""
     files = bundle_files(env, doc)
     out.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        (out / name).write_bytes(data)
-    (out / MANIFEST).write_text(manifest_text(doc, files), encoding="utf-8")
+        _write(out / name, data)
+    manifest = manifest_text(doc, files).encode("utf-8")
+    _write(out / MANIFEST, manifest)
+    (out / SIGNATURE).unlink(missing_ok=True)  # an earlier export's signature would not match this one
+    if signing_key is not None:
+        head = doc["incident"]["head_hash"]
+        _write(out / SIGNATURE, bundle_signature.signature_text(signing_key, manifest, head).encode("utf-8"))
     return {name: sha256_hex(data) for name, data in files.items()}
 
 
@@ -83,20 +104,35 @@ class BundleReport:
         self.checks.append((ok, line))
 
 
-def read_manifest(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """(metadata, {file name: sha256}) from a bundle's MANIFEST."""
-    path = folder / MANIFEST
+def manifest_of(folder: Path) -> str:
+    """The text of a bundle's MANIFEST."""
     if not folder.is_dir():
         raise BundleError(f"{folder} is not a folder")
-    if not path.is_file():
+    text = read_text(folder, MANIFEST)
+    if text is None:
         raise BundleError(f"{folder} has no {MANIFEST}; it is not a Retro bundle")
+    return text
+
+
+def read_manifest(folder: Path, text: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """(metadata, {file name: sha256}) from a bundle's MANIFEST; every name is checked to stay in the bundle."""
+    text = manifest_of(folder) if text is None else text
     meta: dict[str, str] = {}
     digests: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if m := _META.match(line):
             meta[m.group(1)] = m.group(2).strip()
         elif m := _LINE.match(line):
-            digests[m.group(2)] = m.group(1)
+            name = m.group(2)
+            try:
+                inside(folder, name)
+            except BundleError as exc:
+                raise BundleError(f"{MANIFEST} line {number}: {exc}") from None
+            if name in digests:
+                raise BundleError(f"{MANIFEST} line {number} lists {shown(name)} a second time")
+            if name in (MANIFEST, SIGNATURE):
+                raise BundleError(f"{MANIFEST} line {number} lists {name}, which it cannot vouch for")
+            digests[name] = m.group(1)
         elif line.strip() and not line.startswith("#"):
             raise BundleError(f"{MANIFEST} line {number} is not `<sha256>  <file>`")
     return meta, digests
@@ -105,8 +141,11 @@ def read_manifest(folder: Path) -> tuple[dict[str, str], dict[str, str]]:
 def load_document(folder: Path) -> Doc:
     """The bundle's incident document, its structure checked (a malformed or foreign file is a BundleError)."""
     try:
-        raw: object = json.loads((folder / DOCUMENT).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        data = read_capped(folder, DOCUMENT, MAX_DOCUMENT_BYTES)
+        if data is None:
+            raise BundleError(f"{folder} has no {DOCUMENT}")
+        raw: object = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
         raise BundleError(f"cannot read {DOCUMENT}: {exc}") from None
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise BundleError(f"{DOCUMENT} is not a {FORMAT} document")
@@ -114,6 +153,40 @@ def load_document(folder: Path) -> Doc:
         return check_document(raw)
     except DocumentError as exc:
         raise BundleError(f"{DOCUMENT} is not a well-formed {FORMAT} document: {exc}") from None
+
+
+_SCALARS: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), bool: (bool,), str | None: (str, type(None)),
+                                         int | None: (int, type(None))}
+
+
+@cache
+def _scalar_plan(shape: Any) -> tuple[tuple[str, tuple[type, ...], bool], ...]:
+    """(key, allowed kinds, is a time) for each scalar field of a TypedDict."""
+    return tuple((key, _SCALARS[hint], key == "at" or key.endswith("_at"))
+                 for key, hint in get_type_hints(shape).items() if hint in _SCALARS)
+
+
+def _check_scalars(where: str, value: Any, shape: Any) -> None:
+    """The scalar fields the verifier computes with have their declared kinds (doc_check checks the structure)."""
+    for key, kinds, is_time in _scalar_plan(shape):
+        found = value.get(key)
+        if not isinstance(found, kinds) or (int in kinds and isinstance(found, bool)):
+            wanted = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+            raise BundleError(f"{DOCUMENT}: {where}.{key} is not {wanted}")
+        if is_time and isinstance(found, str):
+            try:
+                datetime.fromisoformat(found)
+            except ValueError:
+                raise BundleError(f"{DOCUMENT}: {where}.{key} is not an ISO 8601 time") from None
+
+
+def check_values(doc: Doc) -> None:
+    """Raise a BundleError naming the first field the chain, evidence or render would trip on."""
+    _check_scalars("incident", doc["incident"], IncidentHeader)
+    for i, entry in enumerate(doc["entries"]):
+        _check_scalars(f"entries[{i}]", entry, Entry)
+    for i, item in enumerate(doc["evidence"]):
+        _check_scalars(f"evidence[{i}]", item, EvidenceRecord)
 
 
 def entry_of(d: Entry) -> TimelineEntry:
@@ -129,11 +202,10 @@ def _check_files(report: BundleReport, folder: Path, digests: dict[str, str]) ->
         if name not in digests:
             report.add(False, f"{name}: not listed in {MANIFEST}")
     for name, expected in sorted(digests.items()):
-        path = folder / name
-        if not path.is_file():
+        actual = file_sha256(folder, name)
+        if actual is None:
             report.add(False, f"{name}: missing")
             continue
-        actual = sha256_hex(path.read_bytes())
         report.add(actual == expected, f"{name}: " + ("SHA-256 matches" if actual == expected
                                                       else f"SHA-256 is {actual}, {MANIFEST} says {expected}"))
 
@@ -171,20 +243,42 @@ def _check_evidence(report: BundleReport, doc: Doc) -> None:
     report.add(True, f"evidence: {len(doc['evidence'])} digest(s) match")
 
 
-def verify_bundle(folder: Path) -> BundleReport:
-    """Check the MANIFEST digests, the hash chain and every evidence digest, offline; name the first bad one."""
-    meta, digests = read_manifest(folder)
+def _check_signature(report: BundleReport, folder: Path, manifest: str, doc: Doc,
+                     trusted: Sequence[Ed25519PublicKey]) -> None:
+    text = read_text(folder, SIGNATURE)
+    try:
+        signed = None if text is None else bundle_signature.parse(text)
+    except SignatureFileError as exc:
+        raise BundleError(str(exc)) from None
+    report.add(*bundle_signature.check(signed, manifest.encode("utf-8"), doc["incident"]["head_hash"], trusted))
+
+
+def verify_bundle(folder: Path, trusted: Sequence[Ed25519PublicKey] = ()) -> BundleReport:
+    """Check the MANIFEST digests, the hash chain, every evidence digest and the signature, offline; name the
+    first bad one. Given trusted public keys, the bundle must be signed by one of them."""
+    manifest = manifest_of(folder)
+    meta, digests = read_manifest(folder, manifest)
     configure_mappers()  # rows are rebuilt without a session, so the ORM may not have set itself up yet
     report = BundleReport()
     if meta.get("format") != BUNDLE_FORMAT:
         report.add(False, f"{MANIFEST}: format is {meta.get('format')!r}, expected {BUNDLE_FORMAT}")
     _check_files(report, folder, digests)
     doc = load_document(folder)
-    _check_chain(report, doc, meta)
-    _check_evidence(report, doc)
+    check_values(doc)
+    try:
+        _check_chain(report, doc, meta)
+        _check_evidence(report, doc)
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        raise BundleError(f"{DOCUMENT} holds a value of the wrong kind ({type(exc).__name__}: {exc})") from None
+    _check_signature(report, folder, manifest, doc, trusted)
     return report
 
 
 def render_bundle(env: jinja2.Environment, folder: Path) -> str:
     """The postmortem re-rendered from the bundle's incident.json (identical to the exported one)."""
-    return render(env, load_document(folder))
+    doc = load_document(folder)
+    check_values(doc)
+    try:
+        return render(env, doc)
+    except (TypeError, ValueError, KeyError, AttributeError, jinja2.TemplateError) as exc:
+        raise BundleError(f"cannot render {DOCUMENT} ({type(exc).__name__}: {exc})") from None

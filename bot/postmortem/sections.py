@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
@@ -21,6 +20,7 @@ from bot.postmortem.doc_types import (
 )
 from bot.postmortem.document import as_of, key_seqs
 from bot.postmortem.entry_text import describe
+from bot.postmortem.escaping import slack_to_text
 from bot.postmortem.measures import Metrics, Span, incident_metrics
 from storage.models import Evidence
 
@@ -28,27 +28,12 @@ REPRO_LABELS = (("models", "Model versions"), ("datasets", "Data snapshots"), ("
                 ("deploys", "Deploys"), ("commits", "Commits"), ("configs", "Configuration"),
                 ("time_ranges", "Time ranges"))
 VERDICT_ORDER = ("confirmed", "refuted", "inconclusive", "open")
-_SLACK_REF = re.compile(r"<([^<>\s][^<>]*)>")
 
 
 def slack_to_markdown(text: str, people: dict[str, str]) -> str:
-    """Slack markup as readable Markdown: mentions by name, links as links, no raw HTML left."""
-    def sub(m: re.Match[str]) -> str:
-        target, _, label = m.group(1).partition("|")
-        if target.startswith("@"):
-            return "@" + (people.get(target[1:]) or label.lstrip("@") or target[1:])
-        if target.startswith("#"):
-            return "#" + (label or target[1:])
-        if target.startswith("!"):
-            name = target[1:]
-            if name.startswith(("subteam^", "date^")):
-                return label or "@group"
-            return "@" + name
-        if target.startswith(("http://", "https://", "mailto:")):
-            return f"[{label}]({target})" if label else target
-        return m.group(0).replace("<", "&lt;")
-
-    return _SLACK_REF.sub(sub, text).replace("<", "&lt;")
+    """Slack markup as readable text: mentions by name, links as `[label](url)`, `<` as `&lt;`; not escaped (the
+    timeline picture draws it; the postmortem escapes user text with bot.postmortem.escaping)."""
+    return slack_to_text(text, people)
 
 
 @dataclass(frozen=True, slots=True)

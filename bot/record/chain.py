@@ -18,6 +18,7 @@ from bot.canonical import chain_hash, iso, sha256_hex
 from storage.core import table_of
 from storage.direct import SessionStatements, Statements
 from storage.models import GENESIS_HASH, Incident, TimelineEntry
+from storage.safetext import original, storable
 
 
 def entry_payload(entry: TimelineEntry | Chained) -> dict[str, Any]:
@@ -122,9 +123,10 @@ async def append_with(st: Statements, incident_id: int, items: list[NewEntry], *
         if resolve is not None:
             await resolve(item, made)
         at = item.at if last_at is None or item.at >= last_at else last_at
+        # The digest is over the text as it arrived; the row holds the form the database can hold (storage.safetext).
         entry = Chained(incident_id, seq, at, item.kind, item.actor, item.slack_ts, item.thread_ts, item.refers_to,
-                        item.key_event, item.text, None if item.text is None else sha256_hex(item.text), item.data,
-                        prev_hash, "")
+                        item.key_event, storable(item.text), None if item.text is None else sha256_hex(item.text),
+                        item.data, prev_hash, "")
         entry.hash = chain_hash(prev_hash, entry_payload(entry))
         prev_hash, last_at = entry.hash, at
         made.append(entry)
@@ -179,6 +181,11 @@ class ChainReport:
     reason: str = ""
 
 
+def text_matches(stored: str, digest: str | None) -> bool:
+    """Whether stored text is the text `digest` was taken over: as it is, or once its NUL escape is undone."""
+    return digest == sha256_hex(stored) or ("%" in stored and digest == sha256_hex(original(stored)))
+
+
 def verify_entries(entries: Iterable[TimelineEntry], *, expected_head: str | None = None,
                    expected_count: int | None = None) -> ChainReport:
     """Recompute the chain in order and name the first entry that does not match."""
@@ -187,7 +194,7 @@ def verify_entries(entries: Iterable[TimelineEntry], *, expected_head: str | Non
     for count, entry in enumerate(entries, start=1):
         if entry.seq != count:
             return ChainReport(False, count - 1, running, entry.seq, f"gap: expected entry {count}, found {entry.seq}")
-        if entry.text is not None and entry.text_sha256 != sha256_hex(entry.text):
+        if entry.text is not None and not text_matches(entry.text, entry.text_sha256):
             return ChainReport(False, count - 1, running, entry.seq, "text does not match its recorded digest")
         if entry.prev_hash != running:
             return ChainReport(False, count - 1, running, entry.seq, "previous-hash link is broken")

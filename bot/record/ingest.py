@@ -3,7 +3,9 @@
 Each delivery waits for the commit that contains it before Slack gets its 200, so an acked event is never lost;
 batching only changes how many deliveries share one transaction. On SQLite the single writer task also removes
 lock contention between concurrent requests. The writer runs its statements straight on the driver connection
-(`storage.direct`): this is the path every message in an incident channel takes.
+(`storage.direct`): this is the path every message in an incident channel takes. A batch the database refuses
+(a value or a constraint, not an outage) is written again one delivery at a time, so one poisonous event fails
+alone, answered so that Slack stops sending it, while the others of its batch are recorded.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.expression import Executable
 
-from bot.record import chain
+from bot.errors import RetroError
+from bot.record import chain, pending_files
 from bot.record.timeline import Happening, new_entry, original_resolver
 from storage.core import conflict_insert, table_of
-from storage.direct import DirectWriter, Statements
+from storage.direct import DirectWriter, Statements, is_refusal
 from storage.models import Incident, ProcessedEvent
 
 log = logging.getLogger("retro.ingest")
@@ -33,6 +37,10 @@ class WriterClosed(ConnectionError):
     """The process is shutting down: nothing was recorded (Slack delivers the event again; a person retries)."""
 
 
+class NotRecorded(RetroError):
+    """The database refused an entry typed by someone, on its own: nothing was saved, and retrying cannot help."""
+
+
 @dataclass
 class IngestResult:
     """What ingesting one delivery did."""
@@ -40,6 +48,7 @@ class IngestResult:
     duplicate: bool = False
     entries: list[chain.Chained] = field(default_factory=list)
     incident_id: int | None = None
+    refused: str | None = None  # why the database refused this delivery on its own (nothing of it was recorded)
 
 
 @dataclass
@@ -134,6 +143,10 @@ async def process_batch(st: Statements, items: list[_Item],
                                           resolve=original_resolver(st, incident_id))
         for (n, _), chained in zip(todo, made, strict=True):
             results[n].entries.append(chained)
+    # Files a recorded message shared are owed a digest: the rows commit with the message (bot.record.pending_files).
+    await pending_files.add(st, [row for item, result in zip(items, results, strict=True) if result.incident_id
+                                 for row in pending_files.rows_for(item.team_id, result.incident_id, item.what,
+                                                                   item.now)])
     return results
 
 
@@ -146,6 +159,12 @@ class IngestQueue:
         self._closed = False
         self._task: asyncio.Task[None] | None = None
         self._channels: dict[tuple[str, str], int] = {}
+        self.writing = 0  # deliveries in the batch being written now
+
+    @property
+    def waiting(self) -> int:
+        """Deliveries queued behind the batch being written."""
+        return self._queue.qsize()
 
     async def submit(self, *, team_id: str, event_id: str | None, what: Happening | None,
                      now: datetime) -> IngestResult:
@@ -182,7 +201,11 @@ class IngestQueue:
                     stop = True
                     break
                 batch.append(item)
-            await self._write(batch)
+            self.writing = len(batch)
+            try:
+                await self._write(batch)
+            finally:
+                self.writing = 0
             if stop:
                 return
             if self._queue.empty():  # idle: give the connection back (a busy writer keeps it between batches)
@@ -191,24 +214,56 @@ class IngestQueue:
     async def _write(self, batch: list[_Item]) -> None:
         started = time.perf_counter()
         try:
-            async with self._writer.transaction() as st:
-                results = await process_batch(st, batch, self._channels)
-        except BaseException as exc:  # every waiter learns of the failure; Slack will deliver again
-            if isinstance(exc, Exception):
-                log.warning("ingest batch of %d failed: %s", len(batch), type(exc).__name__)
-            failure = exc if isinstance(exc, Exception) else WriterClosed("the ingest writer was stopped")
-            for item in batch:
-                if not item.done.done():
-                    item.done.set_exception(failure)
-            if not isinstance(exc, Exception):
-                raise
-            return
+            await self._commit(batch)
+        except BaseException:  # stopped mid-write: whoever still waits learns that nothing of theirs was recorded
+            _fail(batch, WriterClosed("the ingest writer was stopped"))
+            raise
         if log.isEnabledFor(logging.DEBUG):
             elapsed_ms = round((time.perf_counter() - started) * 1e3, 2)
             log.debug("ingest batch", extra={"size": len(batch), "ms": elapsed_ms})
+
+    async def _commit(self, batch: list[_Item]) -> Exception | None:
+        """The batch in one transaction; returns the failure when the database could not be used (an outage).
+
+        When the database refuses something in a batch (a value it cannot hold, a constraint), each delivery is
+        written again in a transaction of its own, in order, so that one poisonous event fails alone.
+        """
+        try:
+            async with self._writer.transaction() as st:
+                results = await process_batch(st, batch, self._channels)
+        except Exception as exc:
+            if not is_refusal(exc):  # every waiter learns of the outage; Slack will deliver again
+                log.warning("ingest batch of %d failed: %s", len(batch), type(exc).__name__)
+                _fail(batch, exc)
+                return exc
+            if len(batch) == 1:
+                self._refuse(batch[0], exc)
+                return None
+            log.warning("ingest batch of %d refused (%s); writing its deliveries one by one", len(batch),
+                        type(exc).__name__)
+            for n, item in enumerate(batch):
+                outage = await self._commit([item])
+                if outage is not None:  # the database went away meanwhile: the rest fails as its batch would have
+                    _fail(batch[n + 1:], outage)
+                    return outage
+            return None
         for item, result in zip(batch, results, strict=True):
             if not item.done.done():
                 item.done.set_result(result)
+        return None
+
+    @staticmethod
+    def _refuse(item: _Item, exc: Exception) -> None:
+        """One delivery the database refused on its own: it would be refused again, however often it is sent."""
+        cause = exc.orig if isinstance(exc, DBAPIError) else exc
+        reason = f"{type(exc).__name__}: {' '.join(str(cause).split())}"[:300]
+        if item.direct is not None:  # typed by a person, who is told
+            log.warning("entry typed in %r not recorded: %s", item.channel, reason)
+            item.done.set_exception(NotRecorded(f"This could not be recorded: the database refused it ({reason}). "
+                                                "Nothing was saved."))
+            return
+        log.error("event %r of team %r not recorded: the database refused it: %s", item.event_id, item.team_id, reason)
+        item.done.set_result(IngestResult(refused=reason))
 
     async def close(self, timeout: float = 10.0) -> None:
         """Refuse new work, write everything already queued, then stop the writer and give its connection back."""
@@ -228,3 +283,10 @@ class IngestQueue:
             if item is not None and not item.done.done():
                 item.done.set_exception(WriterClosed("the ingest writer has stopped"))
         await self._writer.release()
+
+
+def _fail(items: list[_Item], exc: Exception) -> None:
+    """Every item still waiting learns of the failure."""
+    for item in items:
+        if not item.done.done():
+            item.done.set_exception(exc)

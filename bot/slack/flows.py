@@ -104,7 +104,7 @@ async def add_evidence(client: AsyncWebClient, deps: Deps, incident: Incident, i
     file_sha: str | None = None
     custody: dict[str, object] = {}
     if file_id:
-        file_sha, custody = await file_digest(client, file_id, channel_id=incident.channel_id)
+        file_sha, custody = await file_digest(client, file_id, settings=deps.settings, channel_id=incident.channel_id)
     async with deps.session() as session:
         row = await evidence.add(session, incident=incident, item=item, actor=actor, now=deps.now(), file_id=file_id,
                                  file_sha256=file_sha, custody={"file": custody} if custody else None)

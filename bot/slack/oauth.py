@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import UTC, datetime
 
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
@@ -11,11 +13,18 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 
 from bot.config import Settings
 from bot.deps import Deps
+from bot.errors import ConfigError
 from bot.followup import reminders
 from storage.models import Workspace
-from storage.oauth_tables import BOTS, INSTALLATIONS, OAUTH_STATES
+from storage.oauth_tables import BOTS, INSTALLATIONS, OAUTH_STATES, sealed_tables
+from storage.token_cipher import TokenCipher
 
 STATE_TTL_SECONDS = 600
+# slack_sdk's Web API client traces every response body at debug level, and oauth.v2.access answers with the new
+# tokens (slack_sdk web/async_internal_utils.py, `_request_with_session`): wherever its debug output is let through,
+# the tokens would be in it.
+CLIENT_LOGGERS = ("slack_sdk.web.async_base_client", "slack_sdk.web.base_client")
+_TOKEN = re.compile(r"\b(xox[a-z](?:\.xox[a-z])?|xapp)-[A-Za-z0-9.\-]+")
 
 
 def manifest_scopes() -> list[str]:
@@ -26,12 +35,42 @@ def manifest_scopes() -> list[str]:
             "files:write", "users:read"]
 
 
-class RetroInstallationStore(AsyncSQLAlchemyInstallationStore):
-    """slack_sdk's store, also keeping our Workspace row (name, URL, install/uninstall times) current."""
+class TokenRedaction(logging.Filter):
+    """Replaces anything shaped like a Slack token in a log record with its kind and `(redacted)`."""
 
-    def __init__(self, client_id: str, deps: Deps) -> None:
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message when it holds a token; never drop the record."""
+        message = record.getMessage()
+        if _TOKEN.search(message):
+            record.msg, record.args = _TOKEN.sub(lambda m: f"{m.group(1)}-(redacted)", message), None
+        return True
+
+
+def redact_client_logs() -> None:
+    """Put the token redaction on the Web API client's loggers (once)."""
+    for name in CLIENT_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, TokenRedaction) for f in target.filters):
+            target.addFilter(TokenRedaction())
+
+
+def token_cipher(settings: Settings) -> TokenCipher:
+    """The cipher that seals installation tokens at rest (multi-workspace mode cannot run without one)."""
+    if settings.retro_encryption_key is None:
+        raise ConfigError("RETRO_ENCRYPTION_KEY is required with SLACK_CLIENT_ID (installed workspaces' tokens are "
+                          "stored encrypted with it; `retro keys new encryption` makes one)")
+    return TokenCipher(settings.retro_encryption_key.get_secret_value())
+
+
+class RetroInstallationStore(AsyncSQLAlchemyInstallationStore):
+    """slack_sdk's store with every token sealed at rest, also keeping our Workspace row (name, URL,
+    install/uninstall times) current."""
+
+    def __init__(self, client_id: str, deps: Deps, cipher: TokenCipher) -> None:
         super().__init__(client_id=client_id, engine=deps.engine, bots_table_name=BOTS,
                          installations_table_name=INSTALLATIONS)
+        # Every statement the store runs goes through these two attributes: the same tables, secrets sealed.
+        self.bots, self.installations = sealed_tables(cipher)
         self.deps = deps
 
     async def async_save(self, installation: Installation) -> None:
@@ -53,12 +92,13 @@ class RetroInstallationStore(AsyncSQLAlchemyInstallationStore):
 def oauth_settings(settings: Settings, deps: Deps) -> AsyncOAuthSettings:
     """OAuth settings for /slack/install and /slack/oauth_redirect."""
     assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+    redact_client_logs()
     authorize = settings.slack_api_url.replace("/api/", "/oauth/v2/authorize")
     return AsyncOAuthSettings(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret.get_secret_value(),
         scopes=manifest_scopes(),
-        installation_store=RetroInstallationStore(settings.slack_client_id, deps),
+        installation_store=RetroInstallationStore(settings.slack_client_id, deps, token_cipher(settings)),
         installation_store_bot_only=True,
         state_store=AsyncSQLAlchemyOAuthStateStore(STATE_TTL_SECONDS, deps.engine, table_name=OAUTH_STATES),
         authorization_url=authorize,

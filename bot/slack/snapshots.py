@@ -3,19 +3,22 @@ report kept as evidence and summarised in the channel."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.collected import datacheck_summary
-from bot.collectors import artifacts, datacheck
-from bot.collectors.datacheck import Snapshot, Thresholds
+from bot.collectors import artifacts, comparison, datacheck
+from bot.collectors.comparison import Thresholds
+from bot.collectors.datacheck import Snapshot
 from bot.collectors.record import record_collected, record_failed
 from bot.collectors.tables import DataError
+from bot.collectors.worker import Slots
+from bot.config import Settings
 from bot.deps import Deps
 from bot.errors import CollectorError, NotFoundError, UsageError
 from bot.incident import evidence
@@ -57,7 +60,7 @@ async def download(client: AsyncWebClient, deps: Deps, file_id: str, ref: str, c
     """A Slack file shared in `channel_id`: its name and bytes (capped at RETRO_DATACHECK_MAX_BYTES)."""
     chunks: list[bytes] = []
     info, _ = await read_shared_file(
-        client, file_id, channel_id=channel_id, cap=deps.settings.retro_datacheck_max_bytes,
+        client, file_id, settings=deps.settings, channel_id=channel_id, cap=deps.settings.retro_datacheck_max_bytes,
         sink=chunks.append, label=f"{ref} ({file_id})" if ref != file_id else None,
         timeout=max(60.0, deps.settings.retro_fetch_timeout), error=CollectorError)
     return str(info.get("name") or file_id), b"".join(chunks)
@@ -75,54 +78,83 @@ async def _shared_file(deps: Deps, incident: Incident, name: str) -> str:
     raise NotFoundError(f"No file named `{name}` was shared in this channel; give E<n>, a file link or a file id.")
 
 
-async def _from_evidence(client: AsyncWebClient, deps: Deps, incident: Incident, ref: str, number: int,
-                         usage: str) -> Snapshot:
+@dataclass(frozen=True)
+class Located:
+    """A snapshot found but not read yet: a Slack file (`file_id`), or an evidence item (`row`)."""
+
+    ref: str
+    file_id: str | None
+    row: Evidence | None = None
+
+
+async def locate(deps: Deps, incident: Incident, ref: str, usage: str) -> Located:
+    """E<n>, a Slack file link or id, or the name of a file shared in the channel; refused here if it holds no data."""
+    ref = ref.strip()
+    m = _EVIDENCE.match(ref)
+    if m is None:
+        return Located(ref, file_id_in(ref.strip("<>").split("|", 1)[0]) or await _shared_file(deps, incident, ref))
+    number = int(m.group(1))
     async with deps.session() as session:
         row = await evidence.by_number(session, incident.id or 0, number)
     if row.status != "ok":
         raise UsageError(f"E{number} is a failed attempt; it holds no data.", usage)
-    source: dict[str, Any] = {"evidence": number}
+    if not (row.file_id or row.artifact is not None or row.artifact_path):
+        raise UsageError(f"E{number} is a link without stored content; share the file in the channel or add it "
+                         "with `/retro evidence file <file>`.", usage)
+    return Located(ref, row.file_id, row)
+
+
+async def read(client: AsyncWebClient, deps: Deps, incident: Incident, at: Located) -> Snapshot:
+    """The bytes of a located snapshot; a file added as evidence must still match the SHA-256 recorded then."""
+    row = at.row
+    if row is None:
+        assert at.file_id is not None
+        name, data = await download(client, deps, at.file_id, at.ref, incident.channel_id)
+        return Snapshot(at.ref, name, data, {"file_id": at.file_id})
+    source: dict[str, Any] = {"evidence": row.number}
     if row.file_id:
-        name, data = await download(client, deps, row.file_id, ref, incident.channel_id)
+        name, data = await download(client, deps, row.file_id, at.ref, incident.channel_id)
         if row.file_sha256 and hashlib.sha256(data).hexdigest() != row.file_sha256:
-            raise CollectorError(f"The file of {ref} no longer matches the SHA-256 recorded when it was added.")
-        return Snapshot(ref, name, data, {**source, "file_id": row.file_id})
-    if row.artifact is not None or row.artifact_path:
-        name = str((row.custody.get("artifact") or {}).get("name") or f"E{number}")
-        return Snapshot(ref, name, artifacts.load(deps.settings, row), source)
-    raise UsageError(f"E{number} is a link without stored content; share the file in the channel or add it with "
-                     "`/retro evidence file <file>`.", usage)
+            raise CollectorError(f"The file of {at.ref} no longer matches the SHA-256 recorded when it was added.")
+        return Snapshot(at.ref, name, data, {**source, "file_id": row.file_id})
+    name = str((row.custody.get("artifact") or {}).get("name") or f"E{row.number}")
+    return Snapshot(at.ref, name, artifacts.load(deps.settings, row), source)
 
 
-async def snapshot(client: AsyncWebClient, deps: Deps, incident: Incident, ref: str, usage: str) -> Snapshot:
-    """E<n>, a Slack file link or id, or the name of a file shared in the channel."""
-    ref = ref.strip()
-    m = _EVIDENCE.match(ref)
-    if m:
-        return await _from_evidence(client, deps, incident, ref, int(m.group(1)), usage)
-    file_id = file_id_in(ref.strip("<>").split("|", 1)[0]) or await _shared_file(deps, incident, ref)
-    name, data = await download(client, deps, file_id, ref, incident.channel_id)
-    return Snapshot(ref, name, data, {"file_id": file_id})
+class CheckWorkers(Slots):
+    """The data checks this process runs at once (RETRO_DATACHECK_CONCURRENCY), and those waiting their turn."""
 
 
-async def run(client: AsyncWebClient, deps: Deps, incident: Incident, check: DataCheck, *, actor: str) -> Checked:
-    """Compare the snapshots and keep the report as evidence (summarised in the channel); a check that cannot run
-    is kept as a failed attempt."""
+def check_workers(settings: Settings) -> CheckWorkers:
+    """This process's data-check workers, from the settings (the wiring provides them to the deps)."""
+    return CheckWorkers(
+        settings.retro_datacheck_concurrency, settings.retro_datacheck_max_queued,
+        busy=f"Every data-check worker is busy and the queue is full ({settings.retro_datacheck_max_queued} waiting, "
+             "RETRO_DATACHECK_MAX_QUEUED). Nothing was recorded; try again in a few minutes.")
+
+
+async def run(client: AsyncWebClient, deps: Deps, incident: Incident, check: DataCheck, *, actor: str,
+              on_queued: Callable[[int], Awaitable[None]]) -> Checked:
+    """Compare the snapshots in a bounded worker, one check at a time per free worker (`on_queued(place)` when it
+    must wait), and keep the report as evidence (summarised in the channel); a check that cannot run is kept as a
+    failed attempt."""
     requested_at = deps.now()
+    located = [await locate(deps, incident, ref, check.usage) for ref in (check.baseline, check.current)]
     try:
-        base = await snapshot(client, deps, incident, check.baseline, check.usage)
-        cur = await snapshot(client, deps, incident, check.current, check.usage)
-        collected = await asyncio.to_thread(datacheck.check, base, cur, key=check.key, thresholds=check.thresholds)
+        async with deps.get(CheckWorkers).turn(on_queued):
+            base, cur = [await read(client, deps, incident, at) for at in located]
+            collected = await datacheck.run_check(base, cur, key=check.key, thresholds=check.thresholds,
+                                                  settings=deps.settings)
     except (CollectorError, DataError) as exc:
         async with deps.session() as session:
             row = await record_failed(session, incident=incident, item=EvidenceInput("dataset", check.ref),
-                                      name=datacheck.NAME, version=datacheck.VERSION, source=check.ref,
+                                      name=comparison.NAME, version=comparison.VERSION, source=check.ref,
                                       error=exc.user_message, actor=actor, requested_at=requested_at, now=deps.now())
         return Checked(row, exc.user_message)
     async with deps.session() as session:
         row = await record_collected(session, deps=deps, incident=incident,
-                                     item=EvidenceInput("dataset", check.ref, collected.summary), name=datacheck.NAME,
-                                     version=datacheck.VERSION, collected=collected, actor=actor,
-                                     requested_at=requested_at, now=deps.now())
+                                     item=EvidenceInput("dataset", check.ref, collected.summary),
+                                     name=comparison.NAME, version=comparison.VERSION, collected=collected,
+                                     actor=actor, requested_at=requested_at, now=deps.now())
     await post(client, deps, incident, text=datacheck_summary(row, base, cur, collected.metadata))
     return Checked(row)

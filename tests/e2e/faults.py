@@ -23,6 +23,7 @@ from tests.processes import METRICS_TOKEN
 from tests.signing import signed_headers
 
 TEAM = "T0SANDBOX"
+METERED = {"retro_metrics_token": METRICS_TOKEN}  # a local stack whose /metrics answers the tests
 
 
 def metric_values(text: str, name: str) -> dict[tuple[tuple[str, str], ...], float]:

@@ -31,6 +31,7 @@ from storage.models import ActionItem, Incident, PostmortemDraft, ProcessedEvent
 from tests.databases import sqlite_file
 from tests.e2e.dbproxy import DatabaseProxy
 from tests.e2e.faults import (
+    METERED,
     TEAM,
     WriteLock,
     chain_texts,
@@ -87,7 +88,7 @@ async def play_with_sweep(stack: LocalStack, clock: ScriptClock) -> tuple[Incide
 async def test_every_third_slack_call_rate_limited_and_everything_arrives_exactly_once(
         database_url: str, tmp_path: Path) -> None:
     clock = ScriptClock(START)
-    async with local_stack(database_url=database_url, clock=clock) as stack:
+    async with local_stack(database_url=database_url, clock=clock, env=METERED) as stack:
         emu, drv = stack.emulator, stack.driver
         emu.ratelimit(every_nth=3, retry_after=RETRY_AFTER)
         incident, swept = await play_with_sweep(stack, clock)
@@ -245,7 +246,7 @@ LOCK_SECONDS = 4.0  # longer than Slack waits for an answer (3 s), shorter than 
 @pytest.mark.slow
 async def test_sqlite_write_lock_delays_events_and_commands_without_losing_any(sqlite_database_url: str) -> None:
     path = sqlite_file(sqlite_database_url)
-    async with local_stack(database_url=sqlite_database_url) as stack:
+    async with local_stack(database_url=sqlite_database_url, env=METERED) as stack:
         drv, base = stack.driver, stack.events_url.rsplit("/slack/events", 1)[0]
         incident, _ = await declare(stack, "Locked database drill", options="sev=3 type=infrastructure")
         channel = incident.channel_name
@@ -283,7 +284,7 @@ async def test_sqlite_lock_outlasting_the_busy_timeout_fails_cleanly_then_recove
         sqlite_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_MS", 300)  # stands in for the 10 s default, to keep this short
     path = sqlite_file(sqlite_database_url)
-    async with local_stack(database_url=sqlite_database_url) as stack:
+    async with local_stack(database_url=sqlite_database_url, env=METERED) as stack:
         base = stack.events_url.rsplit("/slack/events", 1)[0]
         incident, _ = await declare(stack, "Lock outlasting the timeout", options="sev=3 type=infrastructure")
         bodies = [message_event(i, team=TEAM, channel=incident.channel_id, user="U0DAVE", run="BUSY")

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import text
 from sqlmodel import select
 
-from bot.app.local import LocalStack, local_stack
+from bot.app import offline
+from bot.app.local import SANDBOX_CLIENT_SECRET, LocalStack, local_stack
 from bot.incident import incidents
 from sandbox import SlackDriver
 from storage.models import ActionItem, Evidence, Incident, Reminder, RoleAssignment, TimelineEntry, Workspace
+from storage.token_cipher import is_sealed
 
 ACME, GLOBEX = "T0ACME", "T0GLOBEX"
+KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture
 async def oauth_stack(database_url: str) -> AsyncIterator[LocalStack]:
-    async with local_stack(database_url=database_url, oauth=True) as stack:
+    async with local_stack(database_url=database_url, oauth=True, env={"retro_encryption_key": KEY}) as stack:
         for team, name in ((ACME, "Acme"), (GLOBEX, "Globex")):
             stack.emulator.add_workspace(team, name=name, domain=name.lower(), installed=False)
         yield stack
@@ -109,3 +116,41 @@ async def test_uninstall_drops_tokens_and_reminders_but_keeps_records(oauth_stac
         assert kept is not None and kept.title == "Acme outage"
         ws = await s.get(Workspace, ACME)
         assert ws is not None and ws.uninstalled_at is not None
+
+
+async def test_tokens_never_leave_the_store(oauth_stack: LocalStack, caplog: pytest.LogCaptureFixture,
+                                            tmp_path: Path) -> None:
+    """Installed at full debug logging: the bot token is sealed at rest and appears in no log record, no message
+    or reply Slack received, no metric and no exported bundle."""
+    stack = oauth_stack
+    caplog.set_level(logging.DEBUG)
+    for name in ("slack_sdk", "slack_bolt", "retro", "aiosqlite", "sqlalchemy"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    await install(stack, ACME)
+    bot = await stack.deps.installation_store.async_find_bot(enterprise_id=None, team_id=ACME)
+    assert bot is not None and bot.bot_token == stack.emulator.bot_token_for(ACME)
+    acme = SlackDriver(stack.emulator, team_id=ACME)
+    incident = await declare_in(stack, acme, "Acme token drift")
+    replies = [await acme.command("alice", incident.channel_name, cmd)
+               for cmd in ("status", "evidence log https://acme.example.com/logs where it broke", "help")]
+    await acme.post("bob", incident.channel_name, "rolling back the model")
+    await stack.settle()
+    assert all(r.ok for r in replies) and "Recorded *E1*" in replies[1].text()
+    secrets = {"bot token": bot.bot_token, "encryption key": KEY, "client secret": SANDBOX_CLIENT_SECRET}
+
+    async with stack.deps.engine.connect() as conn:
+        stored = (await conn.execute(text("SELECT bot_token FROM slack_bots"))).scalars().all()
+    assert stored and all(is_sealed(v) for v in stored)
+    assert caplog.records, "debug logging was on"
+    logged = caplog.text + "\n".join(repr(r.__dict__) for r in caplog.records)
+    seen_by_slack = "\n".join([repr([c.params for c in stack.emulator.calls]), *(r.text() for r in replies),
+                               *(repr((ws.messages, ws.ephemerals, ws.hooks, ws.views, ws.home_views))
+                                 for ws in stack.emulator.tenancy.workspaces.values())])
+    metrics = stack.deps.metrics.exposition().decode()
+    folder = tmp_path / "bundle"
+    assert await offline.export_incident(stack.settings, str(incident.id), folder) == 0
+    bundle = "\n".join(p.read_bytes().decode("utf-8", "replace") for p in sorted(folder.iterdir()))
+    assert "rolling back the model" in bundle and "retro_requests_total" in metrics
+    for what, secret in secrets.items():
+        for where, found in {"logs": logged, "Slack": seen_by_slack, "metrics": metrics, "bundle": bundle}.items():
+            assert secret not in found, f"the {what} appears in the {where}"

@@ -100,3 +100,13 @@ def test_a_bad_rule_is_a_configuration_error(tmp_path: Path) -> None:
         load_catalog(config)
     with pytest.raises(ValueError, match="not a valid regular expression"):
         BlamelessRule(id="x", pattern="[", why="w", suggestion="s")
+
+
+def test_findings_quote_escaped_draft_text_as_it_was_typed() -> None:
+    from bot.postmortem.escaping import escape_text
+
+    typed = "We *should have* paused feature_x [ingest] <job> | retried it."
+    table = f"| 10:05 | {escape_text(typed)} |\n"
+    found = scan(f"## Timeline\n\n{table}", RULES)
+    assert [f.rule for f in found] == ["hindsight"]
+    assert found[0].sentence == typed  # the escapes the draft added are not shown back

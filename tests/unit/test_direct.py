@@ -1,25 +1,33 @@
-"""Statements run straight on the driver store rows exactly as the ORM does, and fail as SQLAlchemy errors."""
+"""Statements run straight on the driver store rows exactly as the ORM does, and fail as SQLAlchemy errors; the
+ingest writer tells a refused delivery (which then fails alone) from an outage (which fails its whole batch)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from asyncpg.exceptions import InterfaceError as PgInterfaceError
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel import select
 
+from bot.canonical import sha256_hex
 from bot.catalog import load_catalog
+from bot.errors import RetroError
 from bot.incident import incidents
 from bot.record import chain, timeline
-from bot.record.ingest import IngestQueue, WriterClosed, _Item, process_batch
+from bot.record.ingest import IngestQueue, IngestResult, WriterClosed, _Item, process_batch
 from bot.record.timeline import Edited, Posted
 from storage.db import create_engine, session_factory
-from storage.direct import DirectWriter
-from storage.models import Incident, TimelineEntry
+from storage.direct import DirectWriter, is_refusal
+from storage.models import Incident, ProcessedEvent, TimelineEntry
 
 T0 = datetime(2026, 5, 1, 14, 0, 0, 250_000, tzinfo=UTC)
 RAW = text("SELECT seq, at, data, key_event, refers_to FROM timeline_entry WHERE incident_id = :i ORDER BY seq")
@@ -183,3 +191,104 @@ async def test_bad_values_fail_as_themselves_and_none_is_stored_like_the_orm(dir
         await conn.execute(table.insert(), [{**row, "seq": 10_001}])
         raw = (await conn.execute(text("SELECT data FROM timeline_entry WHERE seq >= 10000 ORDER BY seq"))).all()
     assert raw[0].data == raw[1].data  # JSON null either way
+
+
+async def test_a_delivery_the_database_refuses_fails_alone_and_the_rest_of_its_batch_is_recorded(
+        direct: Direct, caplog: pytest.LogCaptureFixture) -> None:
+    inc, engine = direct.incident, direct.engine
+    caplog.set_level(logging.WARNING, logger="retro.ingest")
+    pg = engine.dialect.name == "postgresql"
+    queue = IngestQueue(engine)
+    said = {"0": "before", "NUL": "drift \x00 at 5%", "LONE": "half an emoji \ud83d", "ID\x00": "odd event id",
+            "3": "after"}
+
+    def event(key: str) -> asyncio.Future[IngestResult]:
+        what = Posted(inc.channel_id, "U2", f"1700000005.{list(said).index(key):06d}", said[key])
+        return asyncio.ensure_future(queue.submit(team_id="T1", event_id=f"EvP{key}", now=T0, what=what))
+
+    def note(words: str) -> asyncio.Future[chain.Chained | None]:
+        return asyncio.ensure_future(queue.append(team_id="T1", channel=inc.channel_id, now=T0,
+                                                  entry=timeline.note_entry(text=words, actor="U1", now=T0)))
+
+    try:
+        # Queued together before the writer runs: one batch.
+        pending: list[asyncio.Future[Any]] = [event("0"), event("NUL"), event("LONE"), note("typed \x00 note"),
+                                              note("typed \udfff note"), event("ID\x00"), event("3")]
+        before, nul, lone, typed, untyped, odd_id, after = await asyncio.gather(*pending, return_exceptions=True)
+        assert any(f"ingest batch of {len(pending)} refused" in r.getMessage() for r in caplog.records)
+        assert isinstance(lone, IngestResult) and lone.refused and "UnicodeEncodeError" in lone.refused
+        assert not lone.entries and not lone.duplicate
+        assert isinstance(untyped, RetroError) and "could not be recorded" in untyped.user_message
+        logged = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert any("'EvPLONE'" in m and "not recorded" in m for m in logged), logged
+        # PostgreSQL cannot hold NUL in an event id, SQLite can: refused there, recorded here.
+        assert isinstance(odd_id, IngestResult) and bool(odd_id.refused) == pg and bool(odd_id.entries) != pg
+        assert isinstance(before, IngestResult) and isinstance(nul, IngestResult) and isinstance(after, IngestResult)
+        assert isinstance(typed, chain.Chained)
+        order = [before.entries[0].seq, nul.entries[0].seq, typed.seq, after.entries[0].seq]
+        assert order == sorted(order)  # written in the order they came
+        assert nul.entries[0].text == "drift %00 at 5%25" and typed.text == "typed %00 note"
+        assert nul.entries[0].text_sha256 == sha256_hex("drift \x00 at 5%")  # the digest is of what was said
+
+        async with session_factory(engine)() as s:
+            rows = await chain.entries_of(s, inc.id or 0)
+            stored = await s.get(Incident, inc.id)
+            assert stored is not None and (await chain.verify_incident(s, stored)).ok
+        texts = [e.text for e in rows]
+        assert "drift %00 at 5%25" in texts and "typed %00 note" in texts
+        assert not any(t and ("emoji" in t or "typed \udfff" in t) for t in texts)
+
+        # Slack delivers again: the recorded events are duplicates, the refused one is refused again, nothing moves.
+        again = await asyncio.gather(*(event(k) for k in ("0", "NUL", "LONE", "3")))
+        assert [r.duplicate for r in again] == [True, True, False, True] and again[2].refused
+        async with session_factory(engine)() as s:
+            assert len(await chain.entries_of(s, inc.id or 0)) == len(rows)
+            claimed = set((await s.exec(select(ProcessedEvent.event_id))).all())
+        assert {"EvP0", "EvPNUL", "EvP3"} <= claimed and "EvPLONE" not in claimed
+    finally:
+        await queue.close()
+
+
+async def test_an_unreachable_database_fails_every_delivery_of_the_batch() -> None:
+    engine = create_engine("postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")  # the discard port: refused
+    queue = IngestQueue(engine)
+    try:
+        outcomes = await asyncio.gather(*(queue.submit(team_id="T1", event_id=f"EvU{n}", now=T0,
+                                                       what=Posted("C1", "U2", f"1700000007.{n:06d}", f"m {n}"))
+                                          for n in range(3)), return_exceptions=True)
+    finally:
+        await queue.close()
+        await engine.dispose()
+    assert all(isinstance(o, OSError) for o in outcomes), outcomes  # a 500 each: Slack delivers them again
+
+
+async def test_a_refused_value_keeps_the_connection_any_other_failure_throws_it_away(direct: Direct) -> None:
+    inc, writer = direct.incident, direct.writer
+    async with writer.transaction() as st:
+        made, _ = await chain.append_with(st, inc.id or 0, [chain.NewEntry("note", T0, "U1", "kept")])
+    held = writer._conn
+    assert held is not None
+    with pytest.raises(IntegrityError):  # the same sequence number again: refused, the connection is fine
+        async with writer.transaction() as st:
+            await st.run_many(TimelineEntry.__table__.insert(), [  # type: ignore[attr-defined]
+                {"team_id": "T1", "incident_id": inc.id, "seq": made[0].seq, "at": T0, "kind": "note",
+                 "key_event": False, "data": {}, "prev_hash": "0" * 64, "hash": "1" * 64}])
+    assert writer._conn is held
+    with pytest.raises(OperationalError):  # not a refusal: the connection may be broken, so it goes
+        async with writer.transaction() as st:
+            await st.rows(text("SELECT nothing FROM no_such_table"), {})
+    assert writer._conn is None
+    async with writer.transaction() as st:  # and the next transaction has a fresh one
+        await chain.append_with(st, inc.id or 0, [chain.NewEntry("note", T0, "U1", "after")])
+
+
+def test_refusals_are_told_from_outages() -> None:
+    refused = [IntegrityError("INSERT", None, Exception("duplicate key")), DataError("INSERT", None, Exception("NUL")),
+               UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed"), ValueError("naive datetime"),
+               LookupError("incident 9 does not exist")]
+    outages = [OperationalError("SELECT 1", None, Exception("server closed the connection")),
+               ConnectionRefusedError(111, "refused"), TimeoutError(), WriterClosed("stopping"),
+               PoolTimeout("QueuePool limit reached"), PgInterfaceError("connection is closed"),
+               asyncio.CancelledError()]
+    assert [is_refusal(e) for e in refused] == [True] * len(refused)
+    assert [is_refusal(e) for e in outages] == [False] * len(outages)

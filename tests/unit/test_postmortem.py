@@ -1,17 +1,21 @@
-"""Rendering the postmortem: sections, times, team templates, template errors and user text that looks like Jinja."""
+"""Rendering the postmortem: sections, times, team templates (sandboxed, escaping by default), template errors and
+user text that looks like Jinja."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
+from jinja2.sandbox import SandboxedEnvironment
 
 from bot.catalog import Catalog, load_catalog
 from bot.postmortem.doc_types import Doc
 from bot.postmortem.document import with_people
-from bot.postmortem.draft import TemplateError, check_templates, render, template_environment
-from bot.postmortem.sections import slack_to_markdown
+from bot.postmortem.draft import TEMPLATE, TemplateError, check_templates, render, template_environment
+from bot.postmortem.sections import context, slack_to_markdown
 from tests.postmortem_world import PEOPLE, document_of, fraud_incident, world
 
 SECTIONS = ["## Summary", "## Impact", "## Roles", "## Timeline", "## Triage template (as last submitted)",
@@ -32,7 +36,7 @@ async def test_every_section_is_drawn_from_the_record(database_url: str) -> None
     assert md.startswith("# Postmortem: Fraud model precision dropped\n")
     impact = md[md.index("## Impact"):md.index("## Roles")]
     assert "| Impact started | 2026-03-12 12:15 UTC |" in impact and "| Impact duration | 1h 55m |" in impact
-    assert "Good payments declined for ~3% of users" in impact
+    assert "Good payments declined for \\~3% of users" in impact  # `~` escaped: it opens strikethrough
     assert "| Incident commander | @alice |" in md and "| Scribe | @bob |" in md and "| Operations | _unfilled_ |" in md
     assert "| E2 | dataset | s3://features/merchant_risk/2026-03-10<br>last partition is 2 days old |" in md
     hyps = md[md.index("## Hypotheses tested"):md.index("## Root cause")]
@@ -117,6 +121,72 @@ def test_templates_are_checked_with_their_includes(tmp_path: Path) -> None:
     (tmp_path / "_pm_analysis.md.j2").write_text("{% if %}\n")
     with pytest.raises(TemplateError, match="Template _pm_analysis.md.j2, line 1"):
         check_templates(template_environment(tmp_path))
+
+
+async def test_a_team_template_escapes_user_text_without_asking(database_url: str, tmp_path: Path) -> None:
+    (tmp_path / "postmortem.md.j2").write_text(
+        "# {{ incident.title }}\n\n"
+        "{% macro row(a) %}| A{{ a.number }} | {{ a.title }} | {{ a.owner | who }} |{% endmacro %}"
+        "| Id | Action | Owner |\n|---|---|---|\n"
+        "{% for a in actions %}{{ row(a) }}\n{% endfor %}\n"
+        "Models: {{ incident.models | join(', ') }}. {{ 'First: H' ~ hypotheses[0].number ~ ' ' ~ "
+        "hypotheses[0].statement }}\n")
+    doc = await _doc(database_url, title="# [x](javascript:alert(1)) <img src=x onerror=alert(1)>")
+    doc["incident"]["models"] = ["fraud|scorer@4"]  # as a forged incident.json could hold it
+    doc["actions"][0]["title"] = "a | b\n# c"
+    for h in doc["hypotheses"]:
+        h["statement"] = "**loud** [x](data:text/html,hi)"
+    md = render(template_environment(tmp_path), doc)
+    assert md.startswith("# \\# \\[x\\](javascript:alert(1)) &lt;img src=x onerror=alert(1)>\n")
+    assert "| A1 | a \\| b<br># c | @dave |\n| A2 | Block scoring when a feature is stale | @carol |\n" in md
+    assert "Models: fraud\\|scorer@4. First: H2 \\*\\*loud\\*\\* \\[x\\](data:text/html,hi)\n" in md
+
+
+def test_the_safe_filter_is_gone_so_nothing_skips_escaping(tmp_path: Path) -> None:
+    (tmp_path / "postmortem.md.j2").write_text("# Postmortem\n\n{{ incident.title | safe }}\n")
+    with pytest.raises(TemplateError, match="Template postmortem.md.j2, line 3: No filter named 'safe'"):
+        check_templates(template_environment(tmp_path))
+
+
+@pytest.mark.parametrize("expression", [
+    "''.__class__.__mro__[1].__subclasses__()", "incident['__class__']", "incident | attr('__init__')",
+    "cycler.__init__.__globals__", "self.__dict__",
+])
+def test_a_team_template_reaching_python_internals_is_refused_at_start(tmp_path: Path, expression: str) -> None:
+    (tmp_path / "_pm_evidence.md.j2").write_text("## Evidence\n\n{{ " + expression + " }}\n")
+    with pytest.raises(TemplateError) as err:
+        check_templates(template_environment(tmp_path))
+    assert err.value.user_message.startswith("Template _pm_evidence.md.j2, line 3: `__")
+    assert "is refused by the template sandbox" in err.value.user_message
+
+
+@pytest.mark.parametrize("source", [
+    "{% set name = '__cla' ~ 'ss__' %}{{ incident | attr(name) }}",
+    "{{ '{0.__class__.__mro__}'.format(incident) }}",
+    "{{ entries.append(entries[0]) }}",
+    "{% set _ = doc.people.update({'U0ALICE': 'mallory'}) %}",
+    "{{ doc.people.pop('U0ALICE') }}",
+])
+async def test_a_team_template_is_sandboxed_when_it_renders(database_url: str, tmp_path: Path, source: str) -> None:
+    (tmp_path / "postmortem.md.j2").write_text("# Postmortem\n\n" + source + "\n")
+    env = template_environment(tmp_path)
+    check_templates(env)  # nothing to see before it runs: the sandbox refuses it then
+    doc = await _doc(database_url)
+    before = copy.deepcopy(doc)
+    with pytest.raises(TemplateError) as err:
+        render(env, doc)
+    assert err.value.user_message.startswith("Template postmortem.md.j2, line 3: refused by the template sandbox")
+    assert doc == before
+
+
+async def test_retros_templates_render_the_same_in_the_sandbox(database_url: str) -> None:
+    env = template_environment()
+    assert isinstance(env, SandboxedEnvironment)
+    plain = jinja2.Environment(loader=env.loader, undefined=jinja2.StrictUndefined, finalize=env.finalize,
+                               trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    plain.filters = dict(env.filters)
+    doc = await _doc(database_url)
+    assert render(env, doc) == plain.get_template(TEMPLATE).render(context(doc))
 
 
 async def test_rendering_is_a_pure_function_of_the_document(database_url: str) -> None:

@@ -199,8 +199,8 @@ async def test_the_scheduler_runs_sweeps_and_stopping_releases_its_claims(databa
         await w.action(incident, "2026-03-06")
         scheduler = ReminderScheduler(w.deps, w.slack)  # type: ignore[arg-type]
         await scheduler.start()
-        for _ in range(200):
-            if w.slack.posts:
+        for _ in range(200):  # the first sweep is over (not just its first post): the next is a minute away
+            if scheduler.last_report is not None:
                 break
             await asyncio.sleep(0.02)
         assert w.slack.kinds(BOB) == ["assigned"]

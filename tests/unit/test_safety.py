@@ -63,3 +63,14 @@ def test_a_domain_error_names_people_without_markup_and_slack_shows_mentions() -
     forged = ConflictError("owned by {owner}", people={"owner": "<!here>"})  # only a user id becomes a mention
     assert error_text(forged) == "owned by @\u200bhere"
 
+
+def test_an_unclosed_special_in_user_text_never_eats_the_text_after_it() -> None:
+    from bot.errors import UsageError
+
+    error = UsageError("Unknown subcommand `a<!b`.", "/retro <help|start|list>")
+    shown = escape_mrkdwn(error.user_message)
+    assert "Usage:" in shown and "help" in shown and "start" in shown and "list" in shown
+    assert "<!" not in shown
+    assert escape_mrkdwn("<!date^1700000000^{date}|Nov 14> and <!foo|bar> stay") == \
+        "Nov 14 and &lt;\u200b!foo|bar&gt; stay"
+
