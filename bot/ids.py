@@ -19,6 +19,7 @@ class ActionId(StrEnum):
     ACTION_SNOOZE_WEEK = "retro_action_snooze_week"
     OPEN_INCIDENT = "retro_open_incident"
     TIMELINE_PAGE = "retro_timeline_page"
+    EVIDENCE_PAGE = "retro_evidence_page"
 
 
 class CallbackId(StrEnum):

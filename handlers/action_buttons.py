@@ -90,10 +90,14 @@ def register(app: AsyncApp, deps: Deps) -> None:
     async def add_action(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ctx = Ctx.of_interaction(deps, client, None, body)
-        incident = await ctx.incident_by_id(_item_id(body))  # a private incident: members only
-        meta = ModalMeta(team_id=ctx.team_id, channel_id=ctx.channel_id, incident_id=incident.id)
-        due = cadence.local_today(deps.now(), deps.catalog.tz) + timedelta(days=DEFAULT_DUE_DAYS)
-        await client.views_open(trigger_id=ctx.trigger_id, view=action_modal(meta, action_items.KINDS, due))
+
+        async def build() -> dict[str, Any]:
+            incident = await ctx.incident_by_id(_item_id(body))  # a private incident: members only
+            meta = ModalMeta(team_id=ctx.team_id, channel_id=ctx.channel_id, incident_id=incident.id)
+            due = cadence.local_today(deps.now(), deps.catalog.tz) + timedelta(days=DEFAULT_DUE_DAYS)
+            return action_modal(meta, action_items.KINDS, due)
+
+        await ctx.open_modal("Add action item", build)
 
     @app.view(CallbackId.ACTION)
     @guarded(deps)

@@ -10,7 +10,7 @@ from bot.followup import action_items, cadence
 from bot.followup.action_items import Change
 from bot.slack import flows
 from handlers.context import Ctx
-from handlers.parsing import Parsed, numbered, user_id
+from handlers.parsing import Parsed, numbered, page_number, user_id
 from storage.models import Incident
 
 _LEAD = re.compile(r"^\s*(\S+)\s*(.*)$", re.DOTALL)
@@ -27,13 +27,14 @@ async def action(ctx: Ctx, cmd: Parsed) -> None:
 
 
 async def actions_cmd(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro actions`: this incident's items."""
-    cmd.allow_options()
+    """`/retro actions [page=N]`: this incident's items."""
+    cmd.allow_options("page")
+    page = page_number(cmd)
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
         items = await action_items.listing(session, incident.id or 0)
     today = cadence.local_today(ctx.deps.now(), ctx.deps.catalog.tz)
-    await ctx.reply(f"{len(items)} action item(s)", action_list(incident, items, today))
+    await ctx.reply(f"{len(items)} action item(s)", action_list(incident, items, today, page=page))
 
 
 async def _target(ctx: Ctx, cmd: Parsed) -> tuple[Incident, int, str]:
@@ -102,12 +103,13 @@ async def due(ctx: Ctx, cmd: Parsed) -> None:
 
 
 async def my(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro my` (any channel): your open items across incidents, overdue first, with buttons."""
-    cmd.allow_options()
+    """`/retro my [page=N]` (any channel): your open items across incidents, overdue first, with buttons."""
+    cmd.allow_options("page")
+    page = page_number(cmd)
     if cmd.words:
         raise cmd.fail("`/retro my` takes no arguments.")
     async with ctx.deps.session() as session:
         items = await action_items.open_for_owner(session, ctx.team_id, ctx.user_id)
     today = cadence.local_today(ctx.deps.now(), ctx.deps.catalog.tz)
     await ctx.reply(f"You have {len(items)} open action item(s)",
-                    my_items(items, today, ctx.deps.workspace_url.get(ctx.team_id)))
+                    my_items(items, today, ctx.deps.workspace_url.get(ctx.team_id), page=page))

@@ -18,7 +18,7 @@ from bot.safety import escape_mrkdwn
 from handlers import action_cmds, datacheck_cmds, incident_cmds, insights_cmds, ledger_cmds, postmortem_cmds
 from handlers.context import Ctx
 from handlers.guard import guarded
-from handlers.parsing import USAGE, Parsed, parse
+from handlers.parsing import USAGE, Parsed, page_number, parse
 
 Subcommand = Callable[[Ctx, Parsed], Awaitable[None]]
 
@@ -29,14 +29,15 @@ async def help_cmd(ctx: Ctx, cmd: Parsed) -> None:
 
 
 async def list_cmd(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro list`: open incidents with severity, age and commander."""
-    cmd.allow_options()
+    """`/retro list [page=N]`: open incidents with severity, age and commander."""
+    cmd.allow_options("page")
+    page = page_number(cmd)
     async with ctx.deps.session() as session:
         found = await incidents.open_incidents(session, ctx.team_id)
     found = await ctx.visible(found)
     async with ctx.deps.session() as session:
         items = [(i, (await current_roles(session, i.id or 0)).get("commander")) for i in found]
-    await ctx.reply(f"{len(items)} open incident(s)", incident_list(items, ctx.deps.catalog, ctx.deps.now()))
+    await ctx.reply(f"{len(items)} open incident(s)", incident_list(items, ctx.deps.catalog, ctx.deps.now(), page=page))
 
 
 def subcommands() -> dict[str, Subcommand]:

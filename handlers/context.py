@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks import Blocks
 from bot.blocks.card import declared_notice, declared_reply
-from bot.blocks.modals import ModalMeta
+from bot.blocks.kit import error_text
+from bot.blocks.modals import ModalMeta, loading_modal, notice_modal
 from bot.deps import Deps
-from bot.errors import NotAllowedError
+from bot.errors import NotAllowedError, RetroError
 from bot.incident import incidents
 from bot.slack.inbound import reply_url_allowed
 from bot.slack.people import Membership
@@ -38,6 +43,9 @@ class Ctx:
     enterprise_id: str | None = None
     # The caller's private channels, asked of Slack at most once per request.
     _membership: Membership | None = field(default=None, init=False, repr=False)
+    # Set by whoever logs this request under a correlation id, so a refused reply is logged under it too.
+    correlation_id: str | None = field(default=None, init=False, repr=False)
+    _url_refused: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
         url = self.respond.response_url if self.respond is not None else None
@@ -73,31 +81,74 @@ class Ctx:
         return ctx, meta
 
     async def _to_response_url(self, url: str, text: str, blocks: Blocks | None, response_type: str | None,
-                               replace: bool) -> None:
+                               replace: bool) -> bool:
         # On the Web API client's pooled HTTP session: one kept-alive connection instead of one per reply.
         assert self.respond is not None
         hook = AsyncWebhookClient(url, session=self.client.session, timeout=15, proxy=self.respond.proxy,
                                   ssl=self.respond.ssl)
-        await hook.send(text=text, blocks=blocks, response_type=response_type, replace_original=replace)
+        # AsyncWebhookClient.send does not raise on a refusal: Slack's answer (used_url after 5 answers,
+        # expired_url after 30 minutes, invalid_blocks) comes back as a 4xx status and a body.
+        try:
+            answer = await hook.send(text=text, blocks=blocks, response_type=response_type, replace_original=replace)
+            status, said = answer.status_code, answer.body
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            status, said = None, type(exc).__name__
+        if status == 200:
+            return True
+        self._url_refused = True  # a spent or expired url stays so: the next answers go straight to the Web API
+        cid = self.correlation_id or uuid.uuid4().hex[:12]
+        log.warning("response_url refused a reply (%s %s), correlation id %s; answering through the Web API",
+                    status, str(said)[:200], cid)
+        return False
 
-    async def reply(self, text: str, blocks: Blocks | None = None, *, replace: bool = False) -> None:
-        """Answer the caller only (ephemeral), through response_url when there is one."""
-        if self.respond is not None and self.respond.response_url:
-            await self._to_response_url(self.respond.response_url, text, blocks, "ephemeral", replace)
-        elif self.channel_id.startswith(("C", "G")):
+    def _can_use_url(self) -> bool:
+        return self.respond is not None and bool(self.respond.response_url) and not self._url_refused
+
+    async def _direct(self, text: str, blocks: Blocks | None) -> None:
+        if self.channel_id.startswith(("C", "G")):
             await self.client.chat_postEphemeral(channel=self.channel_id, user=self.user_id, text=text, blocks=blocks)
         else:
             await self.client.chat_postMessage(channel=self.user_id, text=text, blocks=blocks)
 
+    async def reply(self, text: str, blocks: Blocks | None = None, *, replace: bool = False) -> None:
+        """Answer the caller only (ephemeral): through response_url while it takes answers, else the Web API."""
+        if self._can_use_url():
+            assert self.respond is not None and self.respond.response_url
+            if await self._to_response_url(self.respond.response_url, text, blocks, "ephemeral", replace):
+                return
+        await self._direct(text, blocks)
+
     async def replace_message(self, text: str, blocks: Blocks | None = None) -> None:
-        """Replace the message whose button was clicked (when Slack gave a response_url for it)."""
-        if self.respond is not None and self.respond.response_url:
-            await self._to_response_url(self.respond.response_url, text, blocks, None, True)
+        """Replace the message whose button was clicked; when the response_url refuses, tell the caller instead."""
+        if self.respond is None or not self.respond.response_url:
+            return
+        if self._url_refused or not await self._to_response_url(self.respond.response_url, text, blocks, None, True):
+            await self._direct(text, blocks)
 
     async def announce(self, text: str, blocks: Blocks | None = None) -> None:
         """Answer in the channel for everyone, through response_url (works where the bot is not a member)."""
-        if self.respond is not None and self.respond.response_url:
-            await self._to_response_url(self.respond.response_url, text, blocks, "in_channel", False)
+        if self.respond is None or not self.respond.response_url:
+            return
+        if not self._url_refused and await self._to_response_url(self.respond.response_url, text, blocks,
+                                                                 "in_channel", False):
+            return
+        try:
+            await self.client.chat_postMessage(channel=self.channel_id, text=text, blocks=blocks)
+        except SlackApiError as exc:  # e.g. not_in_channel: the caller at least hears it
+            log.warning("could not announce in %s (%s); telling the caller", self.channel_id,
+                        exc.response.get("error"))
+            await self._direct(text, blocks)
+
+    async def open_modal(self, title: str, build: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        """Open a loading modal at once, then fill it with `build()` (whose lookups may outlast the trigger id)."""
+        opened = await self.client.views_open(trigger_id=self.trigger_id, view=loading_modal(title))
+        view_id = str(opened["view"]["id"])
+        try:
+            view = await build()
+        except RetroError as exc:
+            await self.client.views_update(view_id=view_id, view=notice_modal(title, f":warning: {error_text(exc)}"))
+            raise
+        await self.client.views_update(view_id=view_id, view=view)
 
     async def tell_declared(self, incident: Incident) -> None:
         """Tell the declarer, and the channel it was declared from unless the incident is private."""

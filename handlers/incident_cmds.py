@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.blocks import echo
 from bot.blocks.lists import evidence_list, timeline_page
 from bot.blocks.modals import ModalMeta, declare_modal, triage_modal
@@ -11,7 +13,7 @@ from bot.record.ingest import IngestQueue
 from bot.slack import channels, flows
 from bot.slack.collect import collect_models
 from handlers.context import Ctx
-from handlers.parsing import Parsed, metric_evidence, user_id
+from handlers.parsing import Parsed, metric_evidence, page_number, user_id
 
 
 async def start(ctx: Ctx, cmd: Parsed) -> None:
@@ -53,12 +55,16 @@ async def roles_cmd(ctx: Ctx, cmd: Parsed) -> None:
 
 async def triage_cmd(ctx: Ctx, cmd: Parsed) -> None:
     """`/retro triage`: open the template modal, pre-filled with the latest version."""
-    incident = await ctx.incident()
-    assert incident.id is not None
-    async with ctx.deps.session() as session:
-        form = triage.form_of(await triage.latest(session, incident.id))
-    meta = ModalMeta(team_id=ctx.team_id, channel_id=incident.channel_id, incident_id=incident.id)
-    await ctx.client.views_open(trigger_id=ctx.trigger_id, view=triage_modal(form, meta))
+
+    async def build() -> dict[str, Any]:
+        incident = await ctx.incident()
+        assert incident.id is not None
+        async with ctx.deps.session() as session:
+            form = triage.form_of(await triage.latest(session, incident.id))
+        meta = ModalMeta(team_id=ctx.team_id, channel_id=incident.channel_id, incident_id=incident.id)
+        return triage_modal(form, meta)
+
+    await ctx.open_modal("Triage", build)
 
 
 async def status(ctx: Ctx, cmd: Parsed) -> None:
@@ -107,24 +113,23 @@ async def timeline_cmd(ctx: Ctx, cmd: Parsed) -> None:
     show_all = [w.lower() for w in cmd.words] == ["all"]
     if cmd.words and not show_all:
         raise cmd.fail(f"`{cmd.words[0]}` is not understood here; use `all` or nothing.")
-    page = cmd.options.get("page", "1")
-    if not page.isdigit():
-        raise cmd.fail("`page=` takes a number.")
+    page = page_number(cmd)
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
         entries = await timeline.entries(session, incident.id or 0, key_only=not show_all)
     await ctx.reply(f"Timeline of #{incident.channel_name}",
-                    timeline_page(incident, entries, page=int(page), show_all=show_all))
+                    timeline_page(incident, entries, page=page, show_all=show_all))
 
 
 async def evidence_cmd(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro evidence <kind> <ref> [note…] [options]`, or the list without arguments."""
+    """`/retro evidence <kind> <ref> [note…] [options]`, or the list (`page=N`) without arguments."""
     incident = await ctx.incident()
     assert incident.id is not None
-    if not cmd.words and not cmd.options:
+    if not cmd.words and set(cmd.options) <= {"page"}:
+        page = page_number(cmd)
         async with ctx.deps.session() as session:
             items = await evidence.listing(session, incident.id)
-        await ctx.reply(f"{len(items)} evidence item(s)", evidence_list(incident, items))
+        await ctx.reply(f"{len(items)} evidence item(s)", evidence_list(incident, items, page=page))
         return
     if len(cmd.words) < 2:
         raise cmd.fail("Give a kind and a reference.")

@@ -6,7 +6,7 @@ from bot.blocks.insights import search_blocks, similar_blocks, stats_blocks
 from bot.incident import incidents
 from bot.insights import search, stats
 from handlers.context import Ctx
-from handlers.parsing import Parsed
+from handlers.parsing import Parsed, page_number
 
 
 async def stats_cmd(ctx: Ctx, cmd: Parsed) -> None:
@@ -26,18 +26,20 @@ async def stats_cmd(ctx: Ctx, cmd: Parsed) -> None:
 
 
 async def search_cmd(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro search <words> [model=…] [category=…]`."""
-    cmd.allow_options("model", "category")
+    """`/retro search <words> [model=…] [category=…] [page=N]`."""
+    cmd.allow_options("model", "category", "page")
+    page = page_number(cmd)
     async with ctx.deps.session() as session:
         hits = await search.search(session, team_id=ctx.team_id, query=cmd.text(), model=cmd.options.get("model"),
                                    category=cmd.options.get("category"))
-    await ctx.reply(f"{len(hits)} past incident(s) match", search_blocks(cmd.text(), hits, ctx.deps.catalog))
+    await ctx.reply(f"{len(hits)} past incident(s) match", search_blocks(cmd.text(), hits, ctx.deps.catalog, page=page))
 
 
 async def similar_cmd(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro similar`: earlier incidents on the same model or in the same category."""
-    cmd.allow_options()
+    """`/retro similar [page=N]`: earlier incidents on the same model or in the same category."""
+    cmd.allow_options("page")
+    page = page_number(cmd)
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
         found = await search.similar(session, incident)
-    await ctx.reply(f"{len(found)} similar past incident(s)", similar_blocks(found))
+    await ctx.reply(f"{len(found)} similar past incident(s)", similar_blocks(found, page=page))

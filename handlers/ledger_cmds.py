@@ -8,7 +8,7 @@ from bot.blocks.ledger import ledger_blocks, proposed_text, test_text, verdict_t
 from bot.incident import hypotheses
 from bot.slack import channels
 from handlers.context import Ctx
-from handlers.parsing import Parsed, numbered, tokenize
+from handlers.parsing import Parsed, numbered, page_number, tokenize
 
 _WORD = re.compile(r"\S+")
 _EVIDENCE = re.compile(r"E\d{1,6}", re.IGNORECASE)
@@ -27,12 +27,13 @@ async def hypothesis(ctx: Ctx, cmd: Parsed) -> None:
 
 
 async def ledger(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro hypotheses`: the ledger, side by side."""
-    cmd.allow_options()
+    """`/retro hypotheses [page=N]`: the ledger, side by side."""
+    cmd.allow_options("page")
+    page = page_number(cmd)
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
         rows = await hypotheses.listing(session, incident.id or 0)
-    await ctx.reply(f"{len(rows)} hypothes{'i' if len(rows) == 1 else 'e'}s", ledger_blocks(incident, rows))
+    await ctx.reply(f"{len(rows)} hypothes{'i' if len(rows) == 1 else 'e'}s", ledger_blocks(incident, rows, page=page))
 
 
 def split_test(cmd: Parsed) -> tuple[int, str, dict[str, str]]:

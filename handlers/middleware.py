@@ -16,7 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deps import Deps
 from bot.record.ingest import IngestQueue
-from handlers.payloads import happening_of, needs_listener
+from handlers.payloads import happening_of, needs_listener, skips_own_event
 
 log = logging.getLogger("retro.ingest")
 
@@ -35,6 +35,10 @@ class IngestMiddleware(AsyncMiddleware):
         if body.get("type") != "event_callback" or not body.get("event_id"):
             return await next()
         deps, context = self.deps, req.context
+        auth = context.authorize_result
+        if auth is not None and skips_own_event(body.get("event") or {}, actor=context.user_id,
+                                                bot_user_id=auth.bot_user_id, bot_id=auth.bot_id):
+            return BoltResponse(status=200, body="")  # recorded when the app acted; nothing runs on it
         team_id = str(body.get("team_id") or context.team_id or "")
         what = happening_of(body.get("event") or {}, key_reaction=deps.catalog.key_event_reaction,
                             base_url=deps.workspace_url.get(team_id), bot_id=context.bot_id)

@@ -1,12 +1,13 @@
 """The `/retro` grammar: subcommand, positional words, `key=value` options, escaped mentions and channels.
 
 Every bad input raises a UsageError carrying the usage line; nothing here can raise anything else. The one
-place the grammar knows an evidence kind: `metric`, whose PromQL is taken verbatim.
+place the grammar knows an evidence kind: `metric`, whose PromQL is taken verbatim. The one place command text is
+decoded: Slack sends `&`, `<`, `>` as `&amp;` `&lt;` `&gt;`; `parse` gives words, options and `rest` decoded,
+with Slack's `<…>` markup (mentions, channels, links) kept as sent.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,11 +15,12 @@ from datetime import datetime
 from bot.collectors.prometheus import METRIC_USAGE
 from bot.errors import UsageError
 from bot.incident import evidence
+from bot.record.timeline import unescape_slack
 
 USAGE: dict[str, str] = {
     "help": "/retro help",
     "start": "/retro start <title> [sev=1..4] [type=<category>] [model=<name>@<version>] [private=yes]",
-    "list": "/retro list",
+    "list": "/retro list [page=N]",
     "role": "/retro role <role> @user",
     "roles": "/retro roles",
     "triage": "/retro triage",
@@ -54,6 +56,8 @@ MAX_TEXT = 4000
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,20})(?:\|[^>]*)?>$")
 _CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]{1,20})(?:\|([^>]*))?>$")
+# Slack's markup: a mention, channel, special or link. Any other `<` is a character people typed.
+_REFERENCE = re.compile(r"<(?:[@#!]|https?://|mailto:)[^<>]*>")
 _OPTION = re.compile(r"^([a-z][a-z_-]{0,30})=(.*)$", re.DOTALL)
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
 
@@ -102,7 +106,8 @@ class Parsed:
 
 
 def tokenize(text: str) -> list[Token]:
-    """Split on whitespace, honouring quotes that open a word or a value and keeping `<…>` references whole."""
+    """Split on whitespace, honouring quotes that open a word or a value and keeping Slack's `<…>` references whole
+    (decoded text may hold a typed `<`, which is just a character)."""
     tokens: list[Token] = []
     buf: list[str] = []
     quoted = False
@@ -119,11 +124,9 @@ def tokenize(text: str) -> list[Token]:
             buf.append(text[i + 1:close])
             quoted = True
             i = close
-        elif ch == "<":
-            close = text.find(">", i + 1)
-            end = close if close >= 0 else n - 1
-            buf.append(text[i:end + 1])
-            i = end
+        elif ch == "<" and (ref := _REFERENCE.match(text, i)):
+            buf.append(ref.group(0))
+            i = ref.end() - 1
         else:
             buf.append(ch)
         i += 1
@@ -132,14 +135,17 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-def parse(text: str) -> Parsed:
-    """Parse the text after `/retro`; an empty text is `help`."""
+def parse(text: str, *, escaped: bool = True) -> Parsed:
+    """Parse the text after `/retro` (as Slack sent it, entity-escaped, unless `escaped` is False); an empty text
+    is `help`."""
     if len(text) > MAX_TEXT:
         raise UsageError(f"The command is longer than {MAX_TEXT} characters.", GENERAL_USAGE)
     stripped = text.strip()
     if not stripped:
         return Parsed("help", "")
     head, _, rest = stripped.partition(" ")
+    decode = unescape_slack if escaped else str
+    head = decode(head)
     name = head.lower()
     if name not in USAGE:
         raise UsageError(f"Unknown subcommand `{head[:40]}`.", GENERAL_USAGE)
@@ -151,10 +157,10 @@ def parse(text: str) -> Parsed:
             key = m.group(1).replace("_", "-")
             if key in options:
                 raise UsageError(f"Option `{key}=` given twice.", USAGE[name])
-            options[key] = m.group(2)
+            options[key] = decode(m.group(2))
         else:
-            words.append(tok.text)
-    return Parsed(name, rest.strip(), tuple(words), options)
+            words.append(decode(tok.text))
+    return Parsed(name, decode(rest.strip()), tuple(words), options)
 
 
 def user_id(token: str, usage: str) -> str:
@@ -189,7 +195,7 @@ def metric_evidence(cmd: Parsed, *, now: datetime) -> evidence.EvidenceInput | N
     if not cmd.words or cmd.words[0].lower() != "metric":
         return None
     _, _, after_kind = cmd.rest.strip().partition(" ")
-    rest = html.unescape(after_kind).strip()
+    rest = after_kind.strip()
     if rest.startswith("`"):
         close = rest.find("`", 1)
         if close < 0:
@@ -199,5 +205,13 @@ def metric_evidence(cmd: Parsed, *, now: datetime) -> evidence.EvidenceInput | N
         query, _, tail = rest.partition(" ")
     if not query.strip():
         raise UsageError("Give the PromQL expression to chart.", METRIC_USAGE)
-    extra = parse(f"evidence {tail}")
+    extra = parse(f"evidence {tail}", escaped=False)
     return evidence.validate("metric", query.translate(_STRAIGHTEN), extra.text(), extra.options, now=now)
+
+
+def page_number(cmd: Parsed) -> int:
+    """The `page=N` option of a listing (1 without it)."""
+    page = cmd.options.get("page", "1")
+    if not page.isdigit() or int(page) < 1:
+        raise cmd.fail(f"`page=` takes a page number from 1, not `{page[:40]}`.")
+    return int(page)

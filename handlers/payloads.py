@@ -1,6 +1,8 @@
 """Slack payloads read through typed accessors (pure functions): events become the domain's happenings; commands
 and interactions give who, where, and what was clicked or submitted. Nothing here raises on a field that is
-missing or of the wrong type: Slack adds fields, and forged bodies send anything."""
+missing or of the wrong type: Slack adds fields, and forged bodies send anything. Message text (posts, edits) is
+kept exactly as Slack sent it, entity-escaped: the chain commits to it, and bot.record.timeline.readable_text
+decodes it for people to read; command text is decoded in handlers.parsing, and modal values come unescaped."""
 
 from __future__ import annotations
 
@@ -41,6 +43,22 @@ def _files(event: dict[str, Any]) -> tuple[dict[str, Any], ...]:
 
 
 FILE_SUBTYPES = (None, "file_share", "thread_broadcast")
+# Events about the app itself that still mean something (slack_bolt's ignoring_self_events keeps the same two).
+KEPT_OWN_EVENTS = frozenset({"member_joined_channel", "member_left_channel"})
+
+
+def skips_own_event(event: dict[str, Any], *, actor: str | None, bot_user_id: str | None,
+                    bot_id: str | None) -> bool:
+    """Whether an event is the app's own doing (its posts, uploads, pins, edits), already recorded when it acted."""
+    if event.get("type") in KEPT_OWN_EVENTS:
+        return False
+    # Slack delivers the app's own doings back to it. A `message_deleted` names the bot as `previous_message.user`
+    # when one of its posts goes, yet a person may have deleted it: that is recorded.
+    if event.get("type") == "message" and event.get("subtype") == "message_deleted":
+        return False
+    by_user = actor is not None and actor == bot_user_id
+    by_bot = bot_id is not None and _str(event.get("bot_id")) == bot_id
+    return by_user or by_bot
 
 
 def needs_listener(event: dict[str, Any], incident_id: int | None) -> bool:

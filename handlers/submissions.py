@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +20,29 @@ from handlers.context import Ctx
 from handlers.guard import guarded
 from handlers.payloads import view_of
 from handlers.viewstate import values_of
+from storage.models import Incident
+
+# Slack wants a view_submission answered within 3 s of sending it; a membership check (a Slack call) gets this
+# much of that time, after which the submission is acknowledged and the check finishes afterwards.
+CHECK_WITHIN = 1.5
+
+
+async def checked_incident(ack: AsyncAck, ctx: Ctx, meta: ModalMeta, field: Field) -> Incident | None:
+    """Acknowledge with the modal's incident checked (they may have left its channel); None after an error ack.
+
+    When the check outlasts CHECK_WITHIN, the ack goes first and a refusal reaches the person as a reply instead.
+    """
+    lookup = asyncio.ensure_future(ctx.incident_by_id(meta.incident_id or 0))
+    try:
+        incident = await asyncio.wait_for(asyncio.shield(lookup), CHECK_WITHIN)
+    except TimeoutError:
+        await ack()
+        return await lookup
+    except RetroError as exc:
+        await ack(response_action="errors", errors={field: exc.user_message.split("\n")[0][:150]})
+        return None
+    await ack()
+    return incident
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -62,12 +86,9 @@ def register(app: AsyncApp, deps: Deps) -> None:
         if form.impact_start and form.detected_at and form.impact_start > form.detected_at:
             await ack(response_action="errors", errors={Field.DETECTED_AT: "Detection cannot precede impact start."})
             return
-        try:
-            incident = await ctx.incident_by_id(meta.incident_id or 0)  # they may have left its channel meanwhile
-        except RetroError as exc:
-            await ack(response_action="errors", errors={Field.WHAT_HAPPENED: exc.user_message[:150]})
+        incident = await checked_incident(ack, ctx, meta, Field.WHAT_HAPPENED)
+        if incident is None:
             return
-        await ack()
         async with deps.session() as session:
             version = await triage.submit(session, incident=incident, form=form, actor=ctx.user_id, now=deps.now())
             missing = form.missing(deps.catalog.triage.required)
@@ -83,11 +104,12 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             item = evidence.validate(str(v.get(Field.KIND) or ""), str(v.get(Field.REF) or ""),
                                      str(v.get(Field.NOTE) or ""), {}, now=deps.now())
-            incident = await ctx.incident_by_id(meta.incident_id or 0)  # they may have left its channel meanwhile
         except RetroError as exc:
             await ack(response_action="errors", errors={Field.REF: exc.user_message.split("\n")[0][:150]})
             return
-        await ack()
+        incident = await checked_incident(ack, ctx, meta, Field.REF)
+        if incident is None:
+            return
         added = await flows.add_evidence(client, deps, incident, item, actor=ctx.user_id, progress=ctx.reply)
         for text in added.replies():
             await ctx.reply(text)

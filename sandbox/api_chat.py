@@ -19,10 +19,9 @@ def _target(ctx: ApiContext, ref: str | None) -> Channel:
     if ref and ref in ws.users:
         # Posting to a user id lands in the app's DM with that user.
         return ws.im_for(ref)
-    if ref and ref not in ws.channels:
-        # chat.postMessage still accepts a channel name.
-        by_name = ws.channel_by_name(ref)
-        ref = by_name.id if by_name else ref
+    # Slack's reference says `channel` may be "an encoded ID or channel name", but apps report a bot token's post to
+    # a name answered `channel_not_found` while the id works (github.com/slackapi/bolt-js/issues/1167, 2021). The
+    # strict reading: ids only, a name (with or without `#`) is `channel_not_found`.
     return ctx.writable_channel(ref)
 
 

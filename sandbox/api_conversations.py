@@ -18,9 +18,18 @@ def auth_test(ctx: ApiContext, p: Params) -> JSON:
             "is_enterprise_install": False}
 
 
+# conversations.create documents names as "lowercase letters, numbers, hyphens, and underscores" of at most 80
+# characters (https://docs.slack.dev/reference/methods/conversations.create, "name"). Slack's clients accept some
+# non-Latin letters too, which the docs do not promise: the strict reading is ASCII only, so the Web API here refuses
+# any other letter or digit with `invalid_name_specials`.
+_API_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
 def conversations_create(ctx: ApiContext, p: Params) -> JSON:
     """conversations.create"""
     name = p.text("name") or ""
+    if name and len(name) <= 80 and not set(name) <= _API_NAME_CHARS:
+        raise SlackError("invalid_name_specials")
     ch = actions.create_channel(ctx.ws, name, ctx.bot, is_private=p.flag("is_private"))
     return {"channel": channel_json(ctx.ws, ch)}
 

@@ -12,8 +12,22 @@ from .shapes import message_json, view_json
 from .state import JSON, Channel, SlackError, User
 from .workspace import Workspace
 
+# A typed link ends before whitespace, before an escaped `<` or `>` and before trailing punctuation.
+_URL = re.compile(r"(?<![<\w/])(https?://(?:(?!&[lg]t;)[^\s<>|])*(?<![.,;:!?)]))")
+SPECIAL_MENTIONS = ("here", "channel", "everyone")
 SYSTEM_SUBTYPES = {"channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_archive",
                    "channel_name", "tombstone"}
+
+
+def slack_escape(text: str) -> str:
+    """Typed text as Slack delivers it: `&`, `<` and `>` as `&amp;`, `&lt;` and `&gt;`.
+
+    Slack sends message text (events, edits, conversations.history) and slash-command text, with or without
+    should_escape, with these three characters escaped; only its own markup (`<@U…>`, `<#C…|name>`, `<!here>`,
+    `<https://…|label>`) keeps literal angle brackets. Modal input values are not escaped.
+    Source: https://api.slack.com/reference/surfaces/formatting#escaping
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class SlackDriver:
@@ -45,20 +59,23 @@ class SlackDriver:
 
     def _client_format(self, text: str, *, labels: bool = False) -> str:
         # The Slack client turns typed @name, #channel and links into markup before sending;
-        # escaped slash commands use the labelled `<@U…|name>` form.
+        # escaped slash commands use the labelled `<@U…|name>` form. What the person typed is entity-escaped
+        # first, so only the client's own markup is `<…>` (see `slack_escape`).
+        text = slack_escape(text)
         names = {u.name: u.id for u in self.ws.users.values()}
 
         def user_sub(m: re.Match[str]) -> str:
             uid = names.get(m.group(1))
             if uid is None:
-                return m.group(0)
+                # Special mentions become `<!here>` etc.: https://api.slack.com/reference/surfaces/formatting
+                return f"<!{m.group(1)}>" if m.group(1) in SPECIAL_MENTIONS else m.group(0)
             return f"<@{uid}|{m.group(1)}>" if labels else f"<@{uid}>"
 
         def channel_sub(m: re.Match[str]) -> str:
             ch = self.ws.channel_by_name(m.group(1))
             return f"<#{ch.id}|{ch.name}>" if ch else m.group(0)
 
-        text = re.sub(r"(?<![<\w/])(https?://[^\s<>|]*[^\s<>|.,;:!?)])", r"<\1>", text)
+        text = _URL.sub(r"<\1>", text)
         text = re.sub(r"(?<![<\w])@([a-z0-9_-]+(?:\.[a-z0-9_-]+)*)", user_sub, text)
         return re.sub(r"(?<![<\w&/])#([a-z0-9_-]+)", channel_sub, text)
 
@@ -177,7 +194,7 @@ class SlackDriver:
     async def command(self, user: str, channel: str, text: str, *, command: str = "/retro",
                       escape: bool = True) -> CommandResult:
         """Run a slash command (escaped like a command with should_escape); replies arrive after draining."""
-        sent = self._client_format(text, labels=True) if escape else text
+        sent = self._client_format(text, labels=True) if escape else slack_escape(text)
         return await interactions.slash_command(self.emulator, self.ws, self.user(user), self.channel(channel), sent,
                                                 command=command, timeout=self.ack_timeout)
 

@@ -12,6 +12,7 @@ from aiohttp import web
 from . import actions, install, views
 from .events import Activity, EventBus
 from .hosted import HostedRoutes
+from .interactions import LateAck
 from .oauth import AUTHORIZE_PATH, OAuthServer
 from .state import JSON, ApiCall, Channel, Clock, Delivery
 from .tenancy import Tenancy
@@ -35,15 +36,17 @@ class SlackEmulator:
         self._base = ""
         self.activity = Activity()
         self.bus = EventBus(self.activity, signing_secret=signing_secret, verification_token=verification_token,
-                            retry_delay=retry_delay, timeout=delivery_timeout)
+                            retry_delay=retry_delay, timeout=delivery_timeout, clock=clock)
         self.bus.url = events_url
         self.bus.subscriptions = set(event_subscriptions) if event_subscriptions is not None else None
         self.clock = clock  # every expiry reads it: trigger ids, response_urls, OAuth codes
         self.tenancy = Tenancy(app_id="A0SANDBOX", on_add=self._wire, clock=clock)
         self.workspace = self.tenancy.add(team_id, name="Sandbox", domain="sandbox", token=bot_token)
         self.oauth = OAuthServer(self.tenancy, clock=clock)
-        self.api = WebApi(activity=self.activity, tenancy=self.tenancy, oauth=self.oauth, trigger_ttl=trigger_ttl)
+        self.api = WebApi(activity=self.activity, tenancy=self.tenancy, oauth=self.oauth, trigger_ttl=trigger_ttl,
+                          clock=clock)
         self.calls: list[ApiCall] = self.api.calls
+        self.late_acks: list[LateAck] = []  # interactions acknowledged after Slack's 3 s
         self.hosted = HostedRoutes(self.tenancy, self.activity)  # file downloads, uploads, response_urls
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -109,6 +112,18 @@ class SlackEmulator:
         Slack's Retry-After is whole seconds; a fraction (e.g. 0.05) keeps rate-limit scenarios fast.
         """
         self.api.ratelimit(every_nth, retry_after, methods)
+
+    def slow(self, methods: Iterable[str], least: float, most: float | None = None) -> None:
+        """Answer these Web API methods after `least`..`most` seconds (0 turns it off; off by default)."""
+        for method in methods:
+            if least <= 0 and not most:
+                self.api.latency.pop(method, None)
+            else:
+                self.api.latency[method] = (least, least if most is None else most)
+
+    def enforce_rate_tiers(self, enabled: bool = True) -> None:
+        """Answer calls over Slack's per-method tiers and chat.postMessage's per-channel pace with 429."""
+        self.api.tiers.enabled = enabled
 
     def workspace_for(self, team_id: str | None = None) -> Workspace:
         """A workspace by team id (the default workspace for None)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from .state import JSON, Attempt, Delivery
+from .state import JSON, Attempt, Clock, Delivery
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -91,12 +91,20 @@ async def post_signed(session: aiohttp.ClientSession, url: str, body: bytes, *, 
         return HttpResult(None, seconds=time.monotonic() - started, reason="connection_failed")
 
 
+# Slack retries a delivery that got no 200 three times: nearly immediately, after 1 minute, after 5 minutes
+# (https://api.slack.com/apis/events-api#retries). Seconds after the failed attempt, on the emulator's clock.
+RETRY_AFTER = (0.0, 60.0, 300.0)
+
+
 class EventBus:
     """Queue + worker delivering Events API envelopes to the app's request URL."""
 
     def __init__(self, activity: Activity, *, signing_secret: str, verification_token: str,
-                 retry_delay: float, timeout: float, max_retries: int = 3) -> None:
+                 retry_delay: float, timeout: float, max_retries: int = 3, clock: Clock = time.monotonic) -> None:
         self.activity = activity
+        self.clock = clock
+        self.due: dict[tuple[str, int], float] = {}  # (event_id, retry number) -> when Slack sends that retry
+        self._later: set[asyncio.Task[None]] = set()
         self.signing_secret = signing_secret
         self.verification_token = verification_token
         self.retry_delay = retry_delay
@@ -118,6 +126,10 @@ class EventBus:
 
     async def stop(self) -> None:
         """Stop the worker and close the HTTP session."""
+        for task in list(self._later):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -130,10 +142,11 @@ class EventBus:
     def envelope(self, event: JSON, ws: Workspace) -> JSON:
         """Wrap an event of a workspace in the event_callback envelope Slack sends."""
         return {
-            "token": self.verification_token, "team_id": ws.team_id, "context_team_id": ws.team_id,
-            "context_enterprise_id": None, "api_app_id": ws.app_id, "event": event, "type": "event_callback",
+            "token": self.verification_token, "team_id": ws.team_id, "enterprise_id": ws.enterprise_id,
+            "context_team_id": ws.team_id, "context_enterprise_id": ws.enterprise_id, "api_app_id": ws.app_id,
+            "event": event, "type": "event_callback",
             "event_id": f"Ev{next(self._ids):010d}", "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": None, "team_id": ws.team_id, "user_id": ws.bot_user_id,
+            "authorizations": [{"enterprise_id": ws.enterprise_id, "team_id": ws.team_id, "user_id": ws.bot_user_id,
                                 "is_bot": True, "is_enterprise_install": False}],
             "is_ext_shared_channel": False, "event_context": "4-" + secrets.token_urlsafe(24),
         }
@@ -154,7 +167,9 @@ class EventBus:
     @property
     def pending(self) -> int:
         """Events queued but not yet delivered."""
-        return self._queue.qsize() if self._queue is not None else 0
+        queued = self._queue.qsize() if self._queue is not None else 0
+        now = self.clock()
+        return queued + sum(1 for at in self.due.values() if at <= now)  # retries whose time has come
 
     async def _run(self) -> None:
         assert self._queue is not None
@@ -167,21 +182,41 @@ class EventBus:
             finally:
                 self.activity.end()
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery, retry_num: int | None = None, reason: str | None = None) -> None:
         body = json.dumps(delivery.payload).encode()
-        retry_num: int | None = None
-        reason: str | None = None
-        for attempt in range(self.max_retries + 1):
-            if attempt:
-                await asyncio.sleep(self.retry_delay)
+        while True:
             result = await self.send(body, retry_num=retry_num, retry_reason=reason)
             delivery.attempts.append(Attempt(retry_num, result.status, reason, result.seconds))
-            if result.reason is None:
-                return
             # Apps can opt out of retries for one request.
-            if result.headers.get("X-Slack-No-Retry") == "1":
+            if result.reason is None or result.headers.get("X-Slack-No-Retry") == "1":
                 return
-            retry_num, reason = attempt + 1, result.reason
+            following = (retry_num or 0) + 1
+            if following > self.max_retries:
+                return
+            retry_num, reason = following, result.reason
+            wait = RETRY_AFTER[min(following, len(RETRY_AFTER)) - 1]
+            if wait <= 0:
+                await asyncio.sleep(self.retry_delay)
+                continue
+            # A later retry does not hold up the queue: other events keep flowing meanwhile.
+            self.due[(delivery.event_id, following)] = self.clock() + wait
+            task = asyncio.create_task(self._retry_when_due(delivery, following, result.reason))
+            self._later.add(task)
+            task.add_done_callback(self._later.discard)
+            return
+
+    async def _retry_when_due(self, delivery: Delivery, retry_num: int, reason: str) -> None:
+        key = (delivery.event_id, retry_num)
+        while self.clock() < self.due[key]:
+            await asyncio.sleep(self.retry_delay)
+        self.activity.begin()
+        self.due.pop(key)
+        try:
+            await self._deliver(delivery, retry_num, reason)
+        except Exception:
+            log.exception("event retry crashed")
+        finally:
+            self.activity.end()
 
     async def send(self, body: bytes, *, retry_num: int | None = None, retry_reason: str | None = None,
                    url: str | None = None) -> HttpResult:

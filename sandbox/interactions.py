@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -19,6 +20,20 @@ if TYPE_CHECKING:
     from .emulator import SlackEmulator
 
 log = logging.getLogger(__name__)
+# Interactions must be acknowledged within 3 seconds; later, Slack shows the person an error and keeps the modal
+# open (https://api.slack.com/interactivity/handling#acknowledgment_response).
+ACK_DEADLINE = 3.0
+
+
+@dataclass
+class LateAck:
+    """An interaction the app did not acknowledge in time: the person saw Slack's connection error."""
+
+    kind: str
+    user: str
+    view_id: str | None
+    seconds: float
+    status: int | None
 
 
 async def send_form(emu: SlackEmulator, ws: Workspace, form: dict[str, str], timeout: float) -> HttpResult:
@@ -65,7 +80,7 @@ async def slash_command(emu: SlackEmulator, ws: Workspace, user: User, ch: Chann
             "channel_id": ch.id, "channel_name": _channel_name(ch), "user_id": user.id,
             "user_name": user.name,
             "command": command, "text": text, "api_app_id": ws.app_id, "is_enterprise_install": "false",
-            "response_url": url, "trigger_id": trigger_id}
+            "response_url": url, "trigger_id": trigger_id, **payloads.grid_form(ws)}
     result = await send_form(emu, ws, form, timeout)
     body = parse_body(result.text)
     out = CommandResult(status=result.status, ack_body=body, ack_seconds=result.seconds,
@@ -158,6 +173,10 @@ async def submit_view(emu: SlackEmulator, ws: Workspace, user: User, view_id: st
                                        token=emu.bus.verification_token)
     result = await send_form(emu, ws, {"payload": json.dumps(payload)}, timeout)
     body = parse_body(result.text)
+    if result.reason == "http_timeout" or result.seconds > ACK_DEADLINE:
+        emu.late_acks.append(LateAck("view_submission", user.id, view_id, result.seconds, result.status))
+        log.warning("view_submission acknowledged after %.2fs: the person sees an error", result.seconds)
+        return None, None
     if result.status == 200:
         _apply_response_action(ws, user, body)
     else:

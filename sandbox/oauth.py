@@ -169,5 +169,9 @@ class OAuthServer:
         authed_user: JSON = {"id": code.user_id}
         return {"app_id": ws.app_id, "authed_user": authed_user, "scope": ",".join(code.scopes),
                 "token_type": "bot", "access_token": grant.token, "bot_user_id": ws.bot_user_id,
-                "team": {"id": ws.team_id, "name": ws.team_name}, "enterprise": None,
+                "team": {"id": ws.team_id, "name": ws.team_name},
+                # https://docs.slack.dev/reference/methods/oauth.v2.access: a Grid workspace's install names its
+                # enterprise ({"id", "name"}), null elsewhere.
+                "enterprise": None if ws.enterprise_id is None else {"id": ws.enterprise_id,
+                                                                      "name": ws.enterprise_name},
                 "is_enterprise_install": False}

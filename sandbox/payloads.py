@@ -13,6 +13,30 @@ from .workspace import Workspace
 _TEXT_INPUTS = {"plain_text_input", "email_text_input", "url_text_input", "number_input"}
 
 
+def team_ref(ws: Workspace) -> JSON:
+    """The `team` object of interaction payloads; a Grid workspace names its enterprise too."""
+    # https://docs.slack.dev/reference/interaction-payloads/view-interactions-payload: on Enterprise Grid,
+    # `team.enterprise_id` is set and `enterprise` is {"id", "name"} (null outside Grid).
+    team: JSON = {"id": ws.team_id, "domain": ws.domain}
+    if ws.enterprise_id is not None:
+        team["enterprise_id"] = ws.enterprise_id
+    return team
+
+
+def enterprise_ref(ws: Workspace) -> JSON | None:
+    """The `enterprise` object of interaction payloads: null outside Enterprise Grid."""
+    return None if ws.enterprise_id is None else {"id": ws.enterprise_id, "name": ws.enterprise_name}
+
+
+def grid_form(ws: Workspace) -> dict[str, str]:
+    """The Grid fields of a slash command's form: `enterprise_id` and `enterprise_name`, only on Grid."""
+    # https://docs.slack.dev/interactivity/implementing-slash-commands ("enterprise_id", "enterprise_name":
+    # sent when the command runs in a workspace of an Enterprise Grid organization).
+    if ws.enterprise_id is None:
+        return {}
+    return {"enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_name or ""}
+
+
 def user_ref(ws: Workspace, user: User) -> JSON:
     """The `user` object of interaction payloads."""
     return {"id": user.id, "username": user.name, "name": user.name, "team_id": ws.team_id}
@@ -182,8 +206,8 @@ def block_actions(ws: Workspace, user: User, *, actions: list[JSON], trigger_id:
     """A block_actions payload."""
     payload: JSON = {
         "type": "block_actions", "user": user_ref(ws, user), "api_app_id": ws.app_id, "token": token,
-        "container": container, "trigger_id": trigger_id, "team": {"id": ws.team_id, "domain": ws.domain},
-        "enterprise": None, "is_enterprise_install": False,
+        "container": container, "trigger_id": trigger_id, "team": team_ref(ws),
+        "enterprise": enterprise_ref(ws), "is_enterprise_install": False,
     }
     if channel is not None:
         payload["channel"] = channel
@@ -200,13 +224,14 @@ def block_actions(ws: Workspace, user: User, *, actions: list[JSON], trigger_id:
 
 def view_submission(ws: Workspace, user: User, view: JSON, *, trigger_id: str, token: str = "") -> JSON:
     """A view_submission payload."""
-    return {"type": "view_submission", "team": {"id": ws.team_id, "domain": ws.domain},
+    return {"type": "view_submission", "team": team_ref(ws),
             "user": user_ref(ws, user), "view": view, "api_app_id": ws.app_id, "token": token,
-            "trigger_id": trigger_id, "response_urls": [], "is_enterprise_install": False, "enterprise": None}
+            "trigger_id": trigger_id, "response_urls": [], "is_enterprise_install": False,
+            "enterprise": enterprise_ref(ws)}
 
 
 def view_closed(ws: Workspace, user: User, view: JSON, *, is_cleared: bool, token: str = "") -> JSON:
     """A view_closed payload (sent only when the view asked for notify_on_close)."""
-    return {"type": "view_closed", "team": {"id": ws.team_id, "domain": ws.domain},
+    return {"type": "view_closed", "team": team_ref(ws),
             "user": user_ref(ws, user), "view": view, "api_app_id": ws.app_id, "token": token,
-            "is_cleared": is_cleared, "is_enterprise_install": False, "enterprise": None}
+            "is_cleared": is_cleared, "is_enterprise_install": False, "enterprise": enterprise_ref(ws)}

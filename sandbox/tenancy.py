@@ -34,17 +34,21 @@ class Tenancy:
         self._on_add = on_add
 
     def add(self, team_id: str, *, name: str, domain: str, humans: Iterable[str] = SEED_HUMANS,
-            installed: bool = True, token: str | None = None) -> Workspace:
-        """Create a workspace; when installed, the app's bot is in it with a bot token."""
+            installed: bool = True, token: str | None = None, enterprise: tuple[str, str] | None = None,
+            scopes: Iterable[str] = ()) -> Workspace:
+        """Create a workspace (in an Enterprise Grid org when `enterprise` is its (id, name)); when installed, the
+        app's bot is in it with a bot token holding `scopes`."""
         if team_id in self.workspaces:
             raise ValueError(f"workspace {team_id} already exists")
         if any(ws.domain == domain for ws in self.workspaces.values()):
             raise ValueError(f"domain {domain!r} is taken")
         ws = Workspace(team_id=team_id, domain=domain, team_name=name, app_id=self.app_id,
                        tag=base36(len(self.workspaces)), humans=humans, with_bot=installed, clock=self.clock)
+        if enterprise is not None:
+            ws.enterprise_id, ws.enterprise_name = enterprise
         self.workspaces[team_id] = ws
         if installed:
-            self.grant(ws, token=token)
+            self.grant(ws, token=token, scopes=scopes)
         self._on_add(ws)
         return ws
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import random
 import time
 from collections.abc import Callable
 
@@ -13,8 +15,9 @@ from . import api_chat, api_conversations, api_files, api_users, api_views
 from .api_common import ApiContext, Handler, Params
 from .events import Activity
 from .oauth import OAuthServer
-from .state import JSON, ApiCall, SlackError
+from .state import JSON, ApiCall, Clock, SlackError
 from .tenancy import Tenancy
+from .tiers import RateTiers
 
 log = logging.getLogger(__name__)
 HANDLERS: dict[str, Handler] = {**api_conversations.HANDLERS, **api_users.HANDLERS, **api_chat.HANDLERS,
@@ -50,8 +53,11 @@ def reply(call: ApiCall, body: JSON) -> web.Response:
 class WebApi:
     """Serves Web API methods for whichever workspace the caller's token belongs to."""
 
-    def __init__(self, *, activity: Activity, tenancy: Tenancy, oauth: OAuthServer, trigger_ttl: float) -> None:
+    def __init__(self, *, activity: Activity, tenancy: Tenancy, oauth: OAuthServer, trigger_ttl: float,
+                 clock: Clock = time.monotonic) -> None:
         self.activity, self.tenancy, self.oauth, self.trigger_ttl = activity, tenancy, oauth, trigger_ttl
+        self.tiers = RateTiers(clock)
+        self.latency: dict[str, tuple[float, float]] = {}  # method -> (least, most) seconds before answering
         self.calls: list[ApiCall] = []
         self.rl_every: int | None = None
         self.rl_retry_after: float = 1
@@ -78,6 +84,9 @@ class WebApi:
         call = ApiCall(method=method, params={}, at=time.time())
         self.calls.append(call)
         try:
+            least, most = self.latency.get(method, (0.0, 0.0))
+            if most > 0:
+                await asyncio.sleep(random.uniform(least, most))
             return await self._handle(request, method, call)
         finally:
             self.activity.end()
@@ -113,12 +122,17 @@ class WebApi:
         return self._dispatch(call, run)
 
     def _dispatch(self, call: ApiCall, run: Callable[[], JSON]) -> web.Response:
-        if self._ratelimited(call.method):
+        channel = call.params.get("channel")
+        wait: float | None = self.tiers.retry_after(call.team_id or "", call.method,
+                                                    channel if isinstance(channel, str) else None)
+        if wait is None and self._ratelimited(call.method):
+            wait = self.rl_retry_after
+        if wait is not None:
             call.ratelimited = True
             call.status = 429
             call.error = "ratelimited"
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429,
-                                     headers={"Retry-After": f"{self.rl_retry_after:g}"})
+                                     headers={"Retry-After": f"{wait:g}"})
         try:
             result = run()
         except SlackError as err:

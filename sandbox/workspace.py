@@ -54,6 +54,9 @@ class Workspace:
         self.bot_name = bot_name
         self.app_id = app_id
         self.installed = False
+        # Set for a workspace of an Enterprise Grid organization (id and name of the enterprise).
+        self.enterprise_id: str | None = None
+        self.enterprise_name: str | None = None
         self.public_url = "http://127.0.0.1"
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}

@@ -44,6 +44,9 @@ def create_app(settings: Settings, *, client: WebClient | None = None, deps: Dep
         logger=log,
         process_before_response=False,
         raise_error_for_unhandled_request=False,
+        # Bolt's filter would also drop a person deleting one of our posts (it arrives as `message_deleted` with
+        # the bot as `previous_message.user`); handlers.middleware skips the app's own events itself.
+        ignoring_self_events_enabled=False,
     )
     handlers.register_all(app, deps)
     return app

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.kit import Blocks, clip, context, echo, render, user
+from bot.blocks.kit import Blocks, clip, context, echo, paged, render, user
 from bot.blocks.ledger import due_phrase
 from bot.catalog import Catalog
 from bot.ids import ActionId
@@ -24,7 +24,6 @@ from storage.models import ActionItem, Incident
 
 HOME_BLOCKS_MAX = 100
 HOME_ITEMS_MAX = 30
-MY_ITEMS_MAX = 22
 
 
 def incident_link(incident: Incident, base_url: str | None) -> str:
@@ -59,18 +58,16 @@ def item_with_buttons(a: ActionItem, incident: Incident, today: date, base_url: 
     return [item_section(a, incident, today), item_buttons(a, incident, base_url)]
 
 
-def my_items(items: list[tuple[ActionItem, Incident]], today: date, base_url: str | None) -> Blocks:
-    """`/retro my`: the caller's open items across incidents, overdue first, with their buttons."""
+def my_items(items: list[tuple[ActionItem, Incident]], today: date, base_url: str | None, *,
+             page: int = 1) -> Blocks:
+    """`/retro my [page=N]`: the caller's open items across incidents, overdue first, with their buttons."""
     if not items:
         return render([SectionBlock(text=MarkdownTextObject(text="You have no open action items. :tada:"))])
     overdue = sum(1 for a, _ in items if a.due < today)
     blocks: list[Block] = [context(f"*Your open action items:* {len(items)}" + (f", {overdue} overdue" if overdue
                                                                                  else ""))]
-    for a, incident in items[:MY_ITEMS_MAX]:
-        blocks.extend(item_with_buttons(a, incident, today, base_url))
-    if len(items) > MY_ITEMS_MAX:
-        blocks.append(context(f"…and {len(items) - MY_ITEMS_MAX} more; your Home tab lists up to {HOME_ITEMS_MAX}."))
-    return render(blocks)
+    groups = [item_with_buttons(a, incident, today, base_url) for a, incident in items]
+    return render(paged(blocks, groups, page=page, command="/retro my"))
 
 
 def home_view(items: list[tuple[ActionItem, Incident]], incidents: list[tuple[Incident, str | None]],
@@ -84,7 +81,7 @@ def home_view(items: list[tuple[ActionItem, Incident]], incidents: list[tuple[In
     for a, incident in items[:HOME_ITEMS_MAX]:
         blocks.extend(item_with_buttons(a, incident, today, base_url))
     if len(items) > HOME_ITEMS_MAX:
-        blocks.append(context(f"…and {len(items) - HOME_ITEMS_MAX} more: `/retro my` lists them."))
+        blocks.append(context(f"…and {len(items) - HOME_ITEMS_MAX} more: `/retro my` lists them all, page by page."))
     blocks += [DividerBlock(), HeaderBlock(text=clip(f"Your open incidents ({len(incidents)})", 150))]
     if not incidents:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="You are not part of any open incident.")))

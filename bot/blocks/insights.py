@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.kit import Blocks, clip, context, echo, render
+from bot.blocks.kit import Blocks, clip, context, echo, paged, render
 from bot.catalog import Catalog
 from bot.insights.search import Hit, Similar
 from bot.insights.stats import Stats
 from bot.postmortem.measures import humanise
-
-MAX_ROWS = 10
 
 
 def _section(text: str) -> SectionBlock:
@@ -47,34 +45,36 @@ def stats_blocks(stats: Stats, catalog: Catalog) -> Blocks:
     return render(blocks)
 
 
-def search_blocks(query: str, hits: list[Hit], catalog: Catalog) -> Blocks:
+def search_blocks(query: str, hits: list[Hit], catalog: Catalog, *, page: int = 1) -> Blocks:
     """Past incidents matching a search, with the line that matched."""
     blocks: list[Block] = [context(f"*Search:* {echo(query, 200)} — {len(hits)} incident(s)")]
     if not hits:
         blocks.append(_section("No past incident matches. Try fewer or other words, or drop `model=` / `category=`."))
         return render(blocks)
-    for hit in hits[:MAX_ROWS]:
+    groups: list[list[Block]] = []
+    for hit in hits:
         inc = hit.incident
         sev = catalog.severity(inc.severity)
-        blocks.append(_section(
+        groups.append([_section(
             f"*<#{inc.channel_id}>* {echo(inc.title, 200)}\n"
             f"{sev.name if sev else inc.severity} · {echo(inc.category, 60)} · {inc.status} · "
-            f"{inc.created_at:%Y-%m-%d}\n_{hit.where}:_ {echo(hit.snippet, 300)}"))
-    return render(blocks)
+            f"{inc.created_at:%Y-%m-%d}\n_{hit.where}:_ {echo(hit.snippet, 300)}")])
+    return render(paged(blocks, groups, page=page, command=f"/retro search {echo(query, 200)}"))
 
 
-def similar_blocks(items: list[Similar]) -> Blocks:
+def similar_blocks(items: list[Similar], *, page: int = 1) -> Blocks:
     """Earlier related incidents with their confirmed causes and action items."""
     if not items:
         return render([_section("No earlier incident shares this incident's models or category.")])
     blocks: list[Block] = [context(f"*Similar past incidents* ({len(items)}) — same model first, then same category")]
-    for s in items[:MAX_ROWS]:
+    groups: list[list[Block]] = []
+    for s in items:
         inc = s.incident
         why = (f"same model: {echo(', '.join(s.shared_models), 200)}" if s.shared_models else "same category")
         causes = "\n".join(f"• {echo(c, 300)}" for c in s.causes[:3]) or "• _no confirmed root cause recorded_"
         actions = "\n".join(f"• A{a.number} {echo(a.title, 200)} ({a.status}, due {a.due:%Y-%m-%d})"
                             for a in s.actions[:5]) or "• _no action items_"
-        blocks.append(_section(
+        groups.append([_section(
             f"*<#{inc.channel_id}>* {echo(inc.title, 200)} — {inc.created_at:%Y-%m-%d}, {why}\n"
-            f"*Root cause:*\n{causes}\n*Actions:*\n{actions}"))
-    return render(blocks)
+            f"*Root cause:*\n{causes}\n*Actions:*\n{actions}")])
+    return render(paged(blocks, groups, page=page, command="/retro similar"))

@@ -17,6 +17,9 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 Blocks = list[dict[str, Any]]
 SECTION_MAX = 3000
 MESSAGE_BLOCKS_MAX = 50
+# Slack refuses a message whose blocks carry about 12,000 characters of text in total (`msg_blocks_too_long`); it
+# has refused as few as 11,341 (github.com/slackapi/bolt-js/issues/2509 and /2867). A message stays under this.
+MESSAGE_TEXT_BUDGET = 11_000
 
 
 def clip(text: str, limit: int) -> str:
@@ -67,3 +70,86 @@ def plain_message(text: str) -> Blocks:
 def context(text: str) -> ContextBlock:
     """A small grey line."""
     return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_MAX))])
+
+
+def text_size(block: Block | dict[str, Any] | list[Any]) -> int:
+    """Characters of text in every text object of a block (what Slack counts against a message's total)."""
+    node: Any = block.to_dict() if isinstance(block, Block) else block
+    if isinstance(node, list):
+        return sum(text_size(item) for item in node)
+    own = node.get("text")
+    size = len(own) if node.get("type") in ("plain_text", "mrkdwn") and isinstance(own, str) else 0
+    return size + sum(text_size(v) for v in node.values() if isinstance(v, dict | list))
+
+
+def split_message(blocks: list[Block], *, max_blocks: int = MESSAGE_BLOCKS_MAX,
+                  budget: int = MESSAGE_TEXT_BUDGET) -> list[Blocks]:
+    """Blocks cut, in order, into as many messages as it takes to keep each within Slack's caps."""
+    messages: list[Blocks] = []
+    current: Blocks = []
+    used = 0
+    for block in blocks:
+        as_dict = block.to_dict()
+        size = text_size(as_dict)
+        if current and (len(current) >= max_blocks or used + size > budget):
+            messages.append(current)
+            current, used = [], 0
+        current.append(as_dict)
+        used += size
+    return [*messages, current] if current else messages
+
+
+def chunk_lines(lines: list[str], *, max_chars: int, max_lines: int | None = None) -> list[list[str]]:
+    """Lines grouped, in order, so each group joined by newlines stays within max_chars (and max_lines).
+
+    A line longer than max_chars on its own is clipped, never dropped.
+    """
+    groups: list[list[str]] = []
+    current: list[str] = []
+    used = 0
+    for raw in lines:
+        line = clip(raw, max_chars)
+        extra = len(line) + (1 if current else 0)
+        if current and (used + extra > max_chars or (max_lines is not None and len(current) >= max_lines)):
+            groups.append(current)
+            current, used, extra = [], 0, len(line)
+        current.append(line)
+        used += extra
+    return [*groups, current] if current else groups
+
+
+def line_sections(lines: list[str]) -> list[SectionBlock]:
+    """Lines of mrkdwn packed into as few sections as Slack's 3,000-character section limit allows."""
+    return [SectionBlock(text=MarkdownTextObject(text="\n".join(group)))
+            for group in chunk_lines(lines, max_chars=SECTION_MAX)]
+
+
+def pack_groups(groups: list[list[Block]], *, budget: int, max_blocks: int) -> list[list[list[Block]]]:
+    """Groups of blocks (an item and its buttons) cut, in order and never split, into pages within the caps."""
+    pages: list[list[list[Block]]] = []
+    current: list[list[Block]] = []
+    blocks = used = 0
+    for group in groups:
+        size = sum(text_size(b) for b in group)
+        if current and (blocks + len(group) > max_blocks or used + size > budget):
+            pages.append(current)
+            current, blocks, used = [], 0, 0
+        current.append(group)
+        blocks += len(group)
+        used += size
+    return [*pages, current] if current else pages
+
+
+def paged(head: list[Block], groups: list[list[Block]], *, page: int, command: str) -> list[Block]:
+    """The head, then one page of the groups, then how many are on other pages and how to see them."""
+    pages = pack_groups(groups, budget=MESSAGE_TEXT_BUDGET - sum(text_size(b) for b in head) - 300,
+                        max_blocks=MESSAGE_BLOCKS_MAX - len(head) - 1)
+    if not pages:
+        return head
+    page = min(max(1, page), len(pages))
+    blocks = [*head, *(b for group in pages[page - 1] for b in group)]
+    if len(pages) > 1:
+        hints = [f"`{command} page={n}`" for n in (page - 1, page + 1) if 1 <= n <= len(pages)]
+        blocks.append(context(f"Page {page} of {len(pages)}; {len(groups) - len(pages[page - 1])} more on the "
+                              f"other pages: {' or '.join(hints)}."))
+    return blocks

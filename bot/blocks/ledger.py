@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.kit import Blocks, clip, context, echo, render, user
+from bot.blocks.kit import Blocks, clip, context, echo, line_sections, paged, render, user
 from bot.blocks.modals import ModalMeta
 from bot.ids import CallbackId, Field
 from storage.models import ActionItem, Hypothesis, Incident
@@ -28,8 +28,6 @@ from storage.models import ActionItem, Hypothesis, Incident
 VERDICT_EMOJI = {"open": ":grey_question:", "confirmed": ":white_check_mark:", "refuted": ":x:",
                  "inconclusive": ":heavy_minus_sign:"}
 STATUS_EMOJI = {"open": ":white_circle:", "done": ":white_check_mark:", "dropped": ":no_entry_sign:"}
-MAX_HYPOTHESES = 15
-LINES_PER_SECTION = 8
 FIELD_MAX = 2000
 
 
@@ -69,8 +67,8 @@ def hypothesis_fields(h: Hypothesis) -> list[MarkdownTextObject]:
     ]
 
 
-def ledger_blocks(incident: Incident, items: list[Hypothesis]) -> Blocks:
-    """`/retro hypotheses`: each hypothesis with its test, expectation and verdict side by side."""
+def ledger_blocks(incident: Incident, items: list[Hypothesis], *, page: int = 1) -> Blocks:
+    """`/retro hypotheses [page=N]`: each hypothesis with its test, expectation and verdict side by side."""
     if not items:
         return render([SectionBlock(text=MarkdownTextObject(
             text="No hypotheses yet. Propose one with `/retro hypothesis <statement>`."))])
@@ -78,15 +76,13 @@ def ledger_blocks(incident: Incident, items: list[Hypothesis]) -> Blocks:
     summary = " · ".join(f"{VERDICT_EMOJI[v]} {n} {v}" for v, n in tally.items() if n)
     blocks: list[Block] = [HeaderBlock(text=clip(f"Hypotheses ({len(items)})", 150)),
                            context(f"#{incident.channel_name} · {summary}")]
-    for h in items[:MAX_HYPOTHESES]:
-        blocks.append(DividerBlock())
-        blocks.append(SectionBlock(text=MarkdownTextObject(
+    groups: list[list[Block]] = [[
+        DividerBlock(),
+        SectionBlock(text=MarkdownTextObject(
             text=f"*H{h.number}* {VERDICT_EMOJI.get(h.verdict, '')} proposed by {user(h.proposed_by)} "
-                 f"· {h.proposed_at:%Y-%m-%d %H:%M} UTC")))
-        blocks.append(SectionBlock(fields=hypothesis_fields(h)))
-    if len(items) > MAX_HYPOTHESES:
-        blocks.append(context(f"…and {len(items) - MAX_HYPOTHESES} more (the postmortem lists them all)."))
-    return render(blocks)
+                 f"· {h.proposed_at:%Y-%m-%d %H:%M} UTC")),
+        SectionBlock(fields=hypothesis_fields(h))] for h in items]
+    return render(paged(blocks, groups, page=page, command="/retro hypotheses"))
 
 
 def action_line(a: ActionItem, today: date, *, incident: Incident | None = None) -> str:
@@ -105,8 +101,8 @@ def action_line(a: ActionItem, today: date, *, incident: Incident | None = None)
     return clip(head + tail, 700)
 
 
-def action_list(incident: Incident, items: list[ActionItem], today: date) -> Blocks:
-    """`/retro actions`: open items first (earliest due first), then the closed ones."""
+def action_list(incident: Incident, items: list[ActionItem], today: date, *, page: int = 1) -> Blocks:
+    """`/retro actions [page=N]`: open items first (earliest due first), then the closed ones."""
     if not items:
         return render([SectionBlock(text=MarkdownTextObject(
             text="No action items yet. Add one with `/retro action <title> owner=@user due=+1w`."))])
@@ -114,11 +110,8 @@ def action_list(incident: Incident, items: list[ActionItem], today: date) -> Blo
     open_count = sum(1 for a in items if a.status == "open")
     blocks: list[Block] = [context(f"*Action items* of #{incident.channel_name}: {open_count} open, "
                                    f"{len(items) - open_count} closed")]
-    lines = [action_line(a, today) for a in ordered]
-    for i in range(0, min(len(lines), 45 * LINES_PER_SECTION), LINES_PER_SECTION):
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines[i:i + LINES_PER_SECTION]),
-                                                                     3000))))
-    return render(blocks)
+    sections = line_sections([action_line(a, today) for a in ordered])
+    return render(paged(blocks, [[section] for section in sections], page=page, command="/retro actions"))
 
 
 def proposed_text(h: Hypothesis) -> str:

@@ -13,13 +13,14 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.kit import Blocks, clip, context, echo, render, user
+from bot.blocks.kit import SECTION_MAX, Blocks, chunk_lines, clip, context, echo, line_sections, paged, render, user
 from bot.catalog import Catalog
 from bot.ids import ActionId
 from storage.models import Evidence, Incident, TimelineEntry
 
 PAGE_SIZE = 40
-LINES_PER_SECTION = 10
+# Text per page: the sections' lines stay well within a message's total-text budget, leaving room for the rest.
+PAGE_CHARS = 9_000
 
 
 def _age(since: datetime, now: datetime) -> str:
@@ -29,17 +30,20 @@ def _age(since: datetime, now: datetime) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes < 48 * 60 else f"{minutes // 1440}d"
 
 
-def incident_list(items: list[tuple[Incident, str | None]], catalog: Catalog, now: datetime) -> Blocks:
-    """Open incidents with severity, age and commander."""
+def incident_list(items: list[tuple[Incident, str | None]], catalog: Catalog, now: datetime, *,
+                  page: int = 1) -> Blocks:
+    """Open incidents with severity, age and commander, a page at a time (every one is on some page)."""
     if not items:
         return render([SectionBlock(text=MarkdownTextObject(text="No open incidents. :sunny:"))])
-    blocks: list[Block] = [HeaderBlock(text=f"Open incidents ({len(items)})")]
-    for inc, commander in items[:45]:
+    groups: list[list[Block]] = []
+    for inc, commander in items:
         sev = catalog.severity(inc.severity)
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
+        groups.append([SectionBlock(text=MarkdownTextObject(text=clip(
             f"*{sev.name if sev else inc.severity}* <#{inc.channel_id}> — {echo(inc.title, 150)}\n"
-            f"{inc.status} · {inc.category} · open {_age(inc.created_at, now)} · commander {user(commander)}", 3000))))
-    return render(blocks)
+            f"{inc.status} · {inc.category} · open {_age(inc.created_at, now)} · commander {user(commander)}",
+            3000)))])
+    return render(paged([HeaderBlock(text=f"Open incidents ({len(items)})")], groups, page=page,
+                        command="/retro list"))
 
 
 def _what(e: TimelineEntry) -> str:
@@ -80,36 +84,55 @@ def entry_line(e: TimelineEntry) -> str:
     return clip(f"`#{e.seq}` {e.at:%H:%M:%S}{thread} {user(e.actor)}: {_what(e)}{text} {files}".rstrip(), 600)
 
 
+def page_buttons(action_id: ActionId, key: str, page: int, pages: int) -> list[ActionsBlock]:
+    """Previous/next buttons of a paged listing; each button's value is `<key>:<page>`."""
+    buttons = []
+    if page > 1:
+        buttons.append(ButtonElement(text=f"Page {page - 1}", action_id=f"{action_id}:prev",
+                                     value=f"{key}:{page - 1}"))
+    if page < pages:
+        buttons.append(ButtonElement(text=f"Page {page + 1}", action_id=f"{action_id}:next",
+                                     value=f"{key}:{page + 1}"))
+    return [ActionsBlock(elements=buttons)] if buttons else []
+
+
+def _timeline_chunks(entries: list[TimelineEntry]) -> list[list[str]]:
+    """The timeline's lines cut into pages: every entry is on exactly one page, each page within Slack's caps."""
+    return chunk_lines([entry_line(e) for e in entries], max_chars=PAGE_CHARS, max_lines=PAGE_SIZE)
+
+
 def timeline_page(incident: Incident, entries: list[TimelineEntry], *, page: int, show_all: bool) -> Blocks:
-    """One page of the timeline, within Slack's limits, with a next-page button."""
-    pages = max(1, -(-len(entries) // PAGE_SIZE))
+    """One page of the timeline, within Slack's limits, with page buttons."""
+    chunks = _timeline_chunks(entries)
+    pages = max(1, len(chunks))
     page = min(max(1, page), pages)
-    chunk = entries[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     label = "Full timeline" if show_all else "Key events"
     blocks: list[Block] = [context(f"*{label}* of #{incident.channel_name} — page {page}/{pages}, "
                                    f"{len(entries)} entries (times UTC)")]
-    for i in range(0, len(chunk), LINES_PER_SECTION):
-        lines = "\n".join(entry_line(e) for e in chunk[i:i + LINES_PER_SECTION])
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(lines, 3000))))
-    if not chunk:
+    if chunks:
+        blocks.extend(line_sections(chunks[page - 1]))
+    else:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="_Nothing recorded yet._")))
-    if page < pages:
-        blocks.append(ActionsBlock(elements=[ButtonElement(
-            text=f"Page {page + 1}", action_id=ActionId.TIMELINE_PAGE,
-            value=f"{incident.id}:{int(show_all)}:{page + 1}")]))
+    blocks.extend(page_buttons(ActionId.TIMELINE_PAGE, f"{incident.id}:{int(show_all)}", page, pages))
     return render(blocks)
 
 
-def evidence_list(incident: Incident, items: list[Evidence]) -> Blocks:
-    """Evidence with digests."""
+def _evidence_text(e: Evidence) -> str:
+    digest = f"sha256 `{e.sha256[:16]}…`" + (f" · file sha256 `{e.file_sha256[:16]}…`" if e.file_sha256 else "")
+    status = "" if e.status == "ok" else f" · *{e.status}*"
+    return clip(f"*E{e.number}* `{e.kind}` {echo(e.ref, 500)}{status}\n{echo(e.note, 1000)}\n"
+                f"{user(e.added_by)} · {e.added_at:%Y-%m-%d %H:%M} UTC · {digest}", SECTION_MAX)
+
+
+def evidence_list(incident: Incident, items: list[Evidence], *, page: int = 1) -> Blocks:
+    """One page of the evidence with digests, with page buttons: every item is on some page."""
     if not items:
         return render([SectionBlock(text=MarkdownTextObject(
             text="No evidence yet. Add some with `/retro evidence <kind> <ref> [note]`."))])
-    blocks: list[Block] = [context(f"*Evidence* of #{incident.channel_name} ({len(items)})")]
-    for e in items[:45]:
-        digest = f"sha256 `{e.sha256[:16]}…`" + (f" · file sha256 `{e.file_sha256[:16]}…`" if e.file_sha256 else "")
-        status = "" if e.status == "ok" else f" · *{e.status}*"
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
-            f"*E{e.number}* `{e.kind}` {echo(e.ref, 500)}{status}\n{echo(e.note, 1000)}\n"
-            f"{user(e.added_by)} · {e.added_at:%Y-%m-%d %H:%M} UTC · {digest}", 3000))))
+    chunks = chunk_lines([_evidence_text(e) for e in items], max_chars=PAGE_CHARS, max_lines=PAGE_SIZE)
+    page = min(max(1, page), len(chunks))
+    where = f" — page {page}/{len(chunks)} (`/retro evidence page=N`)" if len(chunks) > 1 else ""
+    blocks: list[Block] = [context(f"*Evidence* of #{incident.channel_name} ({len(items)}){where}")]
+    blocks.extend(SectionBlock(text=MarkdownTextObject(text=text)) for text in chunks[page - 1])
+    blocks.extend(page_buttons(ActionId.EVIDENCE_PAGE, str(incident.id), page, len(chunks)))
     return render(blocks)

@@ -1,4 +1,4 @@
-"""Modals: declare, triage, evidence."""
+"""Modals: declare, triage, evidence, and the loading and notice views."""
 
 from __future__ import annotations
 
@@ -103,3 +103,19 @@ def evidence_modal(meta: ModalMeta) -> dict[str, Any]:
         _text(Field.NOTE, "Note", multiline=True, optional=True),
     ]
     return _view(CallbackId.EVIDENCE, "Add evidence", blocks, meta)
+
+
+def loading_modal(title: str) -> dict[str, Any]:
+    """The modal opened at once, while its content is looked up (a trigger id dies 3 s after Slack sent it)."""
+    view = View(type="modal", title=clip(title, 24), close="Cancel",
+                blocks=[SectionBlock(text=MarkdownTextObject(text=":hourglass_flowing_sand: Loading…"))])
+    data: dict[str, Any] = view.to_dict()
+    return data
+
+
+def notice_modal(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says why it cannot offer its form."""
+    view = View(type="modal", title=clip(title, 24), close="Close",
+                blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))])
+    data: dict[str, Any] = view.to_dict()
+    return data

@@ -6,14 +6,11 @@ from datetime import date
 
 from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.kit import Blocks, clip, context, echo, render, user
+from bot.blocks.kit import Blocks, clip, context, echo, line_sections, render, split_message, user
 from bot.blocks.ledger import action_line
 from bot.ids import ActionId
 from bot.incident.triage import FIELDS
 from storage.models import ActionItem, Incident
-
-DIGEST_LINES = 8
-DIGEST_SECTIONS = 40
 
 
 def status_prompt_text(mention: tuple[str, ...], minutes: int, severity: str, every: int) -> str:
@@ -34,8 +31,9 @@ def triage_prompt(incident: Incident, mention: tuple[str, ...], missing: tuple[s
                       style="primary")])])
 
 
-def digest(items: list[tuple[ActionItem, Incident]], today: date) -> tuple[str, Blocks]:
-    """The weekly digest: overdue items first, then the other open ones, each with its incident and owner."""
+def digest(items: list[tuple[ActionItem, Incident]], today: date) -> list[tuple[str, Blocks]]:
+    """The weekly digest, overdue items first, each with its incident and owner: every open item, in as many
+    messages as Slack's caps need (the first goes in the channel, the rest in its thread)."""
     overdue = [(a, i) for a, i in items if a.due < today]
     upcoming = [(a, i) for a, i in items if a.due >= today]
     summary = f"{len(items)} open action item{'s' if len(items) != 1 else ''}, {len(overdue)} overdue"
@@ -43,21 +41,15 @@ def digest(items: list[tuple[ActionItem, Incident]], today: date) -> tuple[str, 
                            context(summary)]
     if not items:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="No open action items. :tada:")))
-    sections = 0
     for title, group in (("Overdue", overdue), ("Open", upcoming)):
-        if not group:
-            continue
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{title} ({len(group)})*")))
-        lines = [action_line(a, today, incident=i) for a, i in group]
-        for start in range(0, len(lines), DIGEST_LINES):
-            if sections >= DIGEST_SECTIONS:
-                blocks.append(context(f"…more in `/retro my` and each incident's `/retro actions` "
-                                      f"({len(lines) - start} not shown under {title})."))
-                break
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines[start:start + DIGEST_LINES]),
-                                                                         3000))))
-            sections += 1
-    return f"Weekly action items: {summary}", render(blocks)
+        if group:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{title} ({len(group)})*")))
+            blocks.extend(line_sections([action_line(a, today, incident=i) for a, i in group]))
+    parts = split_message(blocks)
+    if len(parts) == 1:
+        return [(f"Weekly action items: {summary}", parts[0])]
+    return [(f"Weekly action items: {summary} (part {n} of {len(parts)})", part)
+            for n, part in enumerate(parts, start=1)]
 
 
 def failure_text(kind: str, number: int | None, attempts: int, error: str, incident: Incident | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import ColumnElement, and_, exists, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -61,10 +61,16 @@ async def missing_triage(session: AsyncSession, catalog: Catalog, incident_id: i
     return tuple(form_of(rows.first()).missing(catalog.triage.required))
 
 
+def _installed(table: type[Incident] | type[ActionItem]) -> ColumnElement[bool]:
+    # Single-workspace mode keeps no Workspace row: only a recorded uninstall stops a team's prompts and digests.
+    gone = select(Workspace.team_id).where(col(Workspace.uninstalled_at).is_not(None))
+    return col(table.team_id).not_in(gone)
+
+
 async def materialize(session: AsyncSession, *, catalog: Catalog, now: datetime) -> int:
     """Create the status-update and triage prompts that are due now (idempotent across schedulers); commits."""
     # Incidents in id order: concurrent schedulers take the row locks of the write-back in the same order.
-    rows = await session.exec(select(Incident).where(col(Incident.status).in_(PROMPT_STATUSES))
+    rows = await session.exec(select(Incident).where(col(Incident.status).in_(PROMPT_STATUSES), _installed(Incident))
                               .order_by(col(Incident.id)))
     created = 0
     for incident in rows.all():
@@ -97,7 +103,8 @@ async def enqueue_digests(session: AsyncSession, *, catalog: Catalog, now: datet
     if not catalog.digest.channel:
         return []
     installed = await session.exec(select(Workspace.team_id).where(col(Workspace.uninstalled_at).is_(None)))
-    with_items = await session.exec(select(ActionItem.team_id).where(ActionItem.status == "open").distinct())
+    with_items = await session.exec(select(ActionItem.team_id).where(ActionItem.status == "open",
+                                                                     _installed(ActionItem)).distinct())
     teams = sorted(set(installed.all()) | set(with_items.all()))
     day = day or cadence.local_today(now, ZoneInfo(catalog.digest.timezone))
     ids = []

@@ -70,8 +70,24 @@ def validate_declaration(catalog: Catalog, *, title: str, severity: str | int | 
     return Declaration(title, level, cat_id, is_private, tuple(models), storable(description.strip()))
 
 
+# Slack's markup in a title: `<@U…|name>`, `<#C…|name>`, `<!here>`, `<https://host/…|label>`.
+_MARKUP = re.compile(r"<([@#!]?)([^<>|]*)(?:\|([^<>]*))?>")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:(?://)?", re.IGNORECASE)
+
+
+def _markup_words(m: re.Match[str]) -> str:
+    """What a reference reads as in a name: its label, a link's host, never a user, channel or group id."""
+    sigil, target, label = m.group(1), m.group(2), m.group(3)
+    if label:
+        return f" {label} "
+    if sigil or not _SCHEME.match(target):
+        return " "
+    return f" {_SCHEME.sub('', target).split('/', 1)[0]} "
+
+
 def slugify(title: str, *, limit: int = 50) -> str:
-    """Slack-legal slug: lowercase ASCII letters, digits and single dashes."""
+    """Slack-legal slug: lowercase ASCII letters, digits and single dashes (Slack's markup read as its words)."""
+    title = _MARKUP.sub(_markup_words, title)
     ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:limit].rstrip("-") or "incident"

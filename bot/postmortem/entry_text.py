@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.postmortem.doc_types import Doc, Entry
 from bot.postmortem.entry_data import payload
+from bot.record.timeline import readable_text
 
 
 def _reason(text: str) -> str:
@@ -70,8 +71,9 @@ def _file(entry: Entry) -> str:
 
 
 def describe(entry: Entry, doc: Doc) -> str:
-    """One timeline entry as a line of Slack-style text (user ids as `<@U…>`, user text verbatim)."""
-    kind, text = entry["kind"], entry["text"] or ""
+    """One timeline entry as a line of Slack-style text (user ids as `<@U…>`, user text as people read it)."""
+    kind = entry["kind"]
+    text = readable_text(kind, entry["text"]) or ""
     if kind == "message":
         return text
     if kind == "bot_message":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,6 +61,22 @@ class Marked:
 
 
 Happening = Posted | Edited | Deleted | Marked
+
+# Entries whose text is Slack's own message text, kept (and hashed) exactly as Slack sent it: entity-escaped.
+# Every other entry holds text already decoded where it came in (commands) or never escaped (modal input).
+SLACK_TEXT_KINDS = frozenset({"message", "bot_message", "message_edited"})
+_SLACK_PIECE = re.compile(r"(<[^<>]*>)|&(amp|lt|gt);")
+_ENTITY_CHAR = {"amp": "&", "lt": "<", "gt": ">"}
+
+
+def unescape_slack(text: str) -> str:
+    """Slack's text as people read it: `&amp;` `&lt;` `&gt;` decoded once, Slack's `<…>` markup kept as sent."""
+    return _SLACK_PIECE.sub(lambda m: m.group(1) or _ENTITY_CHAR[m.group(2)], text)
+
+
+def readable_text(kind: str, text: str | None) -> str | None:
+    """An entry's text as people read it (what the chain commits to is the stored text, unchanged)."""
+    return unescape_slack(text) if text and kind in SLACK_TEXT_KINDS else text
 
 
 def new_entry(what: Happening, now: datetime) -> chain.NewEntry:
@@ -126,16 +143,25 @@ async def add_note(session: AsyncSession, *, incident: Incident, text: str, acto
 
 async def record_bot_post(session: AsyncSession, *, incident: Incident, ts: str, text: str, thread_ts: str | None,
                           now: datetime, bot_user: str | None) -> chain.Chained:
-    """The bot's own post (Slack does not echo it back to us); commits."""
+    """The bot's own post, recorded when posted (its echo as an event is skipped); commits."""
     entry = await record(session, incident, Posted(incident.channel_id, bot_user, ts, text, thread_ts, bot=True), now)
     await session.commit()
     return entry
 
 
+def _for_reading(entry: TimelineEntry) -> TimelineEntry:
+    shown = readable_text(entry.kind, entry.text)
+    if shown == entry.text:
+        return entry
+    # A detached copy: the stored row keeps Slack's text, which its hash commits to.
+    return TimelineEntry.model_validate({**entry.model_dump(), "text": shown})
+
+
 async def entries(session: AsyncSession, incident_id: int, *, key_only: bool) -> list[TimelineEntry]:
-    """Entries in order; key events are those flagged or marked afterwards."""
+    """Entries in order, their text as people read it (for display only); key events are those flagged or
+    marked afterwards."""
     every = await chain.entries_of(session, incident_id)
-    if not key_only:
-        return every
-    marked = {e.refers_to for e in every if e.kind == "key_event_marked"}
-    return [e for e in every if (e.key_event and e.kind != "key_event_marked") or e.seq in marked]
+    if key_only:
+        marked = {e.refers_to for e in every if e.kind == "key_event_marked"}
+        every = [e for e in every if (e.key_event and e.kind != "key_event_marked") or e.seq in marked]
+    return [_for_reading(e) for e in every]

@@ -40,7 +40,7 @@ async def create_channel(client: AsyncWebClient, deps: Deps, *, team_id: str, ti
 
 async def post(client: AsyncWebClient, deps: Deps, incident: Incident, *, text: str, blocks: Blocks | None = None,
                thread_ts: str | None = None) -> str:
-    """Post in the incident channel and record the post (Slack does not send the bot its own messages)."""
+    """Post in the incident channel and record the post now (its echo as an event is skipped by the middleware)."""
     resp = await client.chat_postMessage(channel=incident.channel_id, text=text, blocks=blocks, thread_ts=thread_ts,
                                          unfurl_links=False, unfurl_media=False)
     ts = str(resp["ts"])

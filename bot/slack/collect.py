@@ -73,7 +73,7 @@ async def collect(client: AsyncWebClient, deps: Deps, incident: Incident, item: 
 
 async def post_chart(client: AsyncWebClient, deps: Deps, incident: Incident, row: Evidence,
                      collected: Collected) -> str | None:
-    """Share the chart in the incident channel and chain the post (Slack does not echo the bot's uploads);
+    """Share the chart in the incident channel and chain the post (its echo as an event is skipped);
     returns Slack's error when the upload was refused."""
     chart = collected.chart
     assert chart is not None and incident.id is not None

@@ -18,7 +18,7 @@ from bot.blocks.nudges import digest, failure_text, status_prompt_text, triage_p
 from bot.deps import Deps
 from bot.followup import cadence, nudges
 from bot.record import timeline
-from storage.models import Incident, Reminder
+from storage.models import Incident, Reminder, Workspace
 
 log = logging.getLogger("retro.reminders")
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
@@ -27,7 +27,7 @@ _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
 PERMANENT = frozenset({"account_inactive", "user_not_found", "user_disabled", "cannot_dm_bot", "channel_not_found",
                        "is_archived", "invalid_auth", "not_authed", "token_revoked",
                        "missing_scope", "restricted_action", "not_allowed_token_type", "invalid_blocks",
-                       "msg_too_long", "no_text"})
+                       "msg_too_long", "msg_blocks_too_long", "no_text"})
 
 
 def retry_after(exc: SlackApiError) -> float | None:
@@ -50,7 +50,11 @@ async def client_for(client: AsyncWebClient, deps: Deps, team_id: str) -> AsyncW
     store = deps.installation_store
     if client.token or store is None:
         return client
-    bot = await store.async_find_bot(enterprise_id=None, team_id=team_id)
+    # slack_sdk's SQL store matches `enterprise_id IS NULL` when given None: a Grid workspace's bot is only found
+    # under the enterprise id its install stored.
+    async with deps.session() as session:
+        row = await session.get(Workspace, team_id)
+    bot = await store.async_find_bot(enterprise_id=row.enterprise_id if row else None, team_id=team_id)
     token = getattr(bot, "bot_token", None)
     if not token:
         raise SlackApiError("no bot token for this workspace",  # type: ignore[no-untyped-call]
@@ -76,34 +80,89 @@ async def _channel_post(client: AsyncWebClient, deps: Deps, incident: Incident, 
         log.exception("prompt posted in incident %s but not recorded", incident.id)
 
 
+class UnknownChannel(SlackApiError):
+    """A configured channel name that no public channel of the workspace has (conversations.list)."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"no public channel is named {ref}",  # type: ignore[no-untyped-call]
+                         {"ok": False, "error": "channel_not_found"})
+        self.ref = ref
+
+
 async def channel_id(client: AsyncWebClient, ref: str) -> str:
-    """A channel's id from an id or a public channel's name (conversations.join only takes ids)."""
-    name = ref.lstrip("#")
+    """A channel's id from an id or a public channel's name (conversations.list, paged); UnknownChannel if none."""
+    name = ref.strip().removeprefix("#")
     if _CHANNEL_ID.fullmatch(name):
         return name
+    name = name.lower()  # Slack's channel names are lowercase
     cursor = None
     while True:
-        page = await client.conversations_list(types="public_channel", exclude_archived=True, limit=1000,
+        page = await client.conversations_list(types="public_channel", exclude_archived=True, limit=200,
                                                cursor=cursor)
         for ch in page.get("channels") or []:
             if ch.get("name") == name:
                 return str(ch["id"])
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
         if not cursor:
-            raise SlackApiError("digest channel not found",  # type: ignore[no-untyped-call]
-                                {"ok": False, "error": "channel_not_found"})
+            raise UnknownChannel(ref)
 
 
-async def _post_digest(client: AsyncWebClient, channel: str, text: str, blocks: Any, row_id: int | None) -> None:
-    meta = _metadata(row_id, "digest")
+class ChannelNames:
+    """Configured channel names resolved to ids, once per workspace and name (a process-wide service on Deps)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, str], str] = {}
+
+    @staticmethod
+    def of(deps: Deps) -> ChannelNames:
+        """The resolver these deps share, provided on first use."""
+        try:
+            return deps.get(ChannelNames)
+        except LookupError:
+            return deps.provide(ChannelNames())
+
+    async def resolve(self, client: AsyncWebClient, team_id: str, ref: str) -> str:
+        """The id to post to: Slack refuses names in chat.postMessage (`channel_not_found`), so a name is looked up."""
+        key = (team_id, ref.strip().removeprefix("#").lower())
+        if key not in self.ids:
+            self.ids[key] = await channel_id(client, ref)
+        return self.ids[key]
+
+    def forget(self, team_id: str, ref: str) -> None:
+        """Drop a resolution that stopped working (the channel was renamed, archived or deleted)."""
+        self.ids.pop((team_id, ref.strip().removeprefix("#").lower()), None)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+async def _digest_to(client: AsyncWebClient, deps: Deps, team_id: str, ref: str, parts: list[tuple[str, Any]],
+                     row_id: int | None) -> None:
+    names = ChannelNames.of(deps)
     try:
-        await client.chat_postMessage(channel=channel, text=text, blocks=blocks, metadata=meta)
+        await _post_digest(client, await names.resolve(client, team_id, ref), parts, row_id)
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("channel_not_found", "is_archived"):
+            names.forget(team_id, ref)
+        raise
+
+
+async def _post_digest(client: AsyncWebClient, channel: str, parts: list[tuple[str, Any]],
+                       row_id: int | None) -> None:
+    # The first part goes in the channel, the rest as replies in its thread: each within Slack's caps.
+    meta = _metadata(row_id, "digest")
+    (text, blocks), rest = parts[0], parts[1:]
+    try:
+        first = await client.chat_postMessage(channel=channel, text=text, blocks=blocks, metadata=meta)
     except SlackApiError as exc:
         if exc.response.get("error") != "not_in_channel":
             raise
-        target = await channel_id(client, channel)
-        await client.conversations_join(channel=target)
-        await client.chat_postMessage(channel=target, text=text, blocks=blocks, metadata=meta)
+        channel = await channel_id(client, channel)
+        await client.conversations_join(channel=channel)
+        first = await client.chat_postMessage(channel=channel, text=text, blocks=blocks, metadata=meta)
+    target, thread = str(first["channel"]), str(first["ts"])
+    for text, blocks in rest:
+        await client.chat_postMessage(channel=target, thread_ts=thread, text=text, blocks=blocks, metadata=meta)
 
 
 async def send(client: AsyncWebClient, deps: Deps, notice: nudges.Notice, now: datetime) -> None:
@@ -132,8 +191,8 @@ async def send(client: AsyncWebClient, deps: Deps, notice: nudges.Notice, now: d
             str(data.get("reminder_kind", "")), data.get("number"), int(data.get("attempts") or 0),
             str(data.get("error", "")), incident))
     elif row.kind == "digest":
-        text, blocks = digest(notice.items, cadence.local_today(now, catalog.tz))
-        await _post_digest(client, notice.to, text, blocks, row.id)
+        parts = digest(notice.items, cadence.local_today(now, catalog.tz))
+        await _digest_to(client, deps, row.team_id, notice.to, parts, row.id)
     elif row.kind == "status_update" and incident is not None:
         sev = catalog.severity(incident.severity)
         every = sev.update_every_minutes if sev and sev.update_every_minutes else 0
@@ -161,11 +220,13 @@ async def deliver(client: AsyncWebClient, deps: Deps, row: Reminder, *, worker: 
         await asyncio.wait_for(send(client, deps, notice, now), timeout)
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "slack_error")
-        wait = retry_after(exc)
+        wait, permanent = retry_after(exc), error in PERMANENT
+        if isinstance(exc, UnknownChannel):
+            error = f"{error}: no public channel is named {exc.ref}"
         log.warning("reminder %s (%s) not delivered: %s", row.id, row.kind, error)
         async with deps.session() as session:
             return await nudges.after_failure(session, row, catalog=catalog, worker=worker, now=now, error=error,
-                                              permanent=error in PERMANENT, retry_after=wait)
+                                              permanent=permanent, retry_after=wait)
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         log.warning("reminder %s (%s) not delivered: %s", row.id, row.kind, type(exc).__name__)
         async with deps.session() as session:

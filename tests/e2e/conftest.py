@@ -7,10 +7,25 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.app.local import LocalStack, local_stack
+from tests.conftest import FakeClock
+from tests.reminder_world import T0
 
 
 @pytest.fixture
 async def stack(database_url: str) -> AsyncIterator[LocalStack]:
     """Emulator + bot on the scenario's database, with real time."""
     async with local_stack(database_url=database_url) as s:
+        yield s
+
+
+@pytest.fixture
+def t0() -> FakeClock:
+    """A clock the test moves, from Monday 2 March 2026, 08:00 UTC (reminders go out at 09:00 UTC)."""
+    return FakeClock(T0)
+
+
+@pytest.fixture
+async def clocked(database_url: str, t0: FakeClock) -> AsyncIterator[LocalStack]:
+    """The local stack on the test's clock, the periodic scheduler off: the test sweeps by hand."""
+    async with local_stack(database_url=database_url, clock=t0) as s:
         yield s

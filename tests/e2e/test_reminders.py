@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlmodel import col, select
 
-from bot.app.local import SANDBOX_TOKEN, LocalStack, local_stack
+from bot.app.local import SANDBOX_TOKEN, LocalStack
 from bot.app.scheduler import ReminderScheduler
 from bot.ids import ActionId
 from bot.slack.sweep import SweepReport, sweep
@@ -19,19 +17,6 @@ from tests.e2e.helpers import declare, run, texts
 from tests.reminder_world import T0, catalog_with
 
 NO_TRIAGE = catalog_with(triage={"prompt_every_minutes": None})
-
-
-@pytest.fixture
-def t0() -> FakeClock:
-    """Monday 2 March 2026, 08:00 UTC (reminders go out at 09:00 UTC)."""
-    return FakeClock(T0)
-
-
-@pytest.fixture
-async def clocked(database_url: str, t0: FakeClock) -> AsyncIterator[LocalStack]:
-    """The local stack on the test's clock, the periodic scheduler off: the test sweeps by hand."""
-    async with local_stack(database_url=database_url, clock=t0) as s:
-        yield s
 
 
 async def _sweep(stack: LocalStack, clock: FakeClock, *, at: timedelta | None = None,

@@ -11,6 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox import SlackDriver, SlackEmulator
+from tests.sandbox.conftest import SlackClock
 from tests.sandbox.fakeapp import FakeApp, Received
 
 
@@ -37,9 +38,11 @@ async def test_delivery_is_signed_and_enveloped(emulator: SlackEmulator, app: Fa
 
 
 async def test_retries_on_500_with_retry_headers(emulator: SlackEmulator, app: FakeApp,
-                                                 driver: SlackDriver) -> None:
+                                                 driver: SlackDriver, slack_clock: SlackClock) -> None:
     app.statuses = [500, 503]
     await driver.post("bob", "#general", "hello")
+    await emulator.drain()
+    slack_clock.advance(60)  # Slack's second retry comes a minute later
     await emulator.drain()
     assert [r.headers.get("X-Slack-Retry-Num") for r in app.requests] == [None, "1", "2"]
     assert [r.headers.get("X-Slack-Retry-Reason") for r in app.requests] == [None, "http_error", "http_error"]
@@ -49,10 +52,12 @@ async def test_retries_on_500_with_retry_headers(emulator: SlackEmulator, app: F
 
 
 async def test_gives_up_after_three_retries_and_honours_no_retry(emulator: SlackEmulator, app: FakeApp,
-                                                                 driver: SlackDriver) -> None:
+                                                                 driver: SlackDriver, slack_clock: SlackClock) -> None:
     app.statuses = [500] * 4
     await driver.post("bob", "#general", "one")
-    await emulator.drain()
+    for wait in (0, 60, 300):  # Slack's schedule: at once, after a minute, after five
+        slack_clock.advance(wait)
+        await emulator.drain()
     assert emulator.deliveries[0].statuses == [500, 500, 500, 500]
     assert not emulator.deliveries[0].delivered
 
