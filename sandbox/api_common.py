@@ -83,8 +83,7 @@ class ApiContext:
 
     ws: Workspace
     trigger_ttl: float
-    # The scopes the token was granted; None for installs made without OAuth, which hold every scope.
-    scopes: frozenset[str] | None = None
+    scopes: frozenset[str] = frozenset()  # the scopes the caller's token was granted
 
     @property
     def bot(self) -> User:
@@ -95,11 +94,15 @@ class ApiContext:
         """Refuse with `missing_scope` (naming what is needed and what the token has) unless it holds them all."""
         # https://docs.slack.dev/reference/methods (each method's "Required scopes"); the error carries
         # `needed` and `provided` as comma-separated scope lists.
-        if self.scopes is None:
-            return
         missing = [s for s in dict.fromkeys(needed) if s not in self.scopes]
         if missing:
             raise SlackError("missing_scope", needed=",".join(missing), provided=",".join(sorted(self.scopes)))
+
+    def require_any_scope(self, accepted: Iterable[str]) -> None:
+        """Refuse with `missing_scope` naming every accepted scope unless the token holds at least one of them."""
+        options = list(dict.fromkeys(accepted))
+        if options and not any(s in self.scopes for s in options):
+            raise SlackError("missing_scope", needed=",".join(options), provided=",".join(sorted(self.scopes)))
 
     def visible_channel(self, ref: str | None) -> Channel:
         """A channel the bot can see: private ones only when it is a member."""

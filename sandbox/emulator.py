@@ -14,6 +14,7 @@ from .events import Activity, EventBus
 from .hosted import HostedRoutes
 from .interactions import LateAck
 from .oauth import AUTHORIZE_PATH, OAuthServer
+from .scopes import manifest_bot_scopes
 from .state import JSON, ApiCall, Channel, Clock, Delivery
 from .tenancy import Tenancy
 from .webapi import WebApi
@@ -27,7 +28,7 @@ class SlackEmulator:
                  bot_token: str = "xoxb-sandbox-token", trigger_ttl: float = 3.0, retry_delay: float = 0.05,
                  delivery_timeout: float = 3.0, verification_token: str = "sandbox-verification-token",
                  drain_settle: float = 0.05, event_subscriptions: Iterable[str] | None = None,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, bot_scopes: Iterable[str] | None = None) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.trigger_ttl = trigger_ttl
@@ -40,7 +41,9 @@ class SlackEmulator:
         self.bus.url = events_url
         self.bus.subscriptions = set(event_subscriptions) if event_subscriptions is not None else None
         self.clock = clock  # every expiry reads it: trigger ids, response_urls, OAuth codes
-        self.tenancy = Tenancy(app_id="A0SANDBOX", on_add=self._wire, clock=clock)
+        # A token installed without OAuth holds what the app's manifest asks for, no more.
+        seeded = manifest_bot_scopes() if bot_scopes is None else bot_scopes
+        self.tenancy = Tenancy(app_id="A0SANDBOX", on_add=self._wire, clock=clock, seed_scopes=seeded)
         self.workspace = self.tenancy.add(team_id, name="Sandbox", domain="sandbox", token=bot_token)
         self.oauth = OAuthServer(self.tenancy, clock=clock)
         self.api = WebApi(activity=self.activity, tenancy=self.tenancy, oauth=self.oauth, trigger_ttl=trigger_ttl,

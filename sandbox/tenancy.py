@@ -26,8 +26,10 @@ class BotToken:
 class Tenancy:
     """Every workspace of one emulator, keyed by team id, and every bot token, keyed by token."""
 
-    def __init__(self, *, app_id: str, on_add: Callable[[Workspace], None], clock: Clock = time.monotonic) -> None:
+    def __init__(self, *, app_id: str, on_add: Callable[[Workspace], None], clock: Clock = time.monotonic,
+                 seed_scopes: Iterable[str] = ()) -> None:
         self.app_id = app_id
+        self.seed_scopes = list(seed_scopes)  # what a token installed without OAuth holds
         self.clock = clock
         self.workspaces: dict[str, Workspace] = {}
         self.tokens: dict[str, BotToken] = {}
@@ -35,9 +37,9 @@ class Tenancy:
 
     def add(self, team_id: str, *, name: str, domain: str, humans: Iterable[str] = SEED_HUMANS,
             installed: bool = True, token: str | None = None, enterprise: tuple[str, str] | None = None,
-            scopes: Iterable[str] = ()) -> Workspace:
+            scopes: Iterable[str] | None = None) -> Workspace:
         """Create a workspace (in an Enterprise Grid org when `enterprise` is its (id, name)); when installed, the
-        app's bot is in it with a bot token holding `scopes`."""
+        app's bot is in it with a bot token holding `scopes` (by default the seeded ones)."""
         if team_id in self.workspaces:
             raise ValueError(f"workspace {team_id} already exists")
         if any(ws.domain == domain for ws in self.workspaces.values()):
@@ -48,7 +50,7 @@ class Tenancy:
             ws.enterprise_id, ws.enterprise_name = enterprise
         self.workspaces[team_id] = ws
         if installed:
-            self.grant(ws, token=token, scopes=scopes)
+            self.grant(ws, token=token, scopes=self.seed_scopes if scopes is None else scopes)
         self._on_add(ws)
         return ws
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from . import api_chat, api_conversations, api_files, api_users, api_views
+from . import api_chat, api_conversations, api_files, api_users, api_views, scopes
 from .api_common import ApiContext, Handler, Params
 from .events import Activity
 from .oauth import OAuthServer
@@ -107,8 +107,7 @@ class WebApi:
         except SlackError as err:
             return reply(call, {"ok": False, "error": err.error})
         call.team_id = ws.team_id
-        granted = self.tenancy.tokens[token].scopes
-        ctx = ApiContext(ws=ws, trigger_ttl=self.trigger_ttl, scopes=frozenset(granted) if granted else None)
+        ctx = ApiContext(ws=ws, trigger_ttl=self.trigger_ttl, scopes=frozenset(self.tenancy.tokens[token].scopes))
 
         def run() -> JSON:
             handler = HANDLERS.get(method)
@@ -117,7 +116,9 @@ class WebApi:
                 family = method.split(".")[0]
                 retired = method == "files.upload" or family in ("channels", "groups", "im", "mpim")
                 raise SlackError("method_deprecated" if retired else "unknown_method")
-            return handler(ctx, Params(call.params))
+            params = Params(call.params)
+            scopes.check(ctx, method, params)
+            return handler(ctx, params)
 
         return self._dispatch(call, run)
 

@@ -11,12 +11,14 @@ from typing import Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import update
+from sqlmodel import col
 
 from bot.blocks import echo
 from bot.blocks.home import assigned_dm, escalation_dm, reminder_dm
 from bot.blocks.nudges import digest, failure_text, status_prompt_text, triage_prompt
 from bot.deps import Deps
-from bot.followup import cadence, nudges
+from bot.followup import cadence, nudges, reminders
 from bot.record import timeline
 from storage.models import Incident, Reminder, Workspace
 
@@ -136,21 +138,41 @@ class ChannelNames:
         """Nothing to release."""
 
 
-async def _digest_to(client: AsyncWebClient, deps: Deps, team_id: str, ref: str, parts: list[tuple[str, Any]],
-                     row_id: int | None) -> None:
+async def _digest_to(client: AsyncWebClient, deps: Deps, row: Reminder, ref: str,
+                     parts: list[tuple[str, Any]]) -> None:
+    thread = row.data.get("thread")
+    if isinstance(thread, dict):  # an earlier attempt posted the first part: finish that thread, nothing else
+        await _post_replies(client, deps, row, str(thread["channel"]), str(thread["ts"]),
+                            [(str(t), b) for t, b in thread["rest"]])
+        return
     names = ChannelNames.of(deps)
     try:
-        await _post_digest(client, await names.resolve(client, team_id, ref), parts, row_id)
+        await _post_digest(client, deps, row, await names.resolve(client, row.team_id, ref), parts)
     except SlackApiError as exc:
         if exc.response.get("error") in ("channel_not_found", "is_archived"):
-            names.forget(team_id, ref)
+            names.forget(row.team_id, ref)
         raise
 
 
-async def _post_digest(client: AsyncWebClient, channel: str, parts: list[tuple[str, Any]],
-                       row_id: int | None) -> None:
+async def _note_thread(deps: Deps, row: Reminder, channel: str, ts: str, rest: list[tuple[str, Any]]) -> None:
+    # The parts still owed, as they were worded when the first part went out (the open items may change before a
+    # retry, and the thread must finish what its first part announced); written only while the claim is ours.
+    data = {**row.data, "thread": {"channel": channel, "ts": ts, "rest": [[text, blocks] for text, blocks in rest]}}
+    try:
+        async with deps.session() as session:
+            mine = (col(Reminder.id) == row.id, col(Reminder.status) == reminders.CLAIMED,
+                    col(Reminder.claimed_by) == row.claimed_by)
+            await session.exec(update(Reminder).where(*mine).values(data=data))
+            await session.commit()
+    except Exception:
+        log.exception("digest %s: progress of its thread not recorded", row.id)
+    row.data = data
+
+
+async def _post_digest(client: AsyncWebClient, deps: Deps, row: Reminder, channel: str,
+                       parts: list[tuple[str, Any]]) -> None:
     # The first part goes in the channel, the rest as replies in its thread: each within Slack's caps.
-    meta = _metadata(row_id, "digest")
+    meta = _metadata(row.id, "digest")
     (text, blocks), rest = parts[0], parts[1:]
     try:
         first = await client.chat_postMessage(channel=channel, text=text, blocks=blocks, metadata=meta)
@@ -161,8 +183,17 @@ async def _post_digest(client: AsyncWebClient, channel: str, parts: list[tuple[s
         await client.conversations_join(channel=channel)
         first = await client.chat_postMessage(channel=channel, text=text, blocks=blocks, metadata=meta)
     target, thread = str(first["channel"]), str(first["ts"])
-    for text, blocks in rest:
-        await client.chat_postMessage(channel=target, thread_ts=thread, text=text, blocks=blocks, metadata=meta)
+    if rest:
+        await _note_thread(deps, row, target, thread, rest)
+        await _post_replies(client, deps, row, target, thread, rest)
+
+
+async def _post_replies(client: AsyncWebClient, deps: Deps, row: Reminder, channel: str, thread: str,
+                        rest: list[tuple[str, Any]]) -> None:
+    meta = _metadata(row.id, "digest")
+    for n, (text, blocks) in enumerate(rest, start=1):
+        await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks, metadata=meta)
+        await _note_thread(deps, row, channel, thread, rest[n:])
 
 
 async def send(client: AsyncWebClient, deps: Deps, notice: nudges.Notice, now: datetime) -> None:
@@ -192,7 +223,7 @@ async def send(client: AsyncWebClient, deps: Deps, notice: nudges.Notice, now: d
             str(data.get("error", "")), incident))
     elif row.kind == "digest":
         parts = digest(notice.items, cadence.local_today(now, catalog.tz))
-        await _digest_to(client, deps, row.team_id, notice.to, parts, row.id)
+        await _digest_to(client, deps, row, notice.to, parts)
     elif row.kind == "status_update" and incident is not None:
         sev = catalog.severity(incident.severity)
         every = sev.update_every_minutes if sev and sev.update_every_minutes else 0

@@ -146,7 +146,10 @@ async def test_update_and_delete_only_own_messages(client: AsyncWebClient, drive
     assert [m["ts"] for m in history["messages"] if m.get("user") == "U0BOT"] == []
 
 
-async def test_pins_and_reactions_errors(client: AsyncWebClient) -> None:
+async def test_pins_and_reactions_errors(emulator: SlackEmulator) -> None:
+    # reactions:write is not among Retro's manifest scopes: this token is granted it on top of them.
+    grant = emulator.tenancy.grant(emulator.state, scopes=[*emulator.tenancy.seed_scopes, "reactions:write"])
+    client = AsyncWebClient(token=grant.token, base_url=emulator.api_url)
     ts = (await client.chat_postMessage(channel="C0GENERAL", text="pin me"))["ts"]
     await client.pins_add(channel="C0GENERAL", timestamp=ts)
     assert await api_error(client.pins_add(channel="C0GENERAL", timestamp=ts)) == "already_pinned"
@@ -228,7 +231,9 @@ async def test_ephemeral_requires_membership(client: AsyncWebClient, emulator: S
     assert driver.ephemerals("bob") == []
 
 
-async def test_bookmarks(client: AsyncWebClient) -> None:
+async def test_bookmarks(emulator: SlackEmulator) -> None:
+    grant = emulator.tenancy.grant(emulator.state, scopes=["bookmarks:read", "bookmarks:write"])
+    client = AsyncWebClient(token=grant.token, base_url=emulator.api_url)
     added = await client.bookmarks_add(channel_id="C0GENERAL", title="Runbook", type="link",
                                        link="https://runbooks.example.com/drift")
     assert added["bookmark"]["title"] == "Runbook"
