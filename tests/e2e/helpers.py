@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import select
 
 from bot.app.local import LocalStack
+from bot.followup import action_items
 from bot.record import chain
 from sandbox import CommandResult
 from storage.models import Incident, TimelineEntry
@@ -47,3 +48,14 @@ async def declare(stack: LocalStack, title: str, *, user: str = "alice", options
 def texts(messages: list[dict[str, Any]]) -> str:
     """All message texts of a channel, joined."""
     return "\n".join(str(m.get("text") or "") for m in messages)
+
+
+async def many_open_items(stack: LocalStack, incident: Incident, count: int, *, owner: str, actor: str) -> None:
+    """`count` open action items Task001… with long titles, half due in 3 days and half in 9 (written directly)."""
+    async with stack.deps.session() as session:
+        for n in range(1, count + 1):
+            item = action_items.validate(stack.deps.catalog, title=f"Task{n:03d} " + "backfill the labels " * 8,
+                                         owner=owner, due="+3d" if n % 2 else "+9d", kind=None, hypothesis=None,
+                                         now=stack.deps.now())
+            await action_items.create(session, catalog=stack.deps.catalog, incident=incident, item=item,
+                                      actor=actor, now=stack.deps.now())

@@ -11,11 +11,10 @@ from sqlmodel import select
 
 from bot.app.local import SANDBOX_TOKEN, LocalStack
 from bot.app.scheduler import ReminderScheduler
-from bot.followup import action_items
 from bot.slack.sweep import sweep
 from storage.models import Reminder
 from tests.conftest import FakeClock
-from tests.e2e.helpers import declare
+from tests.e2e.helpers import declare, many_open_items
 from tests.reminder_world import ALICE, BOB, T0, catalog_with
 
 
@@ -24,13 +23,7 @@ async def test_a_digest_whose_reply_failed_resumes_in_its_thread(clocked: LocalS
     stack.deps.catalog = catalog_with(digest={"channel": "ml-followups"})
     emu.create_channel("ml-followups", creator="alice", members=["retro"])
     incident, _ = await declare(stack, "Fraud precision drop", options="sev=3 type=data-quality")
-    async with stack.deps.session() as session:
-        for n in range(1, 201):
-            item = action_items.validate(stack.deps.catalog, title=f"Task{n:03d} " + "backfill the labels " * 8,
-                                         owner=BOB, due="+3d" if n % 2 else "+9d", kind=None, hypothesis=None,
-                                         now=stack.deps.now())
-            await action_items.create(session, catalog=stack.deps.catalog, incident=incident, item=item,
-                                      actor=ALICE, now=stack.deps.now())
+    await many_open_items(stack, incident, 200, owner=BOB, actor=ALICE)
     t0.current = T0 + timedelta(days=7)
     bare = AsyncWebClient(token=SANDBOX_TOKEN, base_url=emu.api_url)  # hands every 429 back to the reminder
     emu.ratelimit(every_nth=2, retry_after=1, methods={"chat.postMessage"})  # the first reply is refused once

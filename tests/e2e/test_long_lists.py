@@ -11,7 +11,7 @@ from bot.app.scheduler import ReminderScheduler
 from bot.followup import action_items
 from bot.ids import ActionId
 from bot.incident import evidence, hypotheses
-from tests.e2e.helpers import declare, entries, run
+from tests.e2e.helpers import declare, entries, many_open_items, run
 from tests.reminder_world import ALICE, BOB, T0, catalog_with
 
 
@@ -24,13 +24,7 @@ async def test_a_digest_of_200_open_items_arrives_complete(clocked: LocalStack) 
     stack.deps.catalog = catalog_with(digest={"channel": "ml-followups"})
     stack.emulator.create_channel("ml-followups", creator="alice")
     incident, _ = await declare(stack, "Fraud precision drop", options="sev=3 type=data-quality")
-    async with stack.deps.session() as session:
-        for n in range(1, 201):
-            item = action_items.validate(stack.deps.catalog, title=f"Task{n:03d} " + "backfill the labels " * 8,
-                                         owner=BOB, due="+3d" if n % 2 else "+9d", kind=None, hypothesis=None,
-                                         now=stack.deps.now())
-            await action_items.create(session, catalog=stack.deps.catalog, incident=incident, item=item,
-                                      actor=ALICE, now=stack.deps.now())
+    await many_open_items(stack, incident, 200, owner=BOB, actor=ALICE)
     stack.deps.now = lambda: T0 + timedelta(days=7)  # type: ignore[method-assign]
     report = await ReminderScheduler(stack.deps, stack.bolt.client).digest()
     await stack.settle()
