@@ -16,7 +16,7 @@ from sqlmodel import col
 
 from bot.blocks import echo
 from bot.blocks.home import assigned_dm, escalation_dm, reminder_dm
-from bot.blocks.nudges import digest, failure_text, status_prompt_text, triage_prompt
+from bot.blocks.notices import digest, failure_text, status_prompt_text, triage_prompt
 from bot.deps import Deps
 from bot.followup import cadence, nudges, reminders
 from bot.record import timeline

@@ -13,8 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("bot", "handlers", "storage")
 # The Slack-free domain: one subpackage per concept.
 DOMAIN = ("record", "incident", "followup", "postmortem", "insights", "collectors")
-# bot/blocks/<area>.py builds the messages of the domain area of the same name: one concept at two layers.
-SHARED_NAMES = {"nudges.py"}
 SLACK_LIBS = ("slack_sdk", "slack_bolt")
 
 
@@ -128,7 +126,7 @@ def test_modules_stay_small() -> None:
 
 def test_no_two_modules_share_a_name() -> None:
     names = Counter(p.name for p in modules(*PRODUCT) if p.name != "__init__.py")
-    assert {n for n, k in names.items() if k > 1} <= SHARED_NAMES
+    assert {n for n, k in names.items() if k > 1} == set()
 
 
 def test_no_import_circles() -> None:
