@@ -11,7 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.slack import app_home
 from bot.slack.hashing import hash_message_files
-from bot.slack.oauth import forget_workspace
+from bot.slack.oauth import forget_organization, forget_workspace
 from handlers.guard import guarded
 from handlers.payloads import flat_origin, home_opened_by, needs_listener, revokes_bot_tokens, shared_files
 
@@ -52,6 +52,11 @@ def register(app: AsyncApp, deps: Deps) -> None:
             await app_home.publish(client, deps, team_id=str(context.team_id or ""), user=user)
 
     async def forget(body: dict[str, Any], context: AsyncBoltContext, why: str) -> None:
+        if context.is_enterprise_install and context.enterprise_id:  # the org-wide install itself is gone
+            teams = await forget_organization(deps, enterprise_id=context.enterprise_id,
+                                              store=deps.installation_store)
+            log.info("organization forgotten", extra={"enterprise": context.enterprise_id, "teams": teams, "why": why})
+            return
         team_id = flat_origin(body).team_id or str(context.team_id or "")
         await forget_workspace(deps, team_id=team_id, enterprise_id=flat_origin(body).enterprise_id,
                                store=deps.installation_store)

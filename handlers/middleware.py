@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.deps import Deps
 from bot.record.ingest import IngestQueue
+from bot.slack.installs import remember_org_workspace
 from handlers.payloads import happening_of, needs_listener, skips_own_event
 
 log = logging.getLogger("retro.ingest")
@@ -70,6 +71,23 @@ class IngestMiddleware(AsyncMiddleware):
         return await next()
 
 
+class OrgWorkspaces(AsyncMiddleware):
+    """Keeps a row for each workspace an org-wide install serves, from its first request on: background sends find
+    the organization's bot for it through that row (the install itself names no workspace)."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def async_process(self, *, req: AsyncBoltRequest, resp: BoltResponse,
+                            next: Callable[[], Awaitable[BoltResponse]]) -> BoltResponse | None:
+        """Remember the workspace (once per process), then continue."""
+        context = req.context
+        if context.is_enterprise_install and context.enterprise_id and context.team_id:
+            await remember_org_workspace(self.deps, enterprise_id=context.enterprise_id, team_id=context.team_id)
+        return await next()
+
+
 def register(app: AsyncApp, deps: Deps) -> None:
-    """Install the ingest middleware."""
+    """Install the middleware: org-served workspaces first, then ingest."""
+    app.use(OrgWorkspaces(deps))
     app.use(IngestMiddleware(deps))

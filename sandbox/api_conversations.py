@@ -13,9 +13,16 @@ from .state import JSON, Channel, SlackError
 def auth_test(ctx: ApiContext, p: Params) -> JSON:
     """auth.test"""
     ws = ctx.ws
-    return {"url": f"https://{ws.domain}.slack.com/", "team": ws.team_name, "user": ctx.bot.name,
-            "team_id": ws.team_id, "user_id": ws.bot_user_id, "bot_id": ws.bot_id,
-            "is_enterprise_install": False}
+    # An org-wide token answers for its organization: team_id is the enterprise id and the URL the org's
+    # (github.com/lobu-ai/lobu pull 3047: auth.test's team_id is an E… id on org-wide installs). A Grid
+    # workspace's token names its enterprise too.
+    host = f"{ws.domain}.enterprise" if ws.org_level else ws.domain
+    answer: JSON = {"url": f"https://{host}.slack.com/", "team": ws.team_name, "user": ctx.bot.name,
+                    "team_id": ws.team_id, "user_id": ws.bot_user_id, "bot_id": ws.bot_id,
+                    "is_enterprise_install": ws.org_level}
+    if ws.enterprise_id is not None:
+        answer["enterprise_id"] = ws.enterprise_id
+    return answer
 
 
 # conversations.create documents names as "lowercase letters, numbers, hyphens, and underscores" of at most 80

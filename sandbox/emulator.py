@@ -14,7 +14,7 @@ from .events import Activity, EventBus
 from .hosted import HostedRoutes
 from .interactions import LateAck
 from .oauth import AUTHORIZE_PATH, OAuthServer
-from .scopes import manifest_bot_scopes
+from .scopes import manifest_bot_scopes, manifest_setting
 from .state import JSON, ApiCall, Channel, Clock, Delivery
 from .tenancy import Tenancy
 from .webapi import WebApi
@@ -45,7 +45,9 @@ class SlackEmulator:
         seeded = manifest_bot_scopes() if bot_scopes is None else bot_scopes
         self.tenancy = Tenancy(app_id="A0SANDBOX", on_add=self._wire, clock=clock, seed_scopes=seeded)
         self.workspace = self.tenancy.add(team_id, name="Sandbox", domain="sandbox", token=bot_token)
-        self.oauth = OAuthServer(self.tenancy, clock=clock)
+        # The app's org_deploy_enabled and token_rotation_enabled as manifest.yml sets them (app_settings changes).
+        self.oauth = OAuthServer(self.tenancy, clock=clock, org_deploy_enabled=manifest_setting("org_deploy_enabled"),
+                                 token_rotation_enabled=manifest_setting("token_rotation_enabled"))
         self.api = WebApi(activity=self.activity, tenancy=self.tenancy, oauth=self.oauth, trigger_ttl=trigger_ttl,
                           clock=clock)
         self.calls: list[ApiCall] = self.api.calls
@@ -123,10 +125,6 @@ class SlackEmulator:
                 self.api.latency.pop(method, None)
             else:
                 self.api.latency[method] = (least, least if most is None else most)
-
-    def enforce_rate_tiers(self, enabled: bool = True) -> None:
-        """Answer calls over Slack's per-method tiers and chat.postMessage's per-channel pace with 429."""
-        self.api.tiers.enabled = enabled
 
     def workspace_for(self, team_id: str | None = None) -> Workspace:
         """A workspace by team id (the default workspace for None)."""
@@ -247,17 +245,36 @@ class SlackEmulator:
         """The OAuth v2 authorize page, for `AsyncOAuthSettings(authorization_url=...)`."""
         return self._base + AUTHORIZE_PATH
 
+    def app_settings(self, *, org_deploy_enabled: bool, token_rotation_enabled: bool) -> None:
+        """Set the app's manifest settings: org-wide installs allowed, expiring tokens issued by OAuth."""
+        self.oauth.org_deploy_enabled, self.oauth.token_rotation_enabled = org_deploy_enabled, token_rotation_enabled
+
+    def _installing_into(self, team_id: str | None, url: str) -> str:
+        chosen = team_id or install.team_in(url)
+        return chosen if chosen in self.tenancy.enterprises() else self.workspace_for(chosen).team_id
+
     async def oauth_authorize(self, authorize_url: str, *, user: str = "alice", team_id: str | None = None,
                               allow: bool = True) -> str:
-        """Open an authorize URL as `user` and press Allow (or Cancel); returns the redirect back to the app."""
-        team = self.workspace_for(team_id or install.team_in(authorize_url)).team_id
+        """Open an authorize URL as `user` and press Allow (or Cancel); returns the redirect back to the app.
+        `team_id` may be an enterprise id: an org admin installing for the whole organization."""
+        team = self._installing_into(team_id, authorize_url)
         return await install.authorize(self._base, authorize_url, team_id=team, user=user, allow=allow)
 
     async def install_app(self, install_url: str, *, team_id: str | None = None, user: str = "alice",
                           allow: bool = True) -> tuple[int, str]:
         """Follow the app's install URL, Allow, and load its redirect in one browser session: (status, body)."""
-        team = self.workspace_for(team_id or install.team_in(install_url)).team_id
+        team = self._installing_into(team_id, install_url)
         return await install.install(self._base, install_url, team_id=team, user=user, allow=allow)
+
+    def add_org_to(self, enterprise_id: str, *team_ids: str) -> None:
+        """An org admin adds the org-wide installed app to these workspaces of the organization."""
+        self.tenancy.add_org_to(enterprise_id, team_ids)
+
+    async def uninstall_org(self, enterprise_id: str) -> list[Delivery]:
+        """Remove an org-wide install: revoke its tokens and send app_uninstalled and tokens_revoked for the org."""
+        sent = self.tenancy.uninstall_org(enterprise_id, self.bus.publish)
+        await self.drain()
+        return sent
 
     async def uninstall(self, team_id: str | None = None) -> list[Delivery]:
         """Uninstall the app from a workspace: revoke its bot tokens, send app_uninstalled and tokens_revoked."""

@@ -79,7 +79,7 @@ async def slash_command(emu: SlackEmulator, ws: Workspace, user: User, ch: Chann
     form = {"token": emu.bus.verification_token, "team_id": ws.team_id, "team_domain": ws.domain,
             "channel_id": ch.id, "channel_name": _channel_name(ch), "user_id": user.id,
             "user_name": user.name,
-            "command": command, "text": text, "api_app_id": ws.app_id, "is_enterprise_install": "false",
+            "command": command, "text": text, "api_app_id": ws.app_id,
             "response_url": url, "trigger_id": trigger_id, **payloads.grid_form(ws)}
     result = await send_form(emu, ws, form, timeout)
     body = parse_body(result.text)

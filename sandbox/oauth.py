@@ -14,11 +14,12 @@ from aiohttp import web
 
 from . import oauth_pages
 from .api_common import Params
-from .state import JSON, Clock, SlackError
-from .tenancy import Tenancy
+from .state import JSON, Clock, SlackError, User
+from .tenancy import BotToken, Tenancy
 
 AUTHORIZE_PATH = "/oauth/v2/authorize"
 CODE_TTL_SECONDS = 600
+ORG_INSTALLERS = ("primary_owner", "owner", "admin")
 
 
 @dataclass
@@ -44,6 +45,7 @@ class AuthCode:
     explicit_redirect: bool
     issued: float
     used: bool = False
+    enterprise_id: str | None = None  # set for an org-wide install (then team_id is "")
 
 
 def _scopes(raw: str | None) -> list[str]:
@@ -58,11 +60,15 @@ def with_query(url: str, params: Mapping[str, str]) -> str:
 class OAuthServer:
     """Slack's side of the OAuth v2 install flow for the one emulated app."""
 
-    def __init__(self, tenancy: Tenancy, *, clock: Clock = time.monotonic) -> None:
+    def __init__(self, tenancy: Tenancy, *, clock: Clock = time.monotonic, org_deploy_enabled: bool = False,
+                 token_rotation_enabled: bool = False) -> None:
         self.tenancy = tenancy
         self.clock = clock
         self.client: OAuthClient | None = None
         self.codes: dict[str, AuthCode] = {}
+        # The app's settings as its manifest names them (settings.org_deploy_enabled, token_rotation_enabled).
+        self.org_deploy_enabled = org_deploy_enabled
+        self.token_rotation_enabled = token_rotation_enabled
 
     def configure(self, client_id: str, client_secret: str, redirect_uris: list[str]) -> None:
         """Set the credentials oauth.v2.access accepts and the app's configured redirect URLs."""
@@ -95,21 +101,41 @@ class OAuthServer:
             raise SlackError("invalid_scope")
         return redirect
 
+    def _org_installer(self, enterprise_id: str, user: str) -> User:
+        # Only an org admin or owner installs an app for the whole organization, and only an app whose manifest
+        # sets org_deploy_enabled (https://api.slack-gov.com/enterprise/org-wide-apps). Slack's page offers neither
+        # case a choice, so the two refusals below are the sandbox's own words.
+        if not self.org_deploy_enabled:
+            raise SlackError("org_deploy_not_enabled")
+        for ws in self.tenancy.workspaces.values():
+            if ws.enterprise_id == enterprise_id:
+                found = next((u for u in ws.users.values() if user in (u.id, u.name) and not u.is_bot), None)
+                if found is not None and not found.deleted:
+                    if found.role not in ORG_INSTALLERS:
+                        raise SlackError("not_authorized")
+                    return found
+        raise SlackError("user_not_found")
+
     def authorize(self, query: Mapping[str, str], *, team_id: str, user: str, allow: bool = True) -> str:
-        """The user's decision on the Allow page: returns the redirect URL carrying `code` (or `error`)."""
+        """The user's decision on the Allow page: returns the redirect URL carrying `code` (or `error`).
+
+        `team_id` is a workspace, or an enterprise id for an org-wide install."""
         redirect = self.check(query)
-        ws = self.tenancy.get(team_id)
-        installer = ws.user(user)
-        if installer.is_bot or installer.deleted:
-            raise SlackError("user_not_found")
+        org = team_id if team_id in self.tenancy.enterprises() else None
+        if org is not None:
+            installer = self._org_installer(org, user)
+        else:
+            installer = self.tenancy.get(team_id).user(user)
+            if installer.is_bot or installer.deleted:
+                raise SlackError("user_not_found")
         state = {"state": query["state"]} if "state" in query else {}
         if not allow:
             return with_query(redirect, {"error": "access_denied", **state})
         code = f"{int(time.time())}.{secrets.randbelow(10**12)}.{secrets.token_hex(32)}"
         assert self.client is not None
-        self.codes[code] = AuthCode(code, self.client.client_id, ws.team_id, installer.id,
+        self.codes[code] = AuthCode(code, self.client.client_id, "" if org else team_id, installer.id,
                                     _scopes(query.get("scope")), _scopes(query.get("user_scope")), redirect,
-                                    bool(query.get("redirect_uri")), self.clock())
+                                    bool(query.get("redirect_uri")), self.clock(), enterprise_id=org)
         return with_query(redirect, {"code": code, **state})
 
     async def page(self, request: web.Request) -> web.Response:
@@ -120,6 +146,8 @@ class OAuthServer:
         except SlackError as err:
             return oauth_pages.error_page(err.error)
         teams = [(ws.team_id, ws.team_name) for ws in self.tenancy.workspaces.values()]
+        if self.org_deploy_enabled:  # an org-ready app can be installed for a whole organization
+            teams += [(eid, f"{name}, every workspace") for eid, name in self.tenancy.enterprises().items()]
         return oauth_pages.allow_page(query, teams, _scopes(query.get("scope")))
 
     async def allow(self, request: web.Request) -> web.Response:
@@ -153,7 +181,8 @@ class OAuthServer:
             raise SlackError("bad_client_secret")
         grant_type = p.text("grant_type")
         if grant_type == "refresh_token":
-            raise SlackError("invalid_refresh_token")
+            # Token rotation: a refresh token for a new pair (https://docs.slack.dev/authentication/using-token-rotation)
+            return self._answer(self.tenancy.refresh(p.text("refresh_token") or ""))
         if grant_type not in (None, "", "authorization_code"):
             raise SlackError("invalid_grant_type")
         code = self.codes.get(p.text("code") or "")
@@ -164,14 +193,34 @@ class OAuthServer:
         if (redirect or code.explicit_redirect) and redirect != code.redirect_uri:
             raise SlackError("bad_redirect_uri")
         code.used = True
-        ws = self.tenancy.get(code.team_id)
-        grant = self.tenancy.grant(ws, scopes=code.scopes, installer=code.user_id)
-        authed_user: JSON = {"id": code.user_id}
-        return {"app_id": ws.app_id, "authed_user": authed_user, "scope": ",".join(code.scopes),
-                "token_type": "bot", "access_token": grant.token, "bot_user_id": ws.bot_user_id,
-                "team": {"id": ws.team_id, "name": ws.team_name},
-                # https://docs.slack.dev/reference/methods/oauth.v2.access: a Grid workspace's install names its
-                # enterprise ({"id", "name"}), null elsewhere.
-                "enterprise": None if ws.enterprise_id is None else {"id": ws.enterprise_id,
-                                                                      "name": ws.enterprise_name},
-                "is_enterprise_install": False}
+        rotating = self.token_rotation_enabled
+        if code.enterprise_id is not None:
+            grant = self.tenancy.grant_org(code.enterprise_id, scopes=code.scopes, installer=code.user_id,
+                                           expiring=rotating)
+        else:
+            grant = self.tenancy.grant(self.tenancy.get(code.team_id), scopes=code.scopes, installer=code.user_id,
+                                       expiring=rotating)
+        return self._answer(grant)
+
+    def _answer(self, grant: BotToken) -> JSON:
+        """oauth.v2.access's answer for a bot token just issued (by a code or a refresh token)."""
+        if grant.team_id is None:
+            # An org-wide install: `team` is null, `enterprise` names the org, `is_enterprise_install` is true
+            # (https://api.slack.com/enterprise/apps/reference, "Sample oauth.v2.access response").
+            org = self.tenancy.orgs[grant.enterprise_id or ""]
+            team: JSON | None = None
+            enterprise: JSON | None = {"id": org.enterprise_id, "name": org.name}
+        else:
+            ws = self.tenancy.get(grant.team_id)
+            # https://docs.slack.dev/reference/methods/oauth.v2.access: a Grid workspace's install names its
+            # enterprise ({"id", "name"}), null elsewhere.
+            team = {"id": ws.team_id, "name": ws.team_name}
+            enterprise = None if ws.enterprise_id is None else {"id": ws.enterprise_id, "name": ws.enterprise_name}
+        answer: JSON = {"app_id": self.tenancy.app_id, "authed_user": {"id": grant.installer},
+                        "scope": ",".join(grant.scopes), "token_type": "bot", "access_token": grant.token,
+                        "bot_user_id": grant.bot_user_id, "team": team, "enterprise": enterprise,
+                        "is_enterprise_install": grant.team_id is None}
+        if grant.expires_at is not None:
+            answer["expires_in"] = round(grant.expires_at - self.clock())
+            answer["refresh_token"] = grant.refresh_token
+        return answer

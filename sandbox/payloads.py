@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .state import JSON, SlackError, User
+from .validation import MAX_TEXT_INPUT
 from .workspace import Workspace
 
 _TEXT_INPUTS = {"plain_text_input", "email_text_input", "url_text_input", "number_input"}
@@ -29,12 +30,22 @@ def enterprise_ref(ws: Workspace) -> JSON | None:
 
 
 def grid_form(ws: Workspace) -> dict[str, str]:
-    """The Grid fields of a slash command's form: `enterprise_id` and `enterprise_name`, only on Grid."""
+    """The Grid fields of a slash command's form: `is_enterprise_install` always; `enterprise_id` and
+    `enterprise_name` only on Grid."""
     # https://docs.slack.dev/interactivity/implementing-slash-commands ("enterprise_id", "enterprise_name":
-    # sent when the command runs in a workspace of an Enterprise Grid organization).
+    # sent when the command runs in a workspace of an Enterprise Grid organization; "is_enterprise_install": "true"
+    # when the app is installed org-wide).
+    flag = {"is_enterprise_install": "true" if ws.org_install else "false"}
     if ws.enterprise_id is None:
-        return {}
-    return {"enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_name or ""}
+        return flag
+    return {**flag, "enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_name or ""}
+
+
+def view_team(ws: Workspace) -> JSON | None:
+    """The `team` of view_submission / view_closed: null when the app is installed org-wide."""
+    # slack_bolt request/internals.py (extract_team_id): "With org-wide installations, payload.team in
+    # interactivity payloads can be None"; the workspace is still in user.team_id and view.team_id.
+    return None if ws.org_install else team_ref(ws)
 
 
 def user_ref(ws: Workspace, user: User) -> JSON:
@@ -177,6 +188,8 @@ def view_state(ws: Workspace, blocks: list[JSON], given: dict[str, Any], current
     """Slack's `view.state.values` for a submission, checking required inputs like the client does."""
     values: JSON = {bid: dict(v) for bid, v in current.items()}
     missing: list[str] = []
+    too_long: list[str] = []
+    too_short: list[str] = []
     for block in blocks:
         if not isinstance(block, dict) or block.get("type") != "input":
             continue
@@ -194,9 +207,18 @@ def view_state(ws: Workspace, blocks: list[JSON], given: dict[str, Any], current
             value = element_value(ws, el, initial_raw(el))
         if is_empty(value) and not block.get("optional"):
             missing.append(bid)
+        typed = value.get("value") if el.get("type") == "plain_text_input" else None
+        # The client refuses text beyond max_length (3,000 at most) or short of min_length, and does not submit
+        # (docs.slack.dev/reference/block-kit/block-elements/plain-text-input-element).
+        if isinstance(typed, str) and len(typed) > int(el.get("max_length") or MAX_TEXT_INPUT):
+            too_long.append(bid)
+        elif isinstance(typed, str) and len(typed) < int(el.get("min_length") or 0):
+            too_short.append(bid)
         values[bid] = {aid: value}
     if missing:
         raise SlackError("required_fields_missing", fields=missing)
+    if too_long or too_short:
+        raise SlackError("input_too_long" if too_long else "input_too_short", fields=too_long or too_short)
     return values
 
 
@@ -207,7 +229,7 @@ def block_actions(ws: Workspace, user: User, *, actions: list[JSON], trigger_id:
     payload: JSON = {
         "type": "block_actions", "user": user_ref(ws, user), "api_app_id": ws.app_id, "token": token,
         "container": container, "trigger_id": trigger_id, "team": team_ref(ws),
-        "enterprise": enterprise_ref(ws), "is_enterprise_install": False,
+        "enterprise": enterprise_ref(ws), "is_enterprise_install": ws.org_install,
     }
     if channel is not None:
         payload["channel"] = channel
@@ -224,14 +246,14 @@ def block_actions(ws: Workspace, user: User, *, actions: list[JSON], trigger_id:
 
 def view_submission(ws: Workspace, user: User, view: JSON, *, trigger_id: str, token: str = "") -> JSON:
     """A view_submission payload."""
-    return {"type": "view_submission", "team": team_ref(ws),
+    return {"type": "view_submission", "team": view_team(ws),
             "user": user_ref(ws, user), "view": view, "api_app_id": ws.app_id, "token": token,
-            "trigger_id": trigger_id, "response_urls": [], "is_enterprise_install": False,
+            "trigger_id": trigger_id, "response_urls": [], "is_enterprise_install": ws.org_install,
             "enterprise": enterprise_ref(ws)}
 
 
 def view_closed(ws: Workspace, user: User, view: JSON, *, is_cleared: bool, token: str = "") -> JSON:
     """A view_closed payload (sent only when the view asked for notify_on_close)."""
-    return {"type": "view_closed", "team": team_ref(ws),
+    return {"type": "view_closed", "team": view_team(ws),
             "user": user_ref(ws, user), "view": view, "api_app_id": ws.app_id, "token": token,
-            "is_cleared": is_cleared, "is_enterprise_install": False, "enterprise": enterprise_ref(ws)}
+            "is_cleared": is_cleared, "is_enterprise_install": ws.org_install, "enterprise": enterprise_ref(ws)}

@@ -78,6 +78,14 @@ def manifest_bot_scopes(path: Path = MANIFEST) -> list[str]:
     return [str(s) for s in data["oauth_config"]["scopes"]["bot"]]
 
 
+def manifest_setting(name: str, path: Path = MANIFEST) -> bool:
+    """A flag of the manifest's `settings` (`org_deploy_enabled`, `token_rotation_enabled`); False when absent."""
+    if not path.is_file():
+        return False
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return bool((data.get("settings") or {}).get(name, False))
+
+
 def every_scope() -> set[str]:
     """Every scope some served method needs."""
     fixed = {s for need in METHOD_SCOPES.values() if isinstance(need, tuple) for s in need}

@@ -1,4 +1,7 @@
-"""Slack's per-method rate-limit tiers and chat.postMessage's per-channel limit, as token buckets on a clock."""
+"""Slack's per-method rate-limit tiers and chat.postMessage's per-channel limit, as token buckets on a clock.
+
+Always enforced, as Slack enforces them: no switch turns them off (`SlackEmulator.ratelimit` only adds faults).
+"""
 
 from __future__ import annotations
 
@@ -49,7 +52,6 @@ class RateTiers:
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
-        self.enabled = False
         self._buckets: dict[tuple[str, str, str], Bucket] = {}
 
     def _bucket(self, key: tuple[str, str, str], capacity: float, rate: float) -> Bucket:
@@ -59,8 +61,6 @@ class RateTiers:
 
     def retry_after(self, team_id: str, method: str, channel: str | None) -> int | None:
         """None when the call is within its limit, else the Retry-After (seconds, at least 1)."""
-        if not self.enabled:
-            return None
         if method == "chat.postMessage":
             if not channel:
                 return None

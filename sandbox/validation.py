@@ -9,6 +9,7 @@ from typing import Any
 from .state import JSON, SlackError
 
 MAX_MESSAGE_TEXT = 40_000
+# "up to 50 blocks in each message, and 100 blocks in modals or Home tabs" (docs.slack.dev/reference/block-kit/blocks)
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 # Slack refuses a message whose blocks carry more than about 12,000 characters of text in total, on top of the
@@ -16,6 +17,14 @@ MAX_VIEW_BLOCKS = 100
 # and a Slack engineer quoted "12,000 text characters" (github.com/slackapi/bolt-js/issues/2509 and /2867).
 # The strict reading counts every text object anywhere in the blocks.
 MAX_MESSAGE_BLOCKS_TEXT = 12_000
+# A select menu offers at most 100 options; `option_groups` at most 100 groups, and the reference adds "with a
+# maximum of 100 options" — read strictly, 100 options in all groups together
+# (docs.slack.dev/reference/block-kit/block-elements/select-menu-element,
+# docs.slack.dev/reference/block-kit/composition-objects/option-group-object).
+MAX_SELECT_OPTIONS = 100
+# plain_text_input: min_length 0–3000, max_length 1–3000 (docs.slack.dev/reference/block-kit/block-elements/
+# plain-text-input-element); with no max_length, nothing longer than 3,000 can be typed (the strict reading).
+MAX_TEXT_INPUT = 3000
 
 _ELEMENT_TYPES = {
     "button", "static_select", "multi_static_select", "users_select", "multi_users_select",
@@ -94,8 +103,44 @@ class _Checker:
             if not isinstance(opt, dict):
                 self.fail("must be an option object", f"{path}/{i}")
                 continue
+            # Option object: text 75, value 150, description 75 (docs.slack.dev/reference/block-kit/
+            # composition-objects/option-object).
             self.text(opt.get("text"), f"{path}/{i}/text", 75)
             self.limit(opt.get("value"), 150, f"{path}/{i}/value")
+            if "description" in opt:
+                self.text(opt["description"], f"{path}/{i}/description", 75, plain=True)
+
+    def select(self, el: JSON, path: str) -> None:
+        has_options, has_groups = "options" in el, "option_groups" in el
+        if has_options == has_groups:  # "If option_groups is specified, this field should not be."
+            self.fail("must provide either options or option_groups", path)
+        elif has_options:
+            self.options(el["options"], path + "/options", MAX_SELECT_OPTIONS)
+        else:
+            groups = el["option_groups"]
+            if not isinstance(groups, list) or not 1 <= len(groups) <= 100:
+                self.fail("must provide between 1 and 100 option groups", path + "/option_groups")
+                return
+            for i, group in enumerate(groups):
+                where = f"{path}/option_groups/{i}"
+                if not isinstance(group, dict):
+                    self.fail("must be an option group object", where)
+                    continue
+                self.text(group.get("label"), where + "/label", 75, plain=True)
+                self.options(group.get("options"), where + "/options", MAX_SELECT_OPTIONS)
+            total = sum(len(g["options"]) for g in groups if isinstance(g, dict) and isinstance(g.get("options"), list))
+            if total > MAX_SELECT_OPTIONS:
+                self.fail(f"must offer no more than {MAX_SELECT_OPTIONS} options in all", path + "/option_groups")
+
+    def text_input(self, el: JSON, path: str) -> None:
+        bounds = {key: el.get(key) for key in ("min_length", "max_length")}
+        for key, floor in (("min_length", 0), ("max_length", 1)):
+            n = bounds[key]
+            if n is not None and (not isinstance(n, int) or isinstance(n, bool) or not floor <= n <= MAX_TEXT_INPUT):
+                self.fail(f"must be an integer between {floor} and {MAX_TEXT_INPUT}", f"{path}/{key}")
+        low, high = bounds["min_length"], bounds["max_length"]
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            self.fail("min_length must not be greater than max_length", path + "/min_length")
 
     def element(self, el: Any, path: str) -> None:
         if not isinstance(el, dict) or el.get("type") not in _ELEMENT_TYPES:
@@ -111,8 +156,10 @@ class _Checker:
             self.limit(el.get("url"), 3000, path + "/url")
             if el.get("style") not in (None, "primary", "danger"):
                 self.fail("must be primary or danger", path + "/style")
-        elif kind in ("static_select", "multi_static_select") and "option_groups" not in el:
-            self.options(el.get("options"), path + "/options")
+        elif kind in ("static_select", "multi_static_select"):
+            self.select(el, path)
+        elif kind == "plain_text_input":
+            self.text_input(el, path)
         elif kind in ("checkboxes", "radio_buttons"):
             self.options(el.get("options"), path + "/options", 10)
         elif kind == "overflow":
@@ -222,6 +269,7 @@ def check_view(view: Any) -> JSON:
     if not isinstance(view, dict):
         problem = "[ERROR] view must be an object [json-pointer:/view]"
         raise SlackError("invalid_arguments", response_metadata={"messages": [problem]})
+    # Title, close and submit 24; private_metadata 3,000; callback_id 255 (docs.slack.dev/reference/views/modal-views)
     kind = view.get("type")
     if kind not in ("modal", "home"):
         checker.fail("must be modal or home", "/view/type")

@@ -103,7 +103,7 @@ class WebApi:
         if not token:
             return reply(call, {"ok": False, "error": "not_authed"})
         try:
-            ws = self.tenancy.resolve(token)
+            ws = self.tenancy.resolve(token, method, call.params)  # an org-wide token acts where the call says
         except SlackError as err:
             return reply(call, {"ok": False, "error": err.error})
         call.team_id = ws.team_id

@@ -33,10 +33,10 @@ def create_app(settings: Settings, *, client: WebClient | None = None, deps: Dep
     if settings.slack_client_id is not None:
         from bot.slack.oauth import oauth_settings  # multi-workspace: tokens come from the installation store
 
-        oauth = oauth_settings(settings, deps)
-        deps.installation_store = oauth.installation_store
         client = client or make_client(settings, deps=deps)
         client.token = None
+        oauth = oauth_settings(settings, deps, client)
+        deps.installation_store = oauth.installation_store
     app = AsyncApp(
         client=client or make_client(settings, deps=deps),
         signing_secret=secret,

@@ -22,8 +22,10 @@ from bot.catalog import Catalog
 from bot.ids import ActionId
 from storage.models import ActionItem, Incident
 
-HOME_BLOCKS_MAX = 100
+# The Home tab takes 100 blocks: 30 items (two blocks each) and 30 incidents, each list followed by how many more
+# there are and where to see them, fit with room for the headers.
 HOME_ITEMS_MAX = 30
+HOME_INCIDENTS_MAX = 30
 
 
 def incident_link(incident: Incident, base_url: str | None) -> str:
@@ -85,15 +87,17 @@ def home_view(items: list[tuple[ActionItem, Incident]], incidents: list[tuple[In
     blocks += [DividerBlock(), HeaderBlock(text=clip(f"Your open incidents ({len(incidents)})", 150))]
     if not incidents:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="You are not part of any open incident.")))
-    room = HOME_BLOCKS_MAX - len(blocks) - 1
-    for incident, role in incidents[:room]:
+    for incident, role in incidents[:HOME_INCIDENTS_MAX]:
         sev = catalog.severity(incident.severity)
-        role_text = f" · you are *{role}*" if role else ""
+        role_text = f" · you are *{clip(role, 300)}*" if role else ""
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
-            f"*{sev.name if sev else incident.severity}* <#{incident.channel_id}> — {echo(incident.title, 200)}\n"
-            f"{incident.status} · {incident.category}{role_text}", 3000))))
+            f"*{clip(sev.name if sev else str(incident.severity), 80)}* <#{incident.channel_id}> — "
+            f"{echo(incident.title, 200)}\n{incident.status} · {incident.category}{role_text}", 3000))))
+    if len(incidents) > HOME_INCIDENTS_MAX:
+        blocks.append(context(f"…and {len(incidents) - HOME_INCIDENTS_MAX} more: `/retro list` lists every open "
+                              "incident, page by page."))
     blocks.append(context("Updated whenever one of these changes. `/retro help` lists every command."))
-    view = View(type="home", blocks=blocks[:HOME_BLOCKS_MAX])
+    view = View(type="home", blocks=blocks)  # at most 96 blocks; slack_sdk refuses a view over 100
     data: dict[str, Any] = view.to_dict()
     return data
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, SectionBlock
 
-from bot.blocks.kit import Blocks, clip, context, echo, paged, render
+from bot.blocks.kit import Blocks, clip, context, echo, line_sections, paged, render
 from bot.catalog import Catalog
 from bot.insights.search import Hit, Similar
 from bot.insights.stats import Stats
 from bot.postmortem.measures import humanise
+
+STATS_CATEGORIES_MAX = 40  # the busiest categories, one line each; the rest are counted and one command away
 
 
 def _section(text: str) -> SectionBlock:
@@ -23,9 +25,14 @@ def stats_blocks(stats: Stats, catalog: Catalog) -> Blocks:
     if not stats.incidents:
         blocks.append(_section("No incidents were declared in this period."))
         return render(blocks)
-    sev = " · ".join(f"{name}: {n}" for name, n in stats.by_severity)
-    cat = " · ".join(f"{echo(name, 80)}: {n}" for name, n in stats.by_category)
-    blocks.append(_section(f"*{stats.incidents} incident(s)*\n*By severity:* {sev}\n*By category:* {cat}"))
+    sev = " · ".join(f"{clip(name, 80)}: {n}" for name, n in stats.by_severity)
+    blocks.append(_section(f"*{stats.incidents} incident(s)*\n*By severity:* {sev}"))
+    busiest = sorted(stats.by_category, key=lambda c: -c[1])
+    cats = [f"• {echo(name, 80)}: {n}" for name, n in busiest[:STATS_CATEGORIES_MAX]]
+    if len(busiest) > STATS_CATEGORIES_MAX:
+        cats.append(f"…and {len(busiest) - STATS_CATEGORIES_MAX} more categories with fewer incidents: "
+                    "`/retro stats category=<id>` counts one of them.")
+    blocks.extend(line_sections(["*By category:*", *cats]))
     lines = []
     for s in stats.spans:
         missing = f", missing in {s.missing}" if s.missing else ""
@@ -40,6 +47,8 @@ def stats_blocks(stats: Stats, catalog: Catalog) -> Blocks:
         f"*Action items:* {a['total']} · done {a['done']} ({a['on_time']} on time, {a['late']} late) · "
         f"open {a['open']} ({a['overdue']} overdue) · dropped {a['dropped']}\n"
         f"*Closed without a regression on the same model within 30 days:* {rate}{pending}"))
+    reviews = " · ".join(f"{status} {n}" for status, n in stats.reviews.items())
+    blocks.append(_section(f"*Postmortem reviews:* {reviews or 'none'}"))
     blocks.append(context("Times to insight, mitigation and resolution are measured from detection; time to detect "
                           "and impact duration from the impact start. Missing milestones are never estimated."))
     return render(blocks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import datetime
 from string import Formatter
 from typing import Any
@@ -17,6 +18,7 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 Blocks = list[dict[str, Any]]
 SECTION_MAX = 3000
 MESSAGE_BLOCKS_MAX = 50
+VIEW_BLOCKS_MAX = 100  # a modal or the App Home (docs.slack.dev/reference/views/modal-views, /home-tab-views)
 # Slack refuses a message whose blocks carry about 12,000 characters of text in total (`msg_blocks_too_long`); it
 # has refused as few as 11,341 (github.com/slackapi/bolt-js/issues/2509 and /2867). A message stays under this.
 MESSAGE_TEXT_BUDGET = 11_000
@@ -27,9 +29,10 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
-def echo(text: str | None, limit: int = SECTION_MAX) -> str:
-    """User text made safe to show in mrkdwn: no pings, no markup injection, within the limit."""
-    return clip(escape_mrkdwn(text or ""), limit)
+def echo(text: str | None, limit: int = SECTION_MAX, names: Mapping[str, str] | None = None) -> str:
+    """User text made safe to show in mrkdwn: no pings, no markup injection, within the limit; a mention shows as
+    `@name` (its label, else its display name in `names`, else its id)."""
+    return clip(escape_mrkdwn(text or "", names), limit)
 
 
 def error_text(error: RetroError) -> str:
@@ -57,14 +60,23 @@ def user(uid: str | None) -> str:
     return f"<@{uid}>" if uid else "—"
 
 
+class OverSlackLimit(ValueError):
+    """Blocks one message cannot carry: the builder should have split or paged them (never dropped)."""
+
+
 def render(blocks: list[Block]) -> Blocks:
-    """Validate and serialise."""
-    return [b.to_dict() for b in blocks[:MESSAGE_BLOCKS_MAX]]
+    """Validate and serialise one message's blocks; raise OverSlackLimit rather than drop any of them."""
+    out = [b.to_dict() for b in blocks]
+    size = text_size(out)
+    if len(out) > MESSAGE_BLOCKS_MAX or size > MESSAGE_TEXT_BUDGET:
+        raise OverSlackLimit(f"{len(out)} blocks with {size} characters of text: one message takes at most "
+                             f"{MESSAGE_BLOCKS_MAX} blocks and Retro keeps it under {MESSAGE_TEXT_BUDGET} characters")
+    return out
 
 
 def plain_message(text: str) -> Blocks:
-    """One section of bot-authored mrkdwn (callers escape any user text they include)."""
-    return render([SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_MAX)))])
+    """Bot-authored mrkdwn in as many sections as it needs (callers escape any user text they include)."""
+    return render([*line_sections(text.split("\n"))])
 
 
 def context(text: str) -> ContextBlock:

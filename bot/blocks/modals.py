@@ -17,10 +17,11 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.kit import clip
+from bot.blocks.kit import clip, line_sections
 from bot.catalog import Catalog
 from bot.ids import CallbackId, Field
 from bot.incident.evidence import KINDS
+from bot.incident.incidents import MAX_MODELS_TEXT
 from bot.incident.triage import FIELDS, TriageForm
 
 
@@ -31,6 +32,7 @@ class ModalMeta(BaseModel):
     channel_id: str
     incident_id: int | None = None
     response_url: str | None = None
+    asked: bool | None = None  # the declare modal already asked "did you mean #inc-…?": its next submit declares
 
     def dump(self) -> str:
         """Serialise for private_metadata."""
@@ -54,22 +56,32 @@ def _view(callback: CallbackId, title: str, blocks: list[Block], meta: ModalMeta
     return data
 
 
-def declare_modal(catalog: Catalog, meta: ModalMeta) -> dict[str, Any]:
-    """Declare an incident: title, severity (with criteria), category, models, description."""
+def declare_modal(catalog: Catalog, meta: ModalMeta, *, question: list[str] | None = None,
+                  filled: dict[str, str] | None = None) -> dict[str, Any]:
+    """Declare an incident: title, severity (with criteria), category, models, description. With a `question`
+    ("did you mean #inc-…?"), the same form again, `filled` as submitted, asked above it, submitted anyway."""
+    filled = filled or {}
     sev_options = [Option(value=str(s.level), label=clip(f"{s.name} — {s.criteria}", 75)) for s in catalog.severities]
     cat_options = [Option(value=c.id, label=clip(c.name, 75)) for c in catalog.categories]
-    criteria = "\n".join(f"*{s.name}*: {s.criteria}" for s in catalog.severities)
+    criteria = line_sections([f"*{s.name}*: {s.criteria}" for s in catalog.severities])
+    severity = next((o for o in sev_options if o.value == filled.get(Field.SEVERITY)),
+                    sev_options[min(2, len(sev_options) - 1)])
     blocks: list[Block] = [
-        _text(Field.TITLE, "Title", max_length=150, placeholder="Fraud model precision dropped after deploy"),
+        *line_sections(question or []),
+        _text(Field.TITLE, "Title", max_length=150, placeholder="Fraud model precision dropped after deploy",
+              initial=filled.get(Field.TITLE)),
         InputBlock(block_id=Field.SEVERITY, label="Severity", element=StaticSelectElement(
-            action_id=Field.SEVERITY, options=sev_options, initial_option=sev_options[min(2, len(sev_options) - 1)])),
-        SectionBlock(text=MarkdownTextObject(text=clip(criteria, 3000))),
+            action_id=Field.SEVERITY, options=sev_options, initial_option=severity)),
+        *criteria,
         InputBlock(block_id=Field.CATEGORY, label="Category", element=StaticSelectElement(
-            action_id=Field.CATEGORY, options=cat_options)),
-        _text(Field.MODELS, "Affected models (name@version, comma separated)", optional=True, max_length=500),
-        _text(Field.DESCRIPTION, "Description", multiline=True, optional=True),
+            action_id=Field.CATEGORY, options=cat_options,
+            initial_option=next((o for o in cat_options if o.value == filled.get(Field.CATEGORY)), None))),
+        _text(Field.MODELS, "Affected models (name@version, comma separated)", optional=True,
+              max_length=MAX_MODELS_TEXT, initial=filled.get(Field.MODELS)),
+        _text(Field.DESCRIPTION, "Description", multiline=True, optional=True, initial=filled.get(Field.DESCRIPTION)),
     ]
-    return _view(CallbackId.DECLARE, "Declare an incident", blocks, meta, submit="Declare")
+    return _view(CallbackId.DECLARE, "Declare an incident", blocks, meta,
+                 submit="Declare anyway" if question else "Declare")
 
 
 def triage_modal(form: TriageForm, meta: ModalMeta) -> dict[str, Any]:
@@ -89,6 +101,9 @@ def triage_modal(form: TriageForm, meta: ModalMeta) -> dict[str, Any]:
         _text(Field.AFFECTED, FIELDS["affected"], multiline=True, initial=form.affected),
         _text(Field.CUSTOMER_IMPACT, FIELDS["customer_impact"], multiline=True, initial=form.customer_impact),
         _text(Field.CONTAINMENT, FIELDS["containment"], multiline=True, optional=True, initial=form.containment),
+        InputBlock(block_id=Field.MITIGATED_AT, label=FIELDS["mitigated_at"], optional=True,
+                   element=DateTimePickerElement(action_id=Field.MITIGATED_AT,
+                                                 initial_date_time=stamp(form.mitigated_at))),
     ]
     return _view(CallbackId.TRIAGE, "Triage", blocks, meta)
 

@@ -13,7 +13,7 @@ from bot.blocks.home import home_view
 from bot.deps import Deps
 from bot.followup import action_items, cadence
 from bot.incident.participants import open_with_roles, participants, participating
-from bot.slack.delivery import client_for
+from bot.slack.installs import client_for
 from bot.slack.people import Membership
 from storage.models import Incident
 

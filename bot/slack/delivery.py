@@ -20,7 +20,8 @@ from bot.blocks.notices import digest, failure_text, status_prompt_text, triage_
 from bot.deps import Deps
 from bot.followup import cadence, nudges, reminders
 from bot.record import timeline
-from storage.models import Incident, Reminder, Workspace
+from bot.slack.installs import client_for
+from storage.models import Incident, Reminder
 
 log = logging.getLogger("retro.reminders")
 _CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,}")
@@ -44,25 +45,6 @@ def retry_after(exc: SlackApiError) -> float | None:
         return float(value)
     except (TypeError, ValueError):
         return 1.0
-
-
-async def client_for(client: AsyncWebClient, deps: Deps, team_id: str) -> AsyncWebClient:
-    """The client for one workspace: the app's own with a bot token, else one with that workspace's installed
-    bot token (multi-workspace installs); a workspace without one fails like a revoked token."""
-    store = deps.installation_store
-    if client.token or store is None:
-        return client
-    # slack_sdk's SQL store matches `enterprise_id IS NULL` when given None: a Grid workspace's bot is only found
-    # under the enterprise id its install stored.
-    async with deps.session() as session:
-        row = await session.get(Workspace, team_id)
-    bot = await store.async_find_bot(enterprise_id=row.enterprise_id if row else None, team_id=team_id)
-    token = getattr(bot, "bot_token", None)
-    if not token:
-        raise SlackApiError("no bot token for this workspace",  # type: ignore[no-untyped-call]
-                            {"ok": False, "error": "not_authed"})
-    return AsyncWebClient(token=token, base_url=client.base_url, timeout=client.timeout, session=client.session,
-                          retry_handlers=client.retry_handlers)
 
 
 def _metadata(row_id: int | None, kind: str) -> dict[str, Any]:
@@ -237,6 +219,20 @@ async def send(client: AsyncWebClient, deps: Deps, notice: nudges.Notice, now: d
         raise ValueError(f"unknown reminder kind {row.kind!r}")
 
 
+async def _send_fresh(client: AsyncWebClient, deps: Deps, notice: nudges.Notice, now: datetime) -> None:
+    team_client = await client_for(client, deps, notice.row.team_id)
+    try:
+        await send(team_client, deps, notice, now)
+    except SlackApiError as exc:
+        # Slack calls a rotating token expired that its stored expiry said was good (clocks apart): refresh that
+        # token (unless another send already did) and send once more; nothing went out, every call of one notice
+        # uses the same token.
+        if exc.response.get("error") != "token_expired" or client.token:
+            raise
+        team_client = await client_for(client, deps, notice.row.team_id, refused=team_client.token)
+        await send(team_client, deps, notice, now)
+
+
 async def deliver(client: AsyncWebClient, deps: Deps, row: Reminder, *, worker: str, now: datetime,
                   timeout: float, batch: nudges.Batch | None = None) -> str:
     """Send one claimed row and finish it: sent, cancelled, delayed, retry, failed or lost."""
@@ -248,7 +244,7 @@ async def deliver(client: AsyncWebClient, deps: Deps, row: Reminder, *, worker: 
     if notice is None:
         return "lost"
     try:
-        await asyncio.wait_for(send(client, deps, notice, now), timeout)
+        await asyncio.wait_for(_send_fresh(client, deps, notice, now), timeout)
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "slack_error")
         wait, permanent = retry_after(exc), error in PERMANENT

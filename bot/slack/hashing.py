@@ -17,8 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.record import chain, pending_files
-from bot.slack.delivery import client_for
 from bot.slack.files import shared_file_record
+from bot.slack.installs import client_for
 from storage.models import Incident, PendingFileHash
 
 log = logging.getLogger("retro.files")

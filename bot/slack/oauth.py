@@ -1,4 +1,4 @@
-"""Multi-workspace install (Bolt's OAuth flow) with slack_sdk's stores on Retro's own database."""
+"""Multi-workspace install (Bolt's OAuth flow) with slack_sdk's stores on Retro's own database; uninstalls."""
 
 from __future__ import annotations
 
@@ -6,17 +6,20 @@ import logging
 import re
 from datetime import UTC, datetime
 
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import col, select
 
 from bot.config import Settings
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.followup import reminders
+from bot.slack.installs import REFRESH_BEFORE_MINUTES, RetroInstallationStore, TokenRefresher
 from storage.models import Workspace
-from storage.oauth_tables import BOTS, INSTALLATIONS, OAUTH_STATES, sealed_tables
+from storage.oauth_tables import OAUTH_STATES
 from storage.token_cipher import TokenCipher
 
 STATE_TTL_SECONDS = 600
@@ -62,47 +65,33 @@ def token_cipher(settings: Settings) -> TokenCipher:
     return TokenCipher(settings.retro_encryption_key.get_secret_value())
 
 
-class RetroInstallationStore(AsyncSQLAlchemyInstallationStore):
-    """slack_sdk's store with every token sealed at rest, also keeping our Workspace row (name, URL,
-    install/uninstall times) current."""
-
-    def __init__(self, client_id: str, deps: Deps, cipher: TokenCipher) -> None:
-        super().__init__(client_id=client_id, engine=deps.engine, bots_table_name=BOTS,
-                         installations_table_name=INSTALLATIONS)
-        # Every statement the store runs goes through these two attributes: the same tables, secrets sealed.
-        self.bots, self.installations = sealed_tables(cipher)
-        self.deps = deps
-
-    async def async_save(self, installation: Installation) -> None:
-        """Store the installation and (re)activate its workspace."""
-        await super().async_save(installation)
-        team_id = installation.team_id or ""
-        async with self.deps.session() as session:
-            row = await session.get(Workspace, team_id) or Workspace(team_id=team_id,
-                                                                      installed_at=datetime.now(UTC))
-            row.enterprise_id = installation.enterprise_id
-            row.name = installation.team_name or row.name
-            row.installed_at, row.uninstalled_at = datetime.now(UTC), None
-            session.add(row)
-            await session.commit()
-        if installation.team_id:
-            self.deps.workspace_url.pop(installation.team_id, None)
-
-
-def oauth_settings(settings: Settings, deps: Deps) -> AsyncOAuthSettings:
-    """OAuth settings for /slack/install and /slack/oauth_redirect."""
+def oauth_settings(settings: Settings, deps: Deps, client: AsyncWebClient) -> AsyncOAuthSettings:
+    """OAuth settings for /slack/install and /slack/oauth_redirect, refreshing rotating tokens (an app whose manifest
+    sets token_rotation_enabled) before each request that needs one."""
     assert settings.slack_client_id is not None and settings.slack_client_secret is not None
     redact_client_logs()
     authorize = settings.slack_api_url.replace("/api/", "/oauth/v2/authorize")
-    return AsyncOAuthSettings(
+    secret = settings.slack_client_secret.get_secret_value()
+    store = RetroInstallationStore(settings.slack_client_id, deps, token_cipher(settings))
+    oauth = AsyncOAuthSettings(
         client_id=settings.slack_client_id,
-        client_secret=settings.slack_client_secret.get_secret_value(),
+        client_secret=secret,
         scopes=manifest_scopes(),
-        installation_store=RetroInstallationStore(settings.slack_client_id, deps, token_cipher(settings)),
+        installation_store=store,
         installation_store_bot_only=True,
         state_store=AsyncSQLAlchemyOAuthStateStore(STATE_TTL_SECONDS, deps.engine, table_name=OAUTH_STATES),
         authorization_url=authorize,
+        token_rotation_expiration_minutes=REFRESH_BEFORE_MINUTES,
     )
+    # Bolt's authorize refreshes a rotating token through its own rotator, whose client calls slack.com whatever
+    # SLACK_API_URL says and which reads the wall clock (slack_bolt oauth/async_oauth_settings.py builds it with no
+    # client; slack_sdk oauth/token_rotation/async_rotator.py). Retro's rotator takes its place: the same hook, on
+    # Retro's client and clock, shared with background sends so a refresh token is never spent twice.
+    store.refresher = TokenRefresher(client_id=settings.slack_client_id, client_secret=secret, client=client,
+                                     store=store)
+    if isinstance(oauth.authorize, AsyncInstallationStoreAuthorize):
+        oauth.authorize.token_rotator = store.refresher
+    return oauth
 
 
 async def forget_workspace(deps: Deps, *, team_id: str, enterprise_id: str | None,
@@ -118,5 +107,23 @@ async def forget_workspace(deps: Deps, *, team_id: str, enterprise_id: str | Non
             row.uninstalled_at = datetime.now(UTC)
             session.add(row)
         await session.commit()
+
+
+async def forget_organization(deps: Deps, *, enterprise_id: str, store: RetroInstallationStore | None) -> list[str]:
+    """An org-wide install was removed: drop its tokens, and forget every workspace of the organization it served
+    (those with an install of their own keep theirs); returns the workspaces forgotten."""
+    if store is not None:
+        await store.async_delete_installation(enterprise_id=enterprise_id, team_id=None)
+        await store.async_delete_bot(enterprise_id=enterprise_id, team_id=None)
+        store.org_teams = {pair for pair in store.org_teams if pair[0] != enterprise_id}
+    async with deps.session() as session:
+        rows = await session.exec(select(Workspace.team_id).where(Workspace.enterprise_id == enterprise_id,
+                                                                  col(Workspace.uninstalled_at).is_(None)))
+        teams = list(rows.all())
+    served = [t for t in teams if store is None or await store.async_find_bot(enterprise_id=enterprise_id,
+                                                                              team_id=t) is None]
+    for team_id in served:
+        await forget_workspace(deps, team_id=team_id, enterprise_id=enterprise_id, store=None)
+    return served
 
 

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.followup import nudges, prompts, reminders
 from bot.slack import delivery
+from bot.slack.client import deadline as slack_deadline
 from storage.models import Reminder
 
 log = logging.getLogger("retro.scheduler")
@@ -112,8 +113,10 @@ async def _one(deps: Deps, client: AsyncWebClient, row: Reminder, *, gate: async
         if (stop is not None and stop.is_set()) or asyncio.get_running_loop().time() > deadline:
             return "skipped"
         try:
-            return await delivery.deliver(client, deps, row, worker=worker, now=now or deps.now(), timeout=timeout,
-                                          batch=batch)
+            # A Retry-After longer than the send may last puts the reminder off (delayed) instead of timing it out.
+            with slack_deadline(timeout):
+                return await delivery.deliver(client, deps, row, worker=worker, now=now or deps.now(),
+                                              timeout=timeout, batch=batch)
         except Exception:  # a bug or a database outage: the claim expires and the row is tried again
             log.exception("reminder %s failed unexpectedly; it is retried after its claim expires", row.id)
             return "error"

@@ -9,16 +9,18 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox import SlackDriver, SlackEmulator
-from tests.sandbox.conftest import TOKEN
+from tests.sandbox.conftest import TOKEN, SlackClock
 
 
-async def test_every_nth_call_is_429_with_retry_after_and_not_applied(emulator: SlackEmulator) -> None:
+async def test_every_nth_call_is_429_with_retry_after_and_not_applied(emulator: SlackEmulator,
+                                                                    slack_clock: SlackClock) -> None:
     emulator.ratelimit(3, retry_after=7, methods={"chat.postMessage"})
     url = f"{emulator.api_url}chat.postMessage"
     headers = {"Authorization": f"Bearer {TOKEN}"}
     seen = []
     async with aiohttp.ClientSession() as http:
         for i in range(6):
+            slack_clock.advance(1)  # within Slack's own pace of one message a second per channel
             async with http.post(url, json={"channel": "C0GENERAL", "text": f"m{i}"}, headers=headers) as r:
                 seen.append((r.status, r.headers.get("Retry-After"), (await r.json())["ok"]))
         async with http.post(f"{emulator.api_url}auth.test", headers=headers) as r:
@@ -40,11 +42,12 @@ async def test_plain_client_sees_ratelimited_error(emulator: SlackEmulator, clie
     assert info.value.response.headers["Retry-After"] == "1"
 
 
-async def test_slack_sdk_retry_handler_gets_through(emulator: SlackEmulator) -> None:
+async def test_slack_sdk_retry_handler_gets_through(emulator: SlackEmulator, slack_clock: SlackClock) -> None:
     emulator.ratelimit(3, retry_after=0)
     client = AsyncWebClient(token=TOKEN, base_url=emulator.api_url,
                             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=2)])
     for i in range(3):
+        slack_clock.advance(1)  # within Slack's own pace of one message a second per channel
         await client.chat_postMessage(channel="C0GENERAL", text=f"m{i}")
     texts = [m.text for m in emulator.workspace.messages["C0GENERAL"].values()]
     assert texts == ["m0", "m1", "m2"]

@@ -74,7 +74,6 @@ async def test_a_late_view_submission_ack_is_an_error_the_sandbox_records(
 async def test_rate_tiers_answer_429_with_retry_after_on_the_clock(
         emulator: SlackEmulator, client: AsyncWebClient, slack_clock: SlackClock) -> None:
     """conversations.create is Tier 2 (20 a minute): the 21st call in a minute gets 429 and a Retry-After."""
-    emulator.enforce_rate_tiers()
     for i in range(20):
         assert (await client.conversations_create(name=f"tier-{i}"))["ok"]
     with pytest.raises(SlackApiError) as err:
@@ -88,7 +87,6 @@ async def test_rate_tiers_answer_429_with_retry_after_on_the_clock(
 async def test_post_message_is_one_per_second_per_channel_after_a_short_burst(
         emulator: SlackEmulator, client: AsyncWebClient, slack_clock: SlackClock) -> None:
     """A burst of 3 posts passes; the 4th within the second is refused; another channel is not affected."""
-    emulator.enforce_rate_tiers()
     general = emulator.channel("#general").id
     other = emulator.create_channel("other", members=["alice"])
     await client.conversations_join(channel=other)
@@ -103,11 +101,17 @@ async def test_post_message_is_one_per_second_per_channel_after_a_short_burst(
     assert emulator.call_count("chat.postMessage", include_ratelimited=True) == 6
 
 
-async def test_rate_tiers_are_off_unless_turned_on(emulator: SlackEmulator, client: AsyncWebClient) -> None:
-    """Without the knob, a fast burst in one channel is not throttled."""
+async def test_rate_tiers_are_on_without_being_asked_for(emulator: SlackEmulator, client: AsyncWebClient) -> None:
+    """A fresh emulator throttles at once: nothing turns the tiers on and nothing turns them off."""
     general = emulator.channel("#general").id
-    for i in range(6):
-        assert (await client.chat_postMessage(channel=general, text=f"m{i}"))["ok"]
+    answers = []
+    for i in range(4):
+        try:
+            answers.append((await client.chat_postMessage(channel=general, text=f"m{i}")).status_code)
+        except SlackApiError as err:
+            answers.append(err.response.status_code)
+    assert answers == [200, 200, 200, 429]
+    assert not hasattr(emulator, "enforce_rate_tiers") and not hasattr(emulator.api.tiers, "enabled")
 
 
 async def test_response_url_limits_reach_slack_sdk_as_4xx_without_raising(

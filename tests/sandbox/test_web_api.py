@@ -10,7 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from sandbox import SlackDriver, SlackEmulator
-from tests.sandbox.conftest import TOKEN
+from tests.sandbox.conftest import TOKEN, SlackClock
 
 
 async def api_error(call: Any) -> str:
@@ -97,29 +97,39 @@ async def test_invite_reports_already_in_channel(client: AsyncWebClient) -> None
     assert await api_error(client.conversations_invite(channel=ch, users="U0BOT")) == "cant_invite_self"
 
 
-async def test_block_kit_limits(client: AsyncWebClient) -> None:
+async def test_block_kit_limits(client: AsyncWebClient, slack_clock: SlackClock) -> None:
+    # chat.postMessage takes about one message a second per channel: a second passes before each post.
     divider = {"type": "divider"}
+    slack_clock.advance(1)
     assert await api_error(client.chat_postMessage(channel="C0GENERAL", text="x", blocks=[divider] * 51)) \
         == "invalid_blocks"
+    slack_clock.advance(1)
     await client.chat_postMessage(channel="C0GENERAL", text="x", blocks=[divider] * 50)
     long_section = {"type": "section", "text": {"type": "mrkdwn", "text": "a" * 3001}}
     with pytest.raises(SlackApiError) as info:
+        slack_clock.advance(1)
         await client.chat_postMessage(channel="C0GENERAL", text="x", blocks=[long_section])
     assert info.value.response["error"] == "invalid_blocks"
     assert "/blocks/0/text" in info.value.response["response_metadata"]["messages"][0]
     ok_section = {"type": "section", "text": {"type": "mrkdwn", "text": "a" * 3000}}
+    slack_clock.advance(1)
     await client.chat_postMessage(channel="C0GENERAL", text="x", blocks=[ok_section])
     header = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}
+    slack_clock.advance(1)
     assert await api_error(client.chat_postMessage(channel="C0GENERAL", text="x", blocks=[header])) \
         == "invalid_blocks"
     mrkdwn_header = {"type": "header", "text": {"type": "mrkdwn", "text": "*h*"}}
+    slack_clock.advance(1)
     assert await api_error(client.chat_postMessage(channel="C0GENERAL", text="x", blocks=[mrkdwn_header])) \
         == "invalid_blocks"
     empty = {"type": "section", "text": {"type": "mrkdwn", "text": ""}}
+    slack_clock.advance(1)
     assert await api_error(client.chat_postMessage(channel="C0GENERAL", text="x", blocks=[empty])) \
         == "invalid_blocks"
+    slack_clock.advance(1)
     assert await api_error(client.chat_postMessage(channel="C0GENERAL", text="a" * 40_001)) == "msg_too_long"
     with pytest.warns(UserWarning, match="text"):
+        slack_clock.advance(1)
         assert await api_error(client.chat_postMessage(channel="C0GENERAL", text="")) == "no_text"
 
 
@@ -166,11 +176,13 @@ async def test_pins_and_reactions_errors(emulator: SlackEmulator) -> None:
     assert got["message"]["reactions"] == [{"name": "eyes", "users": ["U0BOT"], "count": 1}]
 
 
-async def test_threads_history_and_pagination(client: AsyncWebClient, driver: SlackDriver) -> None:
+async def test_threads_history_and_pagination(client: AsyncWebClient, driver: SlackDriver,
+                                              slack_clock: SlackClock) -> None:
     parent = (await client.chat_postMessage(channel="C0GENERAL", text="parent"))["ts"]
     reply_ts = await driver.post("bob", "#general", "reply", thread_ts=parent)
     nested = await driver.post("carol", "#general", "reply to reply", thread_ts=reply_ts)
     for i in range(5):
+        slack_clock.advance(1)  # Slack's pace: about one message a second per channel
         await client.chat_postMessage(channel="C0GENERAL", text=f"m{i}")
     first = await client.conversations_history(channel="C0GENERAL", limit=3)
     assert [m["text"] for m in first["messages"]] == ["m4", "m3", "m2"] and first["has_more"] is True
