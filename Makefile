@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install --quiet --constraint $(LOCK) --build-constraint $(LOCK) -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
-run: $(STAMP)  ## set up, then run the bot: against Slack when tokens are set, else in the local sandbox
-	@if [ -n "$$SLACK_BOT_TOKEN$$SLACK_APP_TOKEN$$SLACK_CLIENT_ID" ]; then $(BIN)/retro serve; else $(BIN)/retro sandbox; fi
+run: $(STAMP)  ## set up, then run the bot: against Slack when tokens are set, else in the local sandbox (FRESH=1 starts it over)
+	@if [ -n "$$SLACK_BOT_TOKEN$$SLACK_APP_TOKEN$$SLACK_CLIENT_ID" ]; then $(BIN)/retro serve; else $(BIN)/retro sandbox $(if $(FRESH),--fresh,); fi
 
 demo: $(STAMP)  ## run the scripted ML incident end to end and write its verified bundle
 	$(BIN)/retro demo

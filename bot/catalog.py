@@ -96,6 +96,10 @@ class BlamelessConfig(BaseModel):
 
 
 Permission = Literal["commander", "anyone"]
+# Every category is an option of the declare form's menu, which takes at most 100 options; every role has a picker
+# in the one roles message of an incident, which must stay within a message's size.
+MAX_CATEGORIES = 100
+MAX_ROLES = 25
 
 
 class Catalog(BaseModel):
@@ -120,6 +124,22 @@ class Catalog(BaseModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _few_categories(cls, value: list[Category]) -> list[Category]:
+        if len(value) > MAX_CATEGORIES:
+            raise ValueError(f"at most {MAX_CATEGORIES} categories (the declare form offers them in one menu); "
+                             f"{len(value)} given")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _few_roles(cls, value: list[Role]) -> list[Role]:
+        if len(value) > MAX_ROLES:
+            raise ValueError(f"at most {MAX_ROLES} roles (each incident offers them in one message); "
+                             f"{len(value)} given")
         return value
 
     @model_validator(mode="after")
@@ -150,6 +170,17 @@ class Catalog(BaseModel):
     def role(self, rid: str) -> Role | None:
         """The role with this id, if configured."""
         return next((r for r in self.roles if r.id == rid), None)
+
+    def role_named(self, typed: str) -> Role | None:
+        """The role someone names by its id or its display name, in any case, spaces and dashes alike
+        (`comms`, `communications`, `"data owner"`, `Incident commander`); an id wins over a name."""
+        key = role_key(typed)
+        return self.role(key) or next((r for r in self.roles if role_key(r.name) == key), None)
+
+
+def role_key(text: str) -> str:
+    """A role's id or name as compared: lowercase, runs of spaces, `_` and `-` as one dash."""
+    return re.sub(r"[\s_-]+", "-", text.strip().lower()).strip("-")
 
 
 def _defaults() -> dict[str, Any]:

@@ -20,6 +20,8 @@ class ActionId(StrEnum):
     OPEN_INCIDENT = "retro_open_incident"
     TIMELINE_PAGE = "retro_timeline_page"
     EVIDENCE_PAGE = "retro_evidence_page"
+    CONFIRM_COMMAND = "retro_confirm_command"
+    CANCEL_COMMAND = "retro_cancel_command"
 
 
 class CallbackId(StrEnum):
@@ -47,6 +49,7 @@ class Field(StrEnum):
     AFFECTED = "affected"
     CUSTOMER_IMPACT = "customer_impact"
     CONTAINMENT = "containment"
+    MITIGATED_AT = "mitigated_at"
     KIND = "kind"
     REF = "ref"
     NOTE = "note"

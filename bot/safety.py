@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 # Slack turns these into notifications: <!channel>, <!here>, <!everyone>, <!subteam^S1|@team>, <@U1>, <@W1>.
 _SPECIAL = re.compile(r"<!(channel|here|everyone|group)(\|[^>]*)?>", re.IGNORECASE)
@@ -15,20 +16,17 @@ _BARE = re.compile(r"(?<![\w`])@(channel|here|everyone)\b", re.IGNORECASE)
 ZWSP = "\u200b"
 
 
-def _user_label(match: re.Match[str]) -> str:
-    return f"@{match.group(2) or match.group(1)}"
-
-
-def neutralise(text: str) -> str:
-    """Render mentions inert: special pings, user groups and user mentions become plain `@name` text."""
+def neutralise(text: str, names: Mapping[str, str] | None = None) -> str:
+    """Render mentions inert: special pings, user groups and user mentions become plain `@name` text (the mention's
+    label, else the display name `names` gives its id, else the id)."""
     out = _SPECIAL.sub(lambda m: f"@{ZWSP}{m.group(1).lower()}", text)
     out = _SUBTEAM.sub(lambda m: f"@{ZWSP}{m.group(2).lstrip('@') if m.group(2) else 'usergroup'}", out)
-    out = _USER.sub(_user_label, out)
+    out = _USER.sub(lambda m: f"@{m.group(2) or (names or {}).get(m.group(1)) or m.group(1)}", out)
     out = _DATE.sub(lambda m: m.group(1), out)
     out = _BARE.sub(lambda m: f"@{ZWSP}{m.group(1)}", out)
     return out.replace("<!", "<\u200b!").replace("<@", "<\u200b@")
 
 
-def escape_mrkdwn(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn reserves, after neutralising."""
-    return neutralise(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def escape_mrkdwn(text: str, names: Mapping[str, str] | None = None) -> str:
+    """Escape the three characters Slack's mrkdwn reserves, after neutralising (mentions named from `names`)."""
+    return neutralise(text, names).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

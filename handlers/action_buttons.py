@@ -123,7 +123,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             return
         except RetroError as exc:
             field = Field.HYPOTHESIS if hyp is not None else Field.TITLE
-            await ack(response_action="errors", errors={field: exc.user_message[:150]})
+            await ack(response_action="errors", errors={field: (await ctx.plain_error(exc))[:150]})
             return
         await ack()
         await flows.create_action(client, deps, incident, item, actor=ctx.user_id)

@@ -78,7 +78,8 @@ async def reassign(ctx: Ctx, cmd: Parsed) -> None:
     """`/retro reassign A<n> @user`."""
     cmd.allow_options()
     if len(cmd.words) != 2:
-        raise cmd.fail("Name the action item and its new owner.")
+        raise cmd.fail(f"Name the new owner of {cmd.words[0][:20]}: type @ and pick them." if len(cmd.words) == 1 else
+                       "Name one action item and its new owner, like `A1 @dana`.")
     owner = user_id(cmd.words[1], cmd.usage)
     incident, action_id, _ = await _target(ctx, cmd)
     async with ctx.deps.session() as session:
@@ -91,9 +92,11 @@ async def reassign(ctx: Ctx, cmd: Parsed) -> None:
 async def due(ctx: Ctx, cmd: Parsed) -> None:
     """`/retro due A<n> <date>`."""
     cmd.allow_options()
-    if len(cmd.words) != 2:
-        raise cmd.fail("Name the action item and its new due date.")
-    new_due = action_items.parse_due_date(ctx.deps.catalog, cmd.words[1], now=ctx.deps.now(), usage=cmd.usage)
+    if len(cmd.words) < 2:
+        raise cmd.fail(f"Give the new due date of {cmd.words[0][:20]}." if cmd.words else
+                       "Name the action item, like A1, and its new due date.")
+    new_due = action_items.parse_due_date(ctx.deps.catalog, " ".join(cmd.words[1:]), now=ctx.deps.now(),
+                                          usage=cmd.usage)
     incident, action_id, _ = await _target(ctx, cmd)
     async with ctx.deps.session() as session:
         change = await action_items.set_due(session, catalog=ctx.deps.catalog, action_id=action_id, due=new_due,

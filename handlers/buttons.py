@@ -15,6 +15,7 @@ from bot.blocks.modals import ModalMeta, evidence_modal, triage_modal
 from bot.deps import Deps
 from bot.ids import ActionId
 from bot.incident import evidence, triage
+from bot.incident.names import mentioned
 from bot.incident.roles import current_roles
 from bot.record import timeline
 from bot.slack import flows
@@ -87,8 +88,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
         incident = await ctx.incident_by_id(incident_id)
         async with deps.session() as session:
             entries = await timeline.entries(session, incident_id, key_only=not show_all)
+        names = await ctx.names(mentioned(e.text for e in entries))
         await ctx.reply(f"Timeline of #{incident.channel_name}",
-                        timeline_page(incident, entries, page=page, show_all=bool(show_all)), replace=True)
+                        timeline_page(incident, entries, page=page, show_all=bool(show_all), tz=deps.catalog.tz,
+                                      names=names), replace=True)
 
     @app.action(re.compile(f"^{ActionId.EVIDENCE_PAGE}(:|$)"))
     @guarded(deps)

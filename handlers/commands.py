@@ -15,17 +15,27 @@ from bot.deps import Deps
 from bot.incident import incidents
 from bot.incident.roles import current_roles
 from bot.safety import escape_mrkdwn
-from handlers import action_cmds, datacheck_cmds, incident_cmds, insights_cmds, ledger_cmds, postmortem_cmds
+from handlers import (
+    action_cmds,
+    confirmations,
+    datacheck_cmds,
+    incident_cmds,
+    insights_cmds,
+    ledger_cmds,
+    postmortem_cmds,
+    review_cmds,
+)
 from handlers.context import Ctx
 from handlers.guard import guarded
-from handlers.parsing import USAGE, Parsed, page_number, parse
+from handlers.parsing import DATE_HELP, USAGE, WHEN_HELP, Parsed, page_number, parse
 
 Subcommand = Callable[[Ctx, Parsed], Awaitable[None]]
 
 
 async def help_cmd(ctx: Ctx, cmd: Parsed) -> None:
     """`/retro help`: the command list."""
-    await ctx.reply("Retro commands:\n" + escape_mrkdwn("\n".join(USAGE.values())), help_blocks(USAGE))
+    await ctx.reply("Retro commands:\n" + escape_mrkdwn("\n".join([*USAGE.values(), WHEN_HELP, DATE_HELP])),
+                    help_blocks(USAGE, f"{WHEN_HELP}\n{DATE_HELP}"))
 
 
 async def list_cmd(ctx: Ctx, cmd: Parsed) -> None:
@@ -56,14 +66,16 @@ def subcommands() -> dict[str, Subcommand]:
         "action": action_cmds.action, "actions": action_cmds.actions_cmd, "done": action_cmds.done,
         "drop": action_cmds.drop, "reassign": action_cmds.reassign, "due": action_cmds.due, "my": action_cmds.my,
         # the postmortem, and what past incidents say
-        "postmortem": postmortem_cmds.postmortem,
+        "postmortem": postmortem_cmds.postmortem, "lesson": review_cmds.lesson, "trigger": review_cmds.trigger,
+        "factor": review_cmds.factor, "review": review_cmds.review_cmd,
         "stats": insights_cmds.stats_cmd, "search": insights_cmds.search_cmd, "similar": insights_cmds.similar_cmd,
     }
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
-    """Register `/retro`."""
+    """Register `/retro`, and the buttons that run a command again once its asker confirmed it."""
     table = subcommands()
+    confirmations.register(app, deps, table)
 
     @app.command("/retro")
     @guarded(deps)

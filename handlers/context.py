@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -13,20 +15,24 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.blocks import Blocks
 from bot.blocks.card import declared_notice, declared_reply
+from bot.blocks.confirm import BUTTON_VALUE_MAX, Confirmation, confirm_blocks
 from bot.blocks.kit import error_text
 from bot.blocks.modals import ModalMeta, loading_modal, notice_modal
 from bot.deps import Deps
 from bot.errors import NotAllowedError, RetroError
 from bot.incident import incidents
 from bot.slack.inbound import reply_url_allowed
-from bot.slack.people import Membership
+from bot.slack.people import Membership, names_of
+from bot.timeparse import spoken
 from handlers.payloads import Origin, flat_origin, interaction_origin, private_metadata
 from storage.models import Incident
 
 log = logging.getLogger("retro.replies")
+NAMES_WITHIN = 0.5  # seconds a modal's error waits for the names it shows
 
 
 @dataclass
@@ -46,6 +52,8 @@ class Ctx:
     # Set by whoever logs this request under a correlation id, so a refused reply is logged under it too.
     correlation_id: str | None = field(default=None, init=False, repr=False)
     _url_refused: bool = field(default=False, init=False, repr=False)
+    # Set when a command runs again because its asker confirmed it (bot.blocks.confirm): ask nothing again.
+    confirmed: bool = field(default=False, init=False)
 
     def __post_init__(self) -> None:
         url = self.respond.response_url if self.respond is not None else None
@@ -138,6 +146,33 @@ class Ctx:
             log.warning("could not announce in %s (%s); telling the caller", self.channel_id,
                         exc.response.get("error"))
             await self._direct(text, blocks)
+
+    async def ask(self, lines: list[str], command: str, *, yes: str, cancelled: str) -> None:
+        """Ask the caller before `command` (the text after `/retro`, as Slack sent it) goes ahead: the question, a
+        button that runs the command again, confirmed, and one that does not."""
+        request = Confirmation(command=command, user=self.user_id, cancelled=cancelled)
+        if len(request.value()) > BUTTON_VALUE_MAX:
+            raise RetroError(f"This needs your confirmation, but the command is too long to carry on a button "
+                             f"({len(command):,} characters): shorten its free text (a reason, a title) and run it "
+                             "again.")
+        await self.reply("\n".join(lines), confirm_blocks(lines, request, yes=yes))
+
+    async def names(self, uids: Iterable[str]) -> dict[str, str]:
+        """Display names of these people, for text where Slack shows no mention as a name (kept for a day)."""
+        return await names_of(self.client, self.deps, self.team_id, uids)
+
+    async def plain_error(self, error: RetroError) -> str:
+        """A domain error as plain text with people by name (a modal's field error, where Slack shows `<@U…>` as
+        typed); an id stays when its name does not come in time (the modal must be answered within 3 s)."""
+        try:
+            names = await asyncio.wait_for(self.names(error.people.values()), NAMES_WITHIN) if error.people else {}
+        except (TimeoutError, SlackApiError, SQLAlchemyError):
+            names = {}
+        return error.render(lambda uid: f"@{names.get(uid) or uid}")
+
+    def happened(self, at: datetime | None) -> str:
+        """`happened at 10:05 CET`, in the team's timezone, for a reply about something given with `at=`."""
+        return f"happened at {spoken(at, now=self.deps.now(), tz=self.deps.catalog.tz)}" if at else ""
 
     async def open_modal(self, title: str, build: Callable[[], Awaitable[dict[str, Any]]]) -> None:
         """Open a loading modal at once, then fill it with `build()` (whose lookups may outlast the trigger id)."""

@@ -30,7 +30,8 @@ async def datacheck(ctx: Ctx, cmd: Parsed) -> None:
     cmd.allow_options("baseline", "current", "key", "psi", "ks", "nulls")
     missing = [k for k in ("baseline", "current") if not cmd.options.get(k)]
     if missing or cmd.words:
-        raise cmd.fail("Name both snapshots: baseline=E<n> current=E<n> (or file links or names).")
+        which = " and ".join(f"{k}=" for k in missing) or "both snapshots as baseline= and current="
+        raise cmd.fail(f"Give {which}: an evidence id like E2, or a file's link or name.")
     check = DataCheck(cmd.options["baseline"], cmd.options["current"],
                       [k.strip() for k in cmd.options.get("key", "").split(",") if k.strip()],
                       thresholds(ctx.deps.settings, cmd), cmd.usage)

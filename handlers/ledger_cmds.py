@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 from bot.blocks.ledger import ledger_blocks, proposed_text, test_text, verdict_text
 from bot.incident import hypotheses
 from bot.slack import channels
 from handlers.context import Ctx
-from handlers.parsing import Parsed, numbered, page_number, tokenize
+from handlers.parsing import Parsed, numbered, occurred, page_number, tokenize
 
 _WORD = re.compile(r"\S+")
 _EVIDENCE = re.compile(r"E\d{1,6}", re.IGNORECASE)
@@ -16,14 +17,16 @@ TEST_OPTIONS = ("expect", "criteria")
 
 
 async def hypothesis(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro hypothesis <statement>` (the statement is kept exactly as typed, `=` and all)."""
+    """`/retro hypothesis <statement> [at=<when>]` (the statement is kept exactly as typed, `=` and all, but for
+    `at=`)."""
+    cmd, at = occurred(cmd, now=ctx.deps.now(), tz=ctx.deps.catalog.tz)
     if not cmd.rest.strip():
         raise cmd.fail("A hypothesis needs a statement.")
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
         row = await hypotheses.propose(session, incident=incident, statement=cmd.rest, actor=ctx.user_id,
-                                       now=ctx.deps.now())
-    await channels.post(ctx.client, ctx.deps, incident, text=proposed_text(row))
+                                       now=ctx.deps.now(), at=at)
+    await channels.post(ctx.client, ctx.deps, incident, text=proposed_text(row) + _happened(ctx, at))
 
 
 async def ledger(ctx: Ctx, cmd: Parsed) -> None:
@@ -33,7 +36,14 @@ async def ledger(ctx: Ctx, cmd: Parsed) -> None:
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
         rows = await hypotheses.listing(session, incident.id or 0)
-    await ctx.reply(f"{len(rows)} hypothes{'i' if len(rows) == 1 else 'e'}s", ledger_blocks(incident, rows, page=page))
+        history = await hypotheses.histories(session, incident.id or 0)
+    await ctx.reply(f"{len(rows)} hypothes{'i' if len(rows) == 1 else 'e'}s",
+                    ledger_blocks(incident, rows, page=page, history=history))
+
+
+def _happened(ctx: Ctx, at: datetime | None) -> str:
+    said = ctx.happened(at)
+    return f"\n_{said[:1].upper()}{said[1:]}._" if said else ""
 
 
 def split_test(cmd: Parsed) -> tuple[int, str, dict[str, str]]:
@@ -86,12 +96,13 @@ def split_verdict(cmd: Parsed) -> tuple[int, list[int], str]:
 
 
 async def verdict(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro confirm|refute|inconclusive H<n> [E<n> …] [note]`."""
+    """`/retro confirm|refute|inconclusive H<n> [E<n> …] [note] [at=<when>]`."""
+    cmd, at = occurred(cmd, now=ctx.deps.now(), tz=ctx.deps.catalog.tz)
     number, evidence, note = split_verdict(cmd)
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
         result = await hypotheses.record_verdict(session, incident=incident, number=number, verdict={
             "confirm": "confirmed", "refute": "refuted", "inconclusive": "inconclusive"}[cmd.name],
-            evidence=evidence, note=note, actor=ctx.user_id, now=ctx.deps.now())
-    await channels.post(ctx.client, ctx.deps, incident,
-                        text=verdict_text(result.hypothesis, result.previous, result.insight_stamped))
+            evidence=evidence, note=note, actor=ctx.user_id, now=ctx.deps.now(), at=at)
+    await channels.post(ctx.client, ctx.deps, incident, text=verdict_text(
+        result.hypothesis, result.previous, result.insight_stamped, result.replaced) + _happened(ctx, at))

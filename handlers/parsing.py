@@ -11,40 +11,50 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from bot.collectors.prometheus import METRIC_USAGE
 from bot.errors import UsageError
+from bot.hints import closest, did_you_mean
 from bot.incident import evidence
 from bot.record.timeline import unescape_slack
+from bot.timeparse import DUE_FORMS, OCCURRED_FORMS, parse_occurred
 
 USAGE: dict[str, str] = {
     "help": "/retro help",
-    "start": "/retro start <title> [sev=1..4] [type=<category>] [model=<name>@<version>] [private=yes]",
+    "start": "/retro start <title> [sev=1..4] [type=<category>] [model=<name>@<version>] [private=yes]  (asks first "
+             "from an incident's channel or with an open incident's title)",
     "list": "/retro list [page=N]",
-    "role": "/retro role <role> @user",
+    "role": '/retro role <role> @user  (the role by its id or its name, like "data owner")',
     "roles": "/retro roles",
-    "triage": "/retro triage",
-    "status": "/retro status <investigating|mitigated|resolved|closed> [reason]",
-    "sev": "/retro sev <level> [reason]",
-    "note": "/retro note <text>",
+    "triage": "/retro triage [impact=<when>] [detected=<when>] [mitigated=<when>]",
+    "status": '/retro status <investigating|mitigated|resolved|closed> [reason] [reason="…"] [at=<when>]  (closing '
+              'with open action items asks first)',
+    "sev": '/retro sev <level> [reason] [reason="…"] [at=<when>]',
+    "note": "/retro note <text> [at=<when>]",
     "timeline": "/retro timeline [all] [page=N]",
     "evidence": "/retro evidence [<kind> <ref> [note…] [model=…] [snapshot=…] [from=… to=…] [step=…] "
-                "[flag=name:value]]  (metric takes PromQL, in backticks when it has spaces)",
-    "hypothesis": "/retro hypothesis <statement>",
+                "[flag=name:value] [at=<when>]]  (flag=, model= or snapshot= can stand in for <ref>; file takes the "
+                "name, id or link of a file shared here; metric takes PromQL, in backticks when it has spaces)",
+    "hypothesis": "/retro hypothesis <statement> [at=<when>]",
     "hypotheses": "/retro hypotheses",
     "test": '/retro test H<n> <plan> expect="<expected outcome>" [criteria="<success criteria>"]',
-    "confirm": "/retro confirm H<n> [E<n> …] [note]",
-    "refute": "/retro refute H<n> [E<n> …] [note]",
-    "inconclusive": "/retro inconclusive H<n> [E<n> …] [note]",
-    "action": "/retro action <title> owner=@user due=<YYYY-MM-DD|+3d|+1w> [kind=guardrail|monitor|test|process|fix] "
+    "confirm": "/retro confirm H<n> [E<n> …] [note] [at=<when>]",
+    "refute": "/retro refute H<n> [E<n> …] [note] [at=<when>]",
+    "inconclusive": "/retro inconclusive H<n> [E<n> …] [note] [at=<when>]",
+    "action": "/retro action <title> owner=@user due=<date> [kind=guardrail|monitor|test|process|fix] "
               "[hypothesis=H<n>]",
     "actions": "/retro actions",
     "done": "/retro done A<n> [note]",
     "reassign": "/retro reassign A<n> @user",
-    "due": "/retro due A<n> <YYYY-MM-DD|+3d|+1w>",
+    "due": "/retro due A<n> <date>",
     "drop": "/retro drop A<n> <reason>",
     "my": "/retro my",
     "postmortem": "/retro postmortem",
+    "lesson": "/retro lesson <well|wrong|lucky> <what>",
+    "trigger": "/retro trigger <what set it off>|H<n> [at=<when>]",
+    "factor": "/retro factor <contributing condition>|H<n>",
+    "review": "/retro review [request @user … [owner=@user] | approve [note] | changes <what to change>]",
     "stats": "/retro stats [period=90d] [category=<id>]",
     "search": "/retro search <words> [model=<name>] [category=<id>]",
     "similar": "/retro similar",
@@ -52,6 +62,9 @@ USAGE: dict[str, str] = {
                  "[nulls=0.05]",
 }
 GENERAL_USAGE = "/retro <" + "|".join(USAGE) + "> …  (try `/retro help`)"
+# What `<when>` in the usage lines stands for (`/retro help` says it under the list).
+WHEN_HELP = f"<when>: when it happened, if not just now: {OCCURRED_FORMS}."
+DATE_HELP = f"<date>: {DUE_FORMS} (a weekday is the next one)."
 MAX_TEXT = 4000
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]{1,20})(?:\|[^>]*)?>$")
@@ -60,6 +73,8 @@ _CHANNEL = re.compile(r"^<#([CGD][A-Z0-9]{1,20})(?:\|([^>]*))?>$")
 _REFERENCE = re.compile(r"<(?:[@#!]|https?://|mailto:)[^<>]*>")
 _OPTION = re.compile(r"^([a-z][a-z_-]{0,30})=(.*)$", re.DOTALL)
 _QUOTES = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019"}
+_QUOTE_CHARS = frozenset("\"'\u201c\u201d\u2018\u2019")
+_ESCAPED_QUOTE = re.compile("\\\\([\"'\u201c\u201d\u2018\u2019])")
 
 
 @dataclass(frozen=True)
@@ -72,12 +87,15 @@ class Token:
 
 @dataclass(frozen=True)
 class Parsed:
-    """A parsed `/retro` invocation."""
+    """A parsed `/retro` invocation; `raw` is the text after the subcommand as it came (`escaped` as Slack sends
+    it), from which `without` takes an option out."""
 
     name: str
     rest: str
     words: tuple[str, ...] = ()
     options: dict[str, str] = field(default_factory=dict)
+    raw: str = ""
+    escaped: bool = True
 
     @property
     def usage(self) -> str:
@@ -93,7 +111,8 @@ class Parsed:
         unknown = sorted(set(self.options) - set(keys))
         if unknown:
             allowed = ", ".join(f"{k}=" for k in keys) or "none"
-            raise self.fail(f"Unknown option {', '.join(f'`{k}=`' for k in unknown)} (allowed: {allowed}).")
+            hint = did_you_mean(unknown[0], keys, template="`{}=`")
+            raise self.fail(f"Unknown option {', '.join(f'`{k}=`' for k in unknown)} (allowed: {allowed}).{hint}")
 
     def text(self) -> str:
         """The positional words joined back as free text."""
@@ -104,24 +123,55 @@ class Parsed:
         parts = self.rest.strip().split(None, 1)
         return parts[1].strip() if len(parts) > 1 else ""
 
+    def without(self, key: str) -> Parsed:
+        """The command as if the option `key=` had not been typed: free text (`rest`) no longer holds it."""
+        if key not in self.options:
+            return self
+        for tok, start, end in _scan(self.raw):
+            m = None if tok.text.startswith("<") else _OPTION.match(tok.text)
+            if m and m.group(1).replace("_", "-") == key:
+                cut = f"{self.raw[:start].rstrip()} {self.raw[end:].lstrip()}".strip()
+                return parse(f"{self.name} {cut}", escaped=self.escaped)
+        return self
 
-def tokenize(text: str) -> list[Token]:
-    """Split on whitespace, honouring quotes that open a word or a value and keeping Slack's `<…>` references whole
-    (decoded text may hold a typed `<`, which is just a character)."""
-    tokens: list[Token] = []
+
+def _closing(text: str, start: int) -> int:
+    """Where the quote opened at `start` closes (-1 if it does not): a backslash-escaped quote (`\\"`) is kept
+    inside, and curly quotes nest (“the “v2” model”)."""
+    opening, closing = text[start], _QUOTES[text[start]]
+    depth, j = 1, start + 1
+    while j < len(text):
+        if text[j] == "\\" and text[j + 1:j + 2] in _QUOTE_CHARS:
+            j += 2
+            continue
+        if opening != closing and text[j] == opening:
+            depth += 1
+        elif text[j] == closing:
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return -1
+
+
+def _scan(text: str) -> list[tuple[Token, int, int]]:
+    """The tokens of `text` with where each starts and ends."""
+    tokens: list[tuple[Token, int, int]] = []
     buf: list[str] = []
     quoted = False
+    begin = 0
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
+        if not buf and not quoted and not ch.isspace():
+            begin = i
         if ch.isspace():
             if buf or quoted:
-                tokens.append(Token("".join(buf), quoted))
+                tokens.append((Token("".join(buf), quoted), begin, i))
             buf, quoted = [], False
-        elif ch in _QUOTES and (not buf or buf[-1].endswith("=")) and text.find(_QUOTES[ch], i + 1) >= 0:
+        elif ch in _QUOTES and (not buf or buf[-1].endswith("=")) and (close := _closing(text, i)) >= 0:
             # A quote opens only at the start of a word or right after `key=`; "model's" stays one word.
-            close = text.find(_QUOTES[ch], i + 1)
-            buf.append(text[i + 1:close])
+            buf.append(_ESCAPED_QUOTE.sub(r"\1", text[i + 1:close]))
             quoted = True
             i = close
         elif ch == "<" and (ref := _REFERENCE.match(text, i)):
@@ -131,8 +181,14 @@ def tokenize(text: str) -> list[Token]:
             buf.append(ch)
         i += 1
     if buf or quoted:
-        tokens.append(Token("".join(buf), quoted))
+        tokens.append((Token("".join(buf), quoted), begin, n))
     return tokens
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split on whitespace, honouring quotes that open a word or a value and keeping Slack's `<…>` references whole
+    (decoded text may hold a typed `<`, which is just a character)."""
+    return [tok for tok, _, _ in _scan(text)]
 
 
 def parse(text: str, *, escaped: bool = True) -> Parsed:
@@ -148,7 +204,9 @@ def parse(text: str, *, escaped: bool = True) -> Parsed:
     head = decode(head)
     name = head.lower()
     if name not in USAGE:
-        raise UsageError(f"Unknown subcommand `{head[:40]}`.", GENERAL_USAGE)
+        meant = closest(name, USAGE)  # one close subcommand: its usage line; two: the general one
+        raise UsageError(f"Unknown subcommand `{head[:40]}`.{did_you_mean(name, USAGE)}",
+                         USAGE[meant[0]] if len(meant) == 1 else GENERAL_USAGE)
     words: list[str] = []
     options: dict[str, str] = {}
     for tok in tokenize(rest):
@@ -160,7 +218,26 @@ def parse(text: str, *, escaped: bool = True) -> Parsed:
             options[key] = decode(m.group(2))
         else:
             words.append(decode(tok.text))
-    return Parsed(name, decode(rest.strip()), tuple(words), options)
+    return Parsed(name, decode(rest.strip()), tuple(words), options, rest, escaped)
+
+
+def occurred(cmd: Parsed, *, now: datetime, tz: ZoneInfo) -> tuple[Parsed, datetime | None]:
+    """`at=`, when what the command records happened (None without it), and the command without the option. An
+    `at=` inside backticks is part of a PromQL query, not the option."""
+    if "at" not in cmd.options or cmd.raw.count("`") >= 2 and _in_backticks(cmd.raw, "at="):
+        return cmd, None
+    return cmd.without("at"), parse_occurred(cmd.options["at"], now=now, tz=tz, usage=cmd.usage)
+
+
+def when(cmd: Parsed, key: str, *, now: datetime, tz: ZoneInfo) -> datetime:
+    """The time an option such as `mitigated=` gives (parsed like `at=`)."""
+    return parse_occurred(cmd.options[key], now=now, tz=tz, usage=cmd.usage, key=key)
+
+
+def _in_backticks(text: str, needle: str) -> bool:
+    """Whether every `needle` starting a word of `text` lies between a pair of backticks."""
+    starts = [m.start() for m in re.finditer(rf"(?:^|(?<=\s)){re.escape(needle)}", text)]
+    return bool(starts) and all(text.count("`", 0, at) % 2 == 1 for at in starts)
 
 
 def user_id(token: str, usage: str) -> str:

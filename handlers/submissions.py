@@ -9,7 +9,8 @@ from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.modals import ModalMeta
+from bot.blocks.confirm import declared_question
+from bot.blocks.modals import ModalMeta, declare_modal
 from bot.deps import Deps
 from bot.errors import RetroError, UsageError
 from bot.ids import CallbackId, Field
@@ -39,7 +40,7 @@ async def checked_incident(ack: AsyncAck, ctx: Ctx, meta: ModalMeta, field: Fiel
         await ack()
         return await lookup
     except RetroError as exc:
-        await ack(response_action="errors", errors={field: exc.user_message.split("\n")[0][:150]})
+        await ack(response_action="errors", errors={field: (await ctx.plain_error(exc)).split("\n")[0][:150]})
         return None
     await ack()
     return incident
@@ -65,6 +66,16 @@ def register(app: AsyncApp, deps: Deps) -> None:
             block = Field.MODELS if "model" in exc.problem else Field.TITLE
             await ack(response_action="errors", errors={block: exc.problem[:150]})
             return
+        if not meta.asked:  # an open incident with this title? Ask in the modal, which then declares anyway
+            async with deps.session() as session:
+                _, same = await incidents.declared_like(session, ctx.team_id, channel_id="", title=decl.title)
+            if same := await ctx.visible(same):
+                fields = (Field.TITLE, Field.SEVERITY, Field.CATEGORY, Field.MODELS, Field.DESCRIPTION)
+                filled = {str(f): str(v.get(f) or "") for f in fields}
+                await ack(response_action="update", view=declare_modal(
+                    deps.catalog, meta.model_copy(update={"asked": True}), question=declared_question(None, same),
+                    filled=filled))
+                return
         await ack()
         incident = await flows.declare(client, deps, decl, team_id=ctx.team_id, actor=ctx.user_id,
                                        from_channel=ctx.channel_id)
@@ -78,13 +89,13 @@ def register(app: AsyncApp, deps: Deps) -> None:
         try:
             form = triage.TriageForm.model_validate({k: v.get(k) or None for k in triage.FIELDS}
                                                     | {k: v.get(k) or "" for k in triage.FIELDS
-                                                       if k not in ("impact_start", "detected_at")})
+                                                       if k not in triage.TIMES})
         except ValidationError as exc:
             field = str(exc.errors()[0]["loc"][0])
             await ack(response_action="errors", errors={field: exc.errors()[0]["msg"][:150]})
             return
-        if form.impact_start and form.detected_at and form.impact_start > form.detected_at:
-            await ack(response_action="errors", errors={Field.DETECTED_AT: "Detection cannot precede impact start."})
+        if (wrong := form.problem(deps.now())) is not None:
+            await ack(response_action="errors", errors={wrong[0]: wrong[1]})
             return
         incident = await checked_incident(ack, ctx, meta, Field.WHAT_HAPPENED)
         if incident is None:
@@ -105,7 +116,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
             item = evidence.validate(str(v.get(Field.KIND) or ""), str(v.get(Field.REF) or ""),
                                      str(v.get(Field.NOTE) or ""), {}, now=deps.now())
         except RetroError as exc:
-            await ack(response_action="errors", errors={Field.REF: exc.user_message.split("\n")[0][:150]})
+            await ack(response_action="errors", errors={Field.REF: (await ctx.plain_error(exc)).split("\n")[0][:150]})
             return
         incident = await checked_incident(ack, ctx, meta, Field.REF)
         if incident is None:

@@ -3,7 +3,7 @@
 from .driver import SlackDriver
 from .emulator import SlackEmulator
 from .render import Rendered, Target, render_message, render_view
-from .repl import run_repl
+from .repl_session import run_repl
 from .results import CommandResult
 from .state import ApiCall, Delivery, SlackError
 from .workspace import Workspace

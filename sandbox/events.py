@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import itertools
 import json
 import logging
 import secrets
@@ -113,7 +112,7 @@ class EventBus:
         self.url: str | None = None
         self.subscriptions: set[str] | None = None
         self.deliveries: list[Delivery] = []
-        self._ids = itertools.count(1)
+        self.events_sent = 0  # event ids carry on from here (a resumed sandbox keeps it: ids never repeat)
         self._queue: asyncio.Queue[Delivery] | None = None
         self._worker: asyncio.Task[None] | None = None
         self.session: aiohttp.ClientSession | None = None
@@ -141,13 +140,18 @@ class EventBus:
 
     def envelope(self, event: JSON, ws: Workspace) -> JSON:
         """Wrap an event of a workspace in the event_callback envelope Slack sends."""
+        self.events_sent += 1
+        # An org-wide install's events say so in `authorizations[].is_enterprise_install`; the workspace's team_id
+        # stays (https://api.slack.com/enterprise/apps/reference, "Sample event payload"). Events of the organization
+        # itself carry a null team_id (https://api.slack.com/events/team_access_revoked).
+        team = None if ws.org_level else ws.team_id
         return {
-            "token": self.verification_token, "team_id": ws.team_id, "enterprise_id": ws.enterprise_id,
-            "context_team_id": ws.team_id, "context_enterprise_id": ws.enterprise_id, "api_app_id": ws.app_id,
+            "token": self.verification_token, "team_id": team, "enterprise_id": ws.enterprise_id,
+            "context_team_id": team, "context_enterprise_id": ws.enterprise_id, "api_app_id": ws.app_id,
             "event": event, "type": "event_callback",
-            "event_id": f"Ev{next(self._ids):010d}", "event_time": int(time.time()),
-            "authorizations": [{"enterprise_id": ws.enterprise_id, "team_id": ws.team_id, "user_id": ws.bot_user_id,
-                                "is_bot": True, "is_enterprise_install": False}],
+            "event_id": f"Ev{self.events_sent:010d}", "event_time": int(time.time()),
+            "authorizations": [{"enterprise_id": ws.enterprise_id, "team_id": team, "user_id": ws.bot_user_id,
+                                "is_bot": True, "is_enterprise_install": ws.org_install or ws.org_level}],
             "is_ext_shared_channel": False, "event_context": "4-" + secrets.token_urlsafe(24),
         }
 

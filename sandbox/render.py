@@ -5,11 +5,14 @@ from __future__ import annotations
 import html
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 JSON = dict[str, Any]
+# Gives a click target its number from what identifies it (where it is, block_id, action_id, value), so that the
+# same button keeps its number when its message or view is shown again.
+Numbering = Callable[[tuple[str, ...]], int]
 _SELECTS = {"users_select", "multi_users_select", "static_select", "multi_static_select",
             "conversations_select", "channels_select", "overflow", "radio_buttons", "checkboxes",
             "datepicker", "external_select"}
@@ -71,9 +74,12 @@ def mrkdwn_to_plain(text: str, names: Mapping[str, str] | None = None) -> str:
 
 
 def text_of(obj: Any, names: Mapping[str, str] | None = None) -> str:
-    """Text of a text object (plain_text or mrkdwn), markup resolved."""
+    """Text of a text object: mrkdwn (and a bare string, as message text is) with its markup resolved; plain_text
+    as it is written, because Slack resolves no mention, channel, link or date in it
+    (docs.slack.dev/reference/block-kit/composition-objects/text-object: `plain_text` is shown as plain text)."""
     if isinstance(obj, dict):
-        return mrkdwn_to_plain(str(obj.get("text", "")), names)
+        text = str(obj.get("text", ""))
+        return html.unescape(text) if obj.get("type") == "plain_text" else mrkdwn_to_plain(text, names)
     return "" if obj is None else mrkdwn_to_plain(str(obj), names)
 
 
@@ -133,7 +139,10 @@ def _element(el: JSON, block_id: str, out: Rendered, ctx: JSON, names: Mapping[s
         return f"[image: {el.get('alt_text', '')}]"
     if kind != "button" and kind not in _SELECTS:
         return f"[{kind}]"
-    index = len(out.targets) + ctx["start"]
+    numbering: Numbering | None = ctx.get("numbering")
+    where = str(ctx.get("view_id") or f"{ctx.get('channel')}|{ctx.get('ts')}")
+    key = (where, block_id, str(el.get("action_id")), str(el.get("value")))
+    index = numbering(key) if numbering is not None else len(out.targets) + ctx["start"]
     label = text_of(el.get("text") or el.get("placeholder") or {"text": kind}, names)
     target = Target(index=index, action_id=str(el.get("action_id")), kind=kind, label=label,
                     block_id=block_id, value=el.get("value"), channel=ctx.get("channel"),
@@ -193,8 +202,9 @@ def _blocks(blocks: Any, out: Rendered, ctx: JSON, names: Mapping[str, str], ind
 
 
 def render_message(msg: JSON, *, names: Mapping[str, str] | None = None, start: int = 1,
-                   channel: str | None = None) -> Rendered:
-    """Render a message (text, blocks, files) as a human would read it; buttons get numbers from `start`."""
+                   channel: str | None = None, numbering: Numbering | None = None) -> Rendered:
+    """Render a message (text, blocks, files) as a human would read it; buttons get numbers from `start` (or from
+    `numbering`)."""
     names = names or {}
     out = Rendered(text="")
     ts = str(msg.get("ts", ""))
@@ -214,7 +224,7 @@ def render_message(msg: JSON, *, names: Mapping[str, str] | None = None, start: 
         tags.append("edited")
     head = f"{author}  {when}  ts={ts}" + (f"  ({'; '.join(tags)})" if tags else "")
     lines = [head]
-    ctx: JSON = {"start": start, "channel": channel or msg.get("channel"), "ts": ts}
+    ctx: JSON = {"start": start, "channel": channel or msg.get("channel"), "ts": ts, "numbering": numbering}
     # When a message has layout blocks, Slack shows them and `text` is only the notification fallback.
     layout = [b for b in msg.get("blocks") or [] if isinstance(b, dict) and b.get("type") != "rich_text"]
     if layout:
@@ -222,7 +232,7 @@ def render_message(msg: JSON, *, names: Mapping[str, str] | None = None, start: 
     elif msg.get("text"):
         lines.extend("  " + line for line in mrkdwn_to_plain(str(msg["text"]), names).splitlines())
     for f in msg.get("files") or []:
-        lines.append(f"  [file: {f.get('title') or f.get('name')} ({f.get('size', 0)} bytes)]")
+        lines.append(f"  [file: {f.get('title') or f.get('name')} ({f.get('size', 0)} bytes, {f.get('id')})]")
     for att in msg.get("attachments") or []:
         lines.append("  | " + mrkdwn_to_plain(str(att.get("text") or att.get("fallback") or ""), names))
     reactions = " ".join(f":{r['name']}: {r['count']}" for r in msg.get("reactions") or [])
@@ -232,13 +242,14 @@ def render_message(msg: JSON, *, names: Mapping[str, str] | None = None, start: 
     return out
 
 
-def render_view(view: JSON, *, names: Mapping[str, str] | None = None, start: int = 1) -> Rendered:
+def render_view(view: JSON, *, names: Mapping[str, str] | None = None, start: int = 1,
+                numbering: Numbering | None = None) -> Rendered:
     """Render a modal or App Home view; input blocks are listed as fillable fields."""
     names = names or {}
     out = Rendered(text="")
     title = text_of(view.get("title"), names) if view.get("title") else "App Home"
     lines = [f"┌ {title}  [{view.get('type')} {view.get('id')}]"]
-    ctx: JSON = {"start": start, "view_id": view.get("id")}
+    ctx: JSON = {"start": start, "view_id": view.get("id"), "numbering": numbering}
     lines.extend(_blocks(view.get("blocks"), out, ctx, names, "│ "))
     buttons = []
     if view.get("submit"):

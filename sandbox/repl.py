@@ -5,42 +5,67 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
-import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TextIO
 
-from . import views
+from . import api_files, views
 from .driver import SlackDriver
 from .emulator import SlackEmulator
 from .render import InputField, render_view
+from .repl_lookup import channel_for, completions, new_app_channels, who_lines
 from .screen import Screen
 from .shapes import view_json
-from .state import SlackError
 
 HELP = """\
-  /retro <args>         run a slash command here as the current user
-  <text>                post a message in the current channel
-  as <user>: <line>     run one line as another user
-  user <name>           switch user            #<channel>   switch channel
-  thread <N|ts> <text>  reply in a thread      edit <N|ts> <text>   edit your message
-  react <N|ts> :emoji:  add a reaction         pin <N|ts>           pin a message
-  click <N> [@user|value]   click button N (or pick from menu N)
-  submit field=value ...    submit the open modal (field = number, block_id or action_id)
-  close                 close the open modal   modal / home          show modal / open App Home
-  upload <name> <text>  share a text file      dm <text>             message the app directly
-  channels | history [n] | who | help | quit"""
+  /retro <args>            run a slash command here as the current user; replies that come later are printed
+                           when they arrive
+  <text>                   post a message in the current channel (echoed as the channel shows it)
+  as <user>: <line>        run one line as another user       user <name>   become another user
+  #<channel>               switch channel; a unique prefix is enough (#inc); Tab completes #channels and @people
+  thread <N> <text>        reply in the thread of message N   edit <N> <text>   edit your message N
+  react <N> :emoji:        add a reaction to message N        pin <N>           pin message N
+  click <B> [@user|value]  click button B (or pick from menu B)
+  submit field=value ...   submit the open modal (field = number, block_id or label)
+  modal | close            show / close the open modal
+  home                     open the app's Home tab (shown only when you ask)
+  upload <path> [comment]  upload a local file into this channel (e.g. CSVs for /retro datacheck)
+  snippet <name> <text>    share a small text file holding <text>
+  dm <text>                message the app directly
+  channels | history [n] | who | help | quit
+  (N) is a message's number and [B …] a button's: both keep their number for the whole session.
+  Declaring an incident takes you to its channel."""
+_PATH_AND_REST = re.compile(r"""(?:"([^"]+)"|'([^']+)'|(\S+))\s*(.*)""", re.DOTALL)
 
 
 class Repl:
-    """State of one REPL session: current user, channel and the last numbered targets."""
+    """State of one REPL session: current user and channel, stable numbers, channels already known."""
 
     def __init__(self, emulator: SlackEmulator, driver: SlackDriver, out: TextIO, user: str,
-                 channel: str) -> None:
+                 channel: str, settle: Callable[[], Awaitable[None]] | None = None) -> None:
         self.emulator = emulator
+        # What a line waits for before its results are printed (the rest is printed when it arrives).
+        self.settle = settle or emulator.drain
         self.driver = driver
         self.ws = driver.ws
         self.screen = Screen(self.ws, out)
         self.user = driver.user(user).name
         self.channel = driver.channel(channel).id
+        self.lock = asyncio.Lock()  # one of the typed line and the watcher prints at a time
+        # Channels that never move you: those of the session's start, and those followed or switched to since.
+        self._followed = set(self.ws.channels)
+
+    def me(self) -> str:
+        """The id of the user the session types as."""
+        return self.driver.user(self.user).id
+
+    def prompt(self) -> str:
+        """`alice@inc-…> `."""
+        return f"{self.user}@{self.screen.names().get(self.channel, self.channel)}> "
+
+    def complete(self, line: str, word: str) -> list[str]:
+        """Tab completion: channels, people and commands."""
+        return completions(self.ws, self.me(), line, word)
 
     def _msg_ts(self, ref: str) -> tuple[str, str]:
         if ref.isdigit() and int(ref) in self.screen.messages:
@@ -65,21 +90,49 @@ class Repl:
         if word == "user" and rest:
             self.user = self.driver.user(rest).name
             self.screen.say(f"you are now {self.user}")
-            self.screen.mark_seen(self.driver.user(self.user).id, only_if_new=True)
+            self.screen.mark_seen(self.me(), only_if_new=True)
             return True
         if re.fullmatch(r"#[\w-]+", line):
-            self.channel = self.driver.channel(line).id
-            self.screen.say(f"now in {line}")
+            found = channel_for(self.ws, self.me(), line)
+            self.channel = found.id
+            self._followed.add(found.id)
+            self.screen.say(f"now in #{found.name}")
             return True
         if word in ("channels", "history", "who", "modal"):
             self._show(word, rest, acting)
             return True
         acting_id = self.driver.user(acting).id
         self.screen.mark_seen(acting_id, only_if_new=True)
+        self.screen.mark_seen(self.me(), only_if_new=True)
         await self._act(word, rest, line, acting)
-        await self.emulator.drain()
-        self.screen.show_changes(acting_id)
+        await self.settle()
+        shown = self.screen.show_changes(acting_id)
+        if acting_id != self.me():
+            self.screen.show_changes(self.me(), shown=shown)
+        if word == "home":
+            self._show_home(acting_id)
+        self._follow_new_channel()
         return True
+
+    def refresh(self) -> None:
+        """Print what changed for the current user (results that arrived later) and follow a new incident."""
+        self.screen.show_changes(self.me())
+        self._follow_new_channel()
+
+    def _follow_new_channel(self) -> None:
+        # Membership decides, not creation: the app creates the channel first and invites the person afterwards.
+        fresh = new_app_channels(self.ws, self.me(), self._followed)
+        self._followed.update(c.id for c in fresh)
+        if fresh:
+            self.channel = fresh[-1].id
+            self.screen.say(f"now in #{fresh[-1].name} (the app opened it and added you; #general goes back)")
+
+    def _show_home(self, user_id: str) -> None:
+        home = self.ws.home_views.get(user_id)
+        if home is None:
+            self.screen.say("the app published no Home for you")
+        else:
+            self.screen.show_view(view_json(self.ws, self.ws.views[home]))
 
     def _show(self, word: str, rest: str, acting: str) -> None:
         uid = self.driver.user(acting).id
@@ -92,18 +145,18 @@ class Repl:
                 archived = " (archived)" if ch.is_archived else ""
                 self.screen.say(f" {flags} #{ch.name} {ch.id}{archived}  {ch.topic.value}")
         elif word == "history":
-            self.screen.new_batch()
             count = int(rest) if rest.isdigit() else 10
             for msg in list(self.ws.messages[self.channel].values())[-count:]:
                 self.screen.show_message(msg)
         elif word == "who":
             self.screen.say(f"you are {acting} in {self.screen.names().get(self.channel, self.channel)}")
+            for line in who_lines(self.ws, uid, self.channel):
+                self.screen.say(line)
         elif word == "modal":
             stack = views.open_modals(self.ws, uid)
             if not stack:
                 self.screen.say("no modal open")
             else:
-                self.screen.new_batch()
                 self.screen.show_view(view_json(self.ws, stack[-1]))
 
     async def _act(self, word: str, rest: str, line: str, acting: str) -> None:
@@ -130,6 +183,9 @@ class Repl:
             cid, ts = self._msg_ts(rest)
             await d.pin(acting, cid, ts)
         elif word == "upload":
+            path, comment = _path_and_rest(rest)
+            await d.share_file(acting, self.channel, path.name, _read_local(path), text=comment)
+        elif word == "snippet":
             name, _, text = rest.partition(" ")
             await d.share_file(acting, self.channel, name, text.encode())
         elif word == "dm":
@@ -147,7 +203,7 @@ class Repl:
         ref, _, arg = rest.partition(" ")
         target = self.screen.targets.get(int(ref)) if ref.isdigit() else None
         if target is None:
-            self.screen.say(f"no button {ref}; numbers refer to the last output")
+            self.screen.say(f"no button {ref}; buttons show their number as [B label]")
             return
         arg = arg.strip()
         value: Any = target.value
@@ -186,31 +242,27 @@ class Repl:
             self.screen.say(f"submit failed: status={status}")
 
 
+def _path_and_rest(rest: str) -> tuple[Path, str]:
+    m = _PATH_AND_REST.fullmatch(rest.strip())
+    if not rest.strip() or m is None:
+        raise LookupError("upload what? upload <path> [comment]")
+    return Path(m.group(1) or m.group(2) or m.group(3)).expanduser(), m.group(4).strip()
+
+
+def _read_local(path: Path) -> bytes:
+    """A local file's bytes, for an upload."""
+    if not path.is_file():
+        raise LookupError(f"no file at {path}")
+    if path.stat().st_size > api_files.MAX_FILE_BYTES:
+        raise LookupError(f"{path} is larger than the 1 GB Slack takes")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise LookupError(f"cannot read {path}: {exc.strerror}") from None
+
+
 def _field(fields: list[InputField], key: str) -> InputField | None:
     if key.isdigit() and 0 < int(key) <= len(fields):
         return fields[int(key) - 1]
     wanted = key.lower()
     return next((f for f in fields if key in (f.block_id, f.action_id) or f.label.lower() == wanted), None)
-
-
-async def run_repl(emulator: SlackEmulator, driver: SlackDriver, *, stdin: TextIO = sys.stdin,
-                   stdout: TextIO = sys.stdout, default_user: str = "alice",
-                   default_channel: str = "#general") -> None:
-    """Read lines from stdin (without blocking the event loop) and act them out as workspace members."""
-    repl = Repl(emulator, driver, stdout, default_user, default_channel)
-    repl.screen.mark_seen(driver.user(repl.user).id)
-    repl.screen.say(f"Sandbox Slack · you are {repl.user} in {default_channel} · type 'help'")
-    loop = asyncio.get_running_loop()
-    while True:
-        stdout.write(f"{repl.user}@{repl.screen.names().get(repl.channel, repl.channel)}> ")
-        stdout.flush()
-        line = await loop.run_in_executor(None, stdin.readline)
-        if not line:
-            break
-        try:
-            if not await repl.execute(line):
-                break
-        except SlackError as err:
-            repl.screen.say(f"error: {err.error} {err.extra or ''}".rstrip())
-        except (LookupError, ValueError, TimeoutError) as err:
-            repl.screen.say(f"error: {err}")

@@ -28,7 +28,10 @@ def user_json(ws: Workspace, u: User) -> JSON:
     return {
         "id": u.id, "team_id": ws.team_id, "name": u.name, "deleted": u.deleted, "real_name": u.real_name,
         "tz": "Etc/UTC", "tz_label": "Coordinated Universal Time", "tz_offset": 0, "profile": profile,
-        "is_admin": False, "is_owner": False, "is_primary_owner": False, "is_restricted": False,
+        # Workspace roles (https://docs.slack.dev/reference/objects/user-object): the primary owner is also an owner,
+        # and owners are admins, so users.info of the primary owner has all three flags true (observed).
+        "is_admin": u.role in ("primary_owner", "owner", "admin"), "is_owner": u.role in ("primary_owner", "owner"),
+        "is_primary_owner": u.role == "primary_owner", "is_restricted": False,
         "is_ultra_restricted": False, "is_bot": u.is_bot, "is_app_user": False, "updated": int(time.time()),
     }
 

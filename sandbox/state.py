@@ -31,6 +31,8 @@ class User:
     bot_id: str | None = None
     email: str | None = None
     deleted: bool = False
+    # Workspace role: "primary_owner", "owner", "admin" or "member" (bots are members).
+    role: str = "member"
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -24,6 +23,9 @@ from .state import (
 )
 
 SEED_HUMANS = ("alice", "bob", "carol", "dave", "erin")
+# Every workspace has exactly one primary owner, the person who created it (Slack help, "Roles in Slack"); the first
+# seeded human is that person, the second an admin, the others members (users.info: is_primary_owner, is_admin).
+SEED_ROLES = ("primary_owner", "admin")
 _ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -57,6 +59,8 @@ class Workspace:
         # Set for a workspace of an Enterprise Grid organization (id and name of the enterprise).
         self.enterprise_id: str | None = None
         self.enterprise_name: str | None = None
+        self.org_install = False  # the app acts here through its organization's org-wide install
+        self.org_level = False  # stands for a whole Grid organization: where an org-wide token acts without a team
         self.public_url = "http://127.0.0.1"
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
@@ -71,12 +75,13 @@ class Workspace:
         self.triggers: dict[str, Trigger] = {}
         self.hooks: dict[str, ResponseHook] = {}
         self.emit: Callable[[JSON], None] = lambda event: None
-        self._ids = itertools.count(1)
-        self._last_micros = 0
+        # Where ids and timestamps carry on from (kept with a saved workspace, so a resumed one reuses neither).
+        self.ids_issued = 0
+        self.last_micros = 0
         if with_bot:
             self.install_bot()
-        for name in humans:
-            self.add_user(name)
+        for n, name in enumerate(humans):
+            self.add_user(name, role=SEED_ROLES[n] if n < len(SEED_ROLES) else "member")
         humans_ids = self.human_ids()
         general = Channel(id=f"C{tag}GENERAL", name="general", created=int(time.time()),
                           creator=humans_ids[0] if humans_ids else self.bot_user_id, is_general=True,
@@ -85,7 +90,8 @@ class Workspace:
 
     def new_id(self, prefix: str) -> str:
         """A fresh Slack-looking id such as `C0000000A1`, unique across the emulator's workspaces."""
-        return f"{prefix}{self.tag}{base36(next(self._ids)).rjust(9 - len(self.tag), '0')}"
+        self.ids_issued += 1
+        return f"{prefix}{self.tag}{base36(self.ids_issued).rjust(9 - len(self.tag), '0')}"
 
     def install_bot(self) -> User:
         """Mark the app installed, creating (or reactivating) its bot user."""
@@ -105,12 +111,13 @@ class Workspace:
 
     def next_ts(self) -> str:
         """A message timestamp, strictly greater than every earlier one."""
-        micros = max(int(time.time() * 1_000_000), self._last_micros + 1)
-        self._last_micros = micros
+        micros = max(int(time.time() * 1_000_000), self.last_micros + 1)
+        self.last_micros = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
-    def add_user(self, name: str, *, real_name: str | None = None, is_bot: bool = False) -> str:
-        """Create a user and return its id."""
+    def add_user(self, name: str, *, real_name: str | None = None, is_bot: bool = False,
+                 role: str = "member") -> str:
+        """Create a user (a workspace member unless `role` says primary_owner, owner or admin); return its id."""
         if any(u.name == name for u in self.users.values()):
             raise ValueError(f"user {name!r} already exists")
         slug = re.sub(r"[^A-Z0-9]", "", name.upper())[:8] or "USER"
@@ -119,7 +126,7 @@ class Workspace:
             user_id = self.new_id("U")
         bot_id = self.new_id("B") if is_bot else None
         self.users[user_id] = User(user_id, name, real_name or name.capitalize(), is_bot=is_bot,
-                                   bot_id=bot_id, email=f"{name}@{self.domain}.example.com")
+                                   bot_id=bot_id, email=f"{name}@{self.domain}.example.com", role=role)
         return user_id
 
     def human_ids(self) -> list[str]:

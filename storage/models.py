@@ -104,6 +104,8 @@ class TimelineEntry(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # When what the entry records happened, given with `at=`; None when that is `at`, the time it was recorded.
+    occurred_at: datetime | None = _at(nullable=True)
 
 
 class RoleAssignment(SQLModel, table=True):
@@ -179,6 +181,25 @@ class Hypothesis(SQLModel, table=True):
     verdict_at: datetime | None = _at(nullable=True)
 
 
+class HypothesisVerdict(SQLModel, table=True):
+    """A verdict on a hypothesis, kept when a later one replaces it (the hypothesis row holds the final one)."""
+
+    __tablename__ = "hypothesis_verdict"
+    __table_args__ = (UniqueConstraint("hypothesis_id", "seq", name="uq_hypothesis_verdict_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=32, index=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    hypothesis_id: int = Field(foreign_key="hypothesis.id")
+    number: int
+    seq: int
+    verdict: str = Field(max_length=16)
+    evidence: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    decided_by: str = Field(max_length=32)
+    decided_at: datetime = _at()
+    recorded_at: datetime = _at()
+
+
 class ActionItem(SQLModel, table=True):
     """A follow-up (A1, A2…) with an owner and a due date; reminded until done."""
 
@@ -201,6 +222,7 @@ class ActionItem(SQLModel, table=True):
     created_at: datetime = _at()
     closed_at: datetime | None = _at(nullable=True)
     close_note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    after_close: bool = False  # added while the incident was closed (accepted, and marked wherever listed)
 
 
 class Reminder(SQLModel, table=True):

@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot import __version__
 from bot.config import Settings, load_settings
 from bot.errors import ConfigError, RetroError
@@ -29,8 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("serve", help="run the bot (HTTP on $PORT, or Socket Mode when SLACK_APP_TOKEN is set)")
     sb = sub.add_parser("sandbox", help="a local Slack in the terminal, with the real bot behind it")
     sb.add_argument("--as", dest="user", default="alice", help="the user you type as (default alice)")
+    sb.add_argument("--database", type=Path, default=None, metavar="FILE",
+                    help="the SQLite file for Retro's data (default retro-sandbox.db; DATABASE_URL is not used); "
+                         "the sandbox's Slack is kept beside it, in <name>.slack/, and the next run resumes both")
+    sb.add_argument("--fresh", action="store_true", help="start over: delete the sandbox's database and Slack first")
     verify = sub.add_parser("verify", help="check an incident's hash chain in the database, or a bundle offline")
     verify.add_argument("incident", help="incident channel name (inc-…), numeric id, or an exported bundle folder")
+    _database_option(verify)
     verify.add_argument("--key", action="append", default=[], metavar="PUBLIC",
                         help="a public key (base64) the bundle must be signed by; repeatable, added to "
                              "RETRO_VERIFY_KEYS")
@@ -38,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
                                            "(and SIGNATURE when RETRO_SIGNING_KEY is set)")
     export.add_argument("incident", help="incident channel name (inc-…) or numeric id")
     export.add_argument("-o", "--out", type=Path, help="folder to write (default ./<channel>-bundle)")
+    _database_option(export)
     render = sub.add_parser("render", help="re-render a bundle's postmortem from its incident.json")
     render.add_argument("bundle", type=Path, help="an exported bundle folder")
     render.add_argument("-o", "--out", type=Path, help="write the Markdown here instead of standard output")
@@ -46,13 +54,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("-o", "--out", type=Path, default=Path("retro-demo"), help="bundle folder (default ./retro-demo)")
     db = sub.add_parser("db", help="database schema")
     db.add_argument("action", choices=["upgrade", "current"], help="apply pending migrations / show revision")
+    _database_option(db)
     keys = sub.add_parser("keys", help="make keys, show the signing public key, re-encrypt stored Slack tokens")
     key_cmds = keys.add_subparsers(dest="keys_cmd", metavar="<action>", required=True)
     new = key_cmds.add_parser("new", help="print a fresh key for RETRO_ENCRYPTION_KEY or RETRO_SIGNING_KEY")
     new.add_argument("kind", choices=["encryption", "signing"], help="which key to make")
     key_cmds.add_parser("public", help="print the public key (and key id) of RETRO_SIGNING_KEY, for verifiers")
-    key_cmds.add_parser("rotate", help="re-encrypt every stored Slack token with the first RETRO_ENCRYPTION_KEY key")
+    rotate = key_cmds.add_parser("rotate", help="re-encrypt every stored Slack token with the first "
+                                                "RETRO_ENCRYPTION_KEY key")
+    _database_option(rotate)
     return p
+
+
+def _database_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--database", metavar="FILE|URL",
+                         help="the database to read: a SQLite file or a database URL (instead of DATABASE_URL; "
+                              "`retro sandbox` keeps its own in retro-sandbox.db)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -63,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         settings = load_settings()
+        if args.cmd != "sandbox" and getattr(args, "database", None):
+            from bot.app.offline import database_url_from
+
+            settings = settings.model_copy(update={"database_url": database_url_from(args.database)})
         interactive = args.cmd in ("sandbox", "demo")
         setup_logging("WARNING" if interactive else settings.log_level,
                       json_lines=settings.log_format == "json" and not interactive)
@@ -90,13 +111,18 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.cmd == "sandbox":
         from bot.app.repl import run_sandbox
 
-        await run_sandbox(settings, user=args.user)
+        await run_sandbox(settings, user=args.user, database=args.database, fresh=args.fresh)
         return 0
     if args.cmd == "db":
+        from bot.app.offline import HOW_TO_NAME, failure_reason, require_database
         from storage.migrate import current_revision, head_revision, upgrade_async
 
         if args.action == "upgrade":
-            await upgrade_async(settings.database_url)
+            try:
+                await upgrade_async(settings.database_url)
+            except (SQLAlchemyError, OSError) as exc:
+                raise ConfigError(f"cannot upgrade the database ({failure_reason(exc)}): {HOW_TO_NAME}") from None
+        await require_database(settings, schema=False)
         current = await current_revision(settings.database_url)
         print(f"database at {current or 'no schema'} (head {head_revision()})")
         return 0
@@ -115,6 +141,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         if args.keys_cmd == "new":
             return keys.new(args.kind)
+        if args.keys_cmd == "rotate":
+            from bot.app.offline import require_database
+
+            await require_database(settings, schema=False)
         return keys.public(settings) if args.keys_cmd == "public" else await keys.rotate(settings)
     if args.cmd == "demo":
         from bot.app.demo import run_demo

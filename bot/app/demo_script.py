@@ -1,7 +1,9 @@
 """The scripted ML incident of `retro demo`: a fraud model's precision drops because a feature pipeline went stale.
 
 Each step waits a few scripted minutes, then one person acts. `{bob}` stands for a mention of bob; `@name` in
-channel messages is typed as in the Slack client.
+channel messages is typed as in the Slack client. What was noticed before anyone typed it is recorded with `at=`
+(the scribe's notes of the alert and the first complaints, the mitigation called after watching it hold), so the
+postmortem's timeline shows the real sequence.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ SCRIPT: tuple[Step, ...] = (
       tag="support"),
     S(0.5, "erin", "reply", "Roughly 3% of card payments, mostly small merchants.", tag="support"),
     S(0.5, "alice", "reply", "Thanks, keep the numbers coming.", tag="support"),
+    S(0.5, "bob", "cmd", "note First declined-payment complaints reached support at=13:10"),
+    S(0.5, "bob", "cmd", "note Precision monitor alert fired: precision@0.5 below 0.80 for 15 minutes at=13:49"),
     S(1, "bob", "triage"),
     S(1, "carol", "cmd", "evidence metric https://grafana.example.com/d/fraud/precision precision@0.5 fell from "
                          "0.91 to 0.62 model=fraud-scorer@4.2 from=2026-03-12T12:30 to=2026-03-12T14:10"),
@@ -88,6 +92,9 @@ SCRIPT: tuple[Step, ...] = (
                           "failed backfill from=2026-03-10T02:00 to=2026-03-12T14:20"),
     S(0.5, "dave", "reply", "The backfill failed on a schema change upstream; the retry policy paused the DAG "
                             "and the alert for paused DAGs only goes to a muted channel.", tag="found"),
+    S(0, "dave", "cmd", "trigger A schema change upstream made the merchant_risk backfill fail on Mar 10; the retry "
+                        "policy then paused the DAG"),
+    S(0, "dave", "cmd", "factor The alert for paused DAGs only goes to a muted channel"),
     S(0.5, "dave", "cmd", "confirm H3 E5 E6 merchant_risk served 2-day-old values: risk scores of new "
                           "merchants stayed at their defaults."),
     S(1, "carol", "say", "That explains it: new merchants get the default risk, which the model reads as risky."),
@@ -101,7 +108,7 @@ SCRIPT: tuple[Step, ...] = (
     S(3, "dave", "say", "Backfill done for both days; online store refreshed."),
     S(1, "carol", "say", "Precision recovering: 0.84 and climbing."),
     S(0.5, "alice", "say", "Let's watch it for a while before calling it mitigated."),
-    S(1, "alice", "cmd", "status mitigated merchant_risk backfilled and serving fresh values"),
+    S(1, "alice", "cmd", "status mitigated merchant_risk backfilled and serving fresh values at=14:30"),
     S(1, "erin", "say", "Support confirms declines are back to the usual rate."),
     S(0.5, "dave", "say", "I will open follow-ups for the alerting gap."),
     S(1, "alice", "cmd", "action Alert when a feature partition is older than 6 hours owner={dave} due=+3d "
@@ -114,9 +121,12 @@ SCRIPT: tuple[Step, ...] = (
                            "kind=process"),
     S(4, "bob", "say", "Timeline looks complete to me. Anything else for the record?"),
     S(24, "carol", "say", "Precision back at 0.90, holding for 30 minutes."),
-    S(0.5, "carol", "cmd", "note Precision back to 0.90 and stable after the merchant_risk backfill"),
+    S(0.5, "carol", "cmd", "note Precision back to 0.90 and stable after the merchant_risk backfill at=14:34"),
     S(0.5, "alice", "say", "Great work everyone. Resolving."),
     S(0.5, "alice", "cmd", "status resolved Precision stable at 0.90 for 30 minutes"),
+    S(0, "alice", "cmd", "lesson well Shadow scoring ruled out the new model within ten minutes"),
+    S(0, "dave", "cmd", "lesson wrong The merchant_risk DAG stayed paused for two days and nobody was paged"),
+    S(0, "erin", "cmd", "lesson lucky End-of-quarter sales had only just started, so few merchants were new"),
     S(1, "bob", "say", "Drafting the postmortem."),
     S(0.5, "bob", "postmortem"),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -68,14 +69,22 @@ class LocalStack:
 @asynccontextmanager
 async def local_stack(*, database_url: str | None = None, clock: Callable[[], datetime] = utc_now,
                       env: dict[str, str] | None = None, scheduler: bool = False,
-                      oauth: bool = False) -> AsyncIterator[LocalStack]:
+                      oauth: bool = False, artifacts_dir: Path | None = None,
+                      prepare: Callable[[SlackEmulator], None] | None = None,
+                      slack_on_clock: bool = False) -> AsyncIterator[LocalStack]:
     """Start the emulator and the bot on free loopback ports; tear both down afterwards.
 
     The reminder scheduler only runs with `scheduler=True`; tests call `bot.slack.sweep.sweep` themselves.
     With `oauth`, the bot runs multi-workspace (tokens come from installs) and nothing is installed yet.
+    `prepare` sees the emulator before it starts (to resume a saved workspace); collected artifacts go to
+    `artifacts_dir`, else to a temporary folder. With `slack_on_clock`, the sandbox's expiries (tokens, triggers,
+    response_urls) follow `clock` too, so a test that moves it ages Slack's side as well.
     """
+    slack_clock: Callable[[], float] = (lambda: clock().timestamp()) if slack_on_clock else time.monotonic
     emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN,
-                             event_subscriptions=manifest_events())
+                             event_subscriptions=manifest_events(), clock=slack_clock)
+    if prepare is not None:
+        prepare(emulator)
     await emulator.start()
     with tempfile.TemporaryDirectory(prefix="retro-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'retro.db'}"
@@ -83,7 +92,7 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
                        else {"slack_bot_token": SANDBOX_TOKEN})
         settings = Settings.model_validate({
             **credentials, "slack_signing_secret": SANDBOX_SECRET, "slack_api_url": emulator.api_url,
-            "database_url": url, "retro_artifacts_dir": Path(tmp) / "artifacts",
+            "database_url": url, "retro_artifacts_dir": artifacts_dir or Path(tmp) / "artifacts",
             "retro_file_hosts": emulator.base_url,  # the sandbox's file host: http, on a loopback port
             **(env or {})})
         await upgrade_async(url)

@@ -7,16 +7,58 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.catalog import load_catalog
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.incident import incidents
+from bot.incident.names import names as kept_names
+from bot.insights.related import related_records
 from bot.postmortem import document, export
-from bot.postmortem.draft import latest_people, template_environment
+from bot.postmortem.draft import checked, latest_people, template_environment
 from bot.record import chain
 from bot.signing import KeyFormatError, key_id, load_private_key, load_public_key, parse_public_keys
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, is_sqlite, normalise_url, session_factory
+from storage.migrate import current_revision, head_revision
+
+SANDBOX_DATABASE = "retro-sandbox.db"  # where `retro sandbox` keeps its database unless told otherwise
+HOW_TO_NAME = "set DATABASE_URL or pass --database FILE|URL"
+
+
+def database_url_from(value: str) -> str:
+    """What `--database` names: a URL as it is, a file path as a SQLite URL."""
+    return value if "://" in value else f"sqlite+aiosqlite:///{Path(value).expanduser()}"
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The first line of what a database driver said went wrong."""
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+async def require_database(settings: Settings, *, schema: bool = True) -> None:
+    """Refuse in one line, naming what to set, to work without Retro's database: no file there, a server that does
+    not answer, or (with `schema`) a database without Retro's current tables."""
+    url = settings.database_url
+    try:
+        shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
+        path = make_url(normalise_url(url)).database if is_sqlite(url) else None
+    except (SQLAlchemyError, ValueError) as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL ({exc}): {HOW_TO_NAME}") from None
+    if path and path != ":memory:" and not Path(path).is_file():
+        hint = f"; `retro sandbox` keeps its own: --database {SANDBOX_DATABASE}" if Path(SANDBOX_DATABASE).is_file() \
+            else ""
+        raise ConfigError(f"no database at {path}: {HOW_TO_NAME}{hint}")
+    try:
+        revision = await current_revision(url)
+    except (SQLAlchemyError, OSError, TimeoutError) as exc:
+        raise ConfigError(f"cannot open the database {shown} ({failure_reason(exc)}): {HOW_TO_NAME}") from None
+    if schema and revision is None:
+        raise ConfigError(f"{shown} holds no Retro data (no schema): {HOW_TO_NAME}")
+    if schema and revision != head_revision():
+        raise ConfigError(f"{shown} is at schema {revision}, this Retro reads {head_revision()}: "
+                          "run `retro db upgrade` first")
 
 
 async def export_incident(settings: Settings, ref: str, out: Path | None) -> int:
@@ -24,6 +66,7 @@ async def export_incident(settings: Settings, ref: str, out: Path | None) -> int
     prints where it went."""
     signing = settings.retro_signing_key
     key = load_private_key(signing.get_secret_value()) if signing is not None else None
+    await require_database(settings)
     catalog = load_catalog(settings.retro_config)
     env = template_environment(settings.retro_templates_dir)
     engine = create_engine(settings.database_url)
@@ -31,9 +74,14 @@ async def export_incident(settings: Settings, ref: str, out: Path | None) -> int
         async with session_factory(engine)() as session:
             incident = await incidents.by_reference(session, ref)
             people = await latest_people(session, incident.id or 0)
-            doc = await document.build(session, incident, catalog=catalog, people=people)
+            doc = await document.build(session, incident, catalog=catalog, people=people,
+                                       related=await related_records(session, incident, catalog))
+            # The names are captured into the bundle now: a bundle re-renders from its own incident.json alone.
+            doc = document.with_people(doc, await kept_names(session, incident.team_id, document.user_ids(doc)))
     finally:
         await engine.dispose()
+    doc = checked(env, doc, catalog)  # and so are the blameless check's findings
+    unnamed = sorted(set(document.user_ids(doc)) - set(doc["people"]))
     folder = out or Path(f"{incident.channel_name}-bundle")
     export.write_bundle(env, doc, folder, key)
     report = export.verify_bundle(folder, [key.public_key()] if key is not None else [])
@@ -41,6 +89,10 @@ async def export_incident(settings: Settings, ref: str, out: Path | None) -> int
     signed = f"signed by {key_id(key.public_key())}" if key is not None else "unsigned (RETRO_SIGNING_KEY is not set)"
     print(f"Bundle of #{incident.channel_name} {status}: {folder}\n"
           f"  {doc['incident']['entry_count']} entries, chain head {doc['incident']['head_hash']}, {signed}")
+    if unnamed:
+        more = " …" if len(unnamed) > 5 else ""
+        print(f"  {len(unnamed)} people appear by user id ({', '.join(unnamed[:5])}{more}): Slack has not named them "
+              "to Retro yet (drafting the postmortem in Slack does)")
     return 0 if report.ok else 1
 
 
@@ -89,6 +141,7 @@ def render_bundle(settings: Settings, folder: Path, out: Path | None, check: boo
 
 async def verify_database(settings: Settings, ref: str) -> int:
     """Exit 0 when the chain verifies, 1 (naming the first bad entry) when it does not."""
+    await require_database(settings)
     engine = create_engine(settings.database_url)
     try:
         async with session_factory(engine)() as session:

@@ -20,10 +20,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.kit import Blocks, clip, context, echo, line_sections, paged, render, user
+from bot.blocks.kit import Blocks, clip, context, echo, line_sections, paged, render, user, when
 from bot.blocks.modals import ModalMeta
 from bot.ids import CallbackId, Field
-from storage.models import ActionItem, Hypothesis, Incident
+from storage.models import ActionItem, Hypothesis, HypothesisVerdict, Incident
 
 VERDICT_EMOJI = {"open": ":grey_question:", "confirmed": ":white_check_mark:", "refuted": ":x:",
                  "inconclusive": ":heavy_minus_sign:"}
@@ -48,8 +48,16 @@ def due_phrase(due: date, today: date) -> str:
     return f"*{-days} day{'s' if days < -1 else ''} overdue* (due {due.isoformat()})"
 
 
-def hypothesis_fields(h: Hypothesis) -> list[MarkdownTextObject]:
-    """Statement, test, expected outcome and verdict with its evidence, as four side-by-side fields."""
+def earlier_verdict(v: HypothesisVerdict, note_max: int = 200) -> str:
+    """A verdict a later one replaced: what, who, when it was reached, the evidence and the note."""
+    note = f": {echo(v.note, note_max)}" if v.note else ""
+    return (f"{VERDICT_EMOJI.get(v.verdict, '')} {v.verdict} by {user(v.decided_by)} {when(v.decided_at)} · "
+            f"evidence {evidence_refs(v.evidence)}{note}")
+
+
+def hypothesis_fields(h: Hypothesis, earlier: list[HypothesisVerdict] | None = None) -> list[MarkdownTextObject]:
+    """Statement, test, expected outcome and verdict with its evidence (and the verdicts it replaced, latest
+    first), as four side-by-side fields."""
     expected = echo(h.expected, 900) if h.expected else "_not set_"
     if h.criteria:
         expected += f"\n_Success criteria:_ {echo(h.criteria, 900)}"
@@ -57,7 +65,10 @@ def hypothesis_fields(h: Hypothesis) -> list[MarkdownTextObject]:
     if h.verdict != "open":
         verdict += f" · evidence {evidence_refs(h.verdict_evidence)}\nby {user(h.verdict_by)}"
         if h.verdict_note:
-            verdict += f": {echo(h.verdict_note, 1500)}"
+            verdict += f": {echo(h.verdict_note, 600 if earlier else 1500)}"
+    if earlier:
+        verdict += f"\n_Changed {len(earlier)}×; before:_ " + "\n".join(
+            f"_was_ {earlier_verdict(v, 150)}" for v in reversed(earlier))
     return [
         MarkdownTextObject(text=clip(f"*Statement*\n{echo(h.statement, 1900)}", FIELD_MAX)),
         MarkdownTextObject(text=clip(f"*Test*\n{echo(h.test_plan, 1900) if h.test_plan else '_no plan yet_'}",
@@ -67,8 +78,11 @@ def hypothesis_fields(h: Hypothesis) -> list[MarkdownTextObject]:
     ]
 
 
-def ledger_blocks(incident: Incident, items: list[Hypothesis], *, page: int = 1) -> Blocks:
-    """`/retro hypotheses [page=N]`: each hypothesis with its test, expectation and verdict side by side."""
+def ledger_blocks(incident: Incident, items: list[Hypothesis], *, page: int = 1,
+                  history: dict[int, list[HypothesisVerdict]] | None = None) -> Blocks:
+    """`/retro hypotheses [page=N]`: each hypothesis with its test, expectation and verdict side by side, and the
+    verdicts a later one replaced (`history`: every verdict by H number, the final one last)."""
+    earlier = {n: rows[:-1] for n, rows in (history or {}).items()}
     if not items:
         return render([SectionBlock(text=MarkdownTextObject(
             text="No hypotheses yet. Propose one with `/retro hypothesis <statement>`."))])
@@ -81,7 +95,7 @@ def ledger_blocks(incident: Incident, items: list[Hypothesis], *, page: int = 1)
         SectionBlock(text=MarkdownTextObject(
             text=f"*H{h.number}* {VERDICT_EMOJI.get(h.verdict, '')} proposed by {user(h.proposed_by)} "
                  f"· {h.proposed_at:%Y-%m-%d %H:%M} UTC")),
-        SectionBlock(fields=hypothesis_fields(h))] for h in items]
+        SectionBlock(fields=hypothesis_fields(h, earlier.get(h.number)))] for h in items]
     return render(paged(blocks, groups, page=page, command="/retro hypotheses"))
 
 
@@ -98,6 +112,8 @@ def action_line(a: ActionItem, today: date, *, incident: Incident | None = None)
             tail += f": {echo(a.close_note, 200)}"
     if a.hypothesis:
         tail += f" · H{a.hypothesis}"
+    if a.after_close:
+        tail += " · _added after the incident was closed_"
     return clip(head + tail, 700)
 
 
@@ -128,13 +144,16 @@ def test_text(h: Hypothesis, actor: str) -> str:
     return text
 
 
-def verdict_text(h: Hypothesis, previous: str, insight: bool) -> str:
-    """Posted when a verdict is recorded."""
+def verdict_text(h: Hypothesis, previous: str, insight: bool, replaced: HypothesisVerdict | None = None) -> str:
+    """Posted when a verdict is recorded; one that replaces an earlier verdict says which, and that it is kept."""
     was = f" (was {previous})" if previous not in ("open", h.verdict) else ""
     text = (f"{VERDICT_EMOJI.get(h.verdict, '')} *H{h.number}* {h.verdict}{was} by {user(h.verdict_by)} "
             f"· evidence {evidence_refs(h.verdict_evidence)}: {echo(h.statement, 600)}")
     if h.verdict_note:
         text += f"\n_Note:_ {echo(h.verdict_note, 1200)}"
+    if replaced is not None:
+        text += (f"\n:arrows_counterclockwise: Replaces the earlier verdict, {earlier_verdict(replaced, 600)} — "
+                 f"kept in H{h.number}'s history (`/retro hypotheses`).")
     if insight:
         text += "\n:bulb: First confirmed cause: time to insight recorded."
     return text
@@ -143,8 +162,10 @@ def verdict_text(h: Hypothesis, previous: str, insight: bool) -> str:
 def action_added_text(a: ActionItem, today: date) -> str:
     """Posted when an action item is created."""
     link = f" (tests H{a.hypothesis})" if a.hypothesis else ""
+    late = "\n_Added after the incident was closed: it is kept and reminded like any other, and marked as late._" \
+        if a.after_close else ""
     return (f":ballot_box_with_check: *A{a.number}* `{a.kind}` {echo(a.title, 1500)}{link} — owner {user(a.owner)}, "
-            f"{due_phrase(a.due, today)}")
+            f"{due_phrase(a.due, today)}{late}")
 
 
 def action_changed_text(a: ActionItem, what: str, actor: str) -> str:

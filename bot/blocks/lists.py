@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -18,6 +20,7 @@ from bot.catalog import Catalog
 from bot.ids import ActionId
 from storage.models import Evidence, Incident, TimelineEntry
 
+UTC_ZONE = ZoneInfo("UTC")
 PAGE_SIZE = 40
 # Text per page: the sections' lines stay well within a message's total-text budget, leaving room for the rest.
 PAGE_CHARS = 9_000
@@ -50,17 +53,21 @@ def _what(e: TimelineEntry) -> str:
     """What an entry says, by kind (user text is echoed separately and neutralised)."""
     d = e.data
     n = d.get("number")
+    late = " _(added after close)_" if d.get("after_close") else ""
+    was = f"(was {d.get('previous')}) " if d.get("previous") not in (None, "open", d.get("verdict")) else ""
     fixed = {
-        "message": "", "bot_message": "(bot) ", "note": ":pushpin: note: ", "declared": ":rotating_light: declared: ",
-        "message_edited": f"edited #{e.refers_to}: ", "message_deleted": f"deleted message #{e.refers_to}",
-        "key_event_marked": f":pushpin: marked #{e.refers_to} as key event",
+        "message": "", "bot_message": "(bot) ", "note": f":pushpin: note{late}: ",
+        "declared": ":rotating_light: declared: ",
+        "message_edited": "edited a message: ", "message_deleted": "deleted a message",
+        "key_event_marked": ":pushpin: marked a message as key event",
         "status_changed": f"status {d.get('from')} → {d.get('to')} ",
         "severity_changed": f"severity SEV{d.get('from')} → SEV{d.get('to')} ",
         "role_assigned": f"{d.get('role')} → {user(d.get('user'))}",
         "triage_submitted": f"triage template v{d.get('version')} submitted",
         "hypothesis_proposed": f"H{n} proposed: ", "hypothesis_test_planned": f"H{n} test plan: ",
-        "hypothesis_verdict": f"H{n} {d.get('verdict')} " + " ".join(f"E{x}" for x in d.get("evidence") or []) + " ",
-        "action_added": f"A{n} added: ", "action_done": f"A{n} done ", "action_dropped": f"A{n} dropped: ",
+        "hypothesis_verdict": f"H{n} {d.get('verdict')} {was}" + " ".join(f"E{x}" for x in d.get("evidence") or [])
+                              + " ",
+        "action_added": f"A{n} added{late}: ", "action_done": f"A{n} done ", "action_dropped": f"A{n} dropped: ",
         "action_reassigned": f"A{n} → {user(d.get('owner'))}", "action_escalated": f"A{n} overdue, escalated",
         "action_due_changed": f"A{n} due {d.get('due')}", "action_snoozed": f"A{n} snoozed",
         "reminder_failed": "a reminder could not be delivered ",
@@ -76,12 +83,24 @@ def _what(e: TimelineEntry) -> str:
     return fixed.get(e.kind, f"{e.kind} ")
 
 
-def entry_line(e: TimelineEntry) -> str:
-    """One timeline entry as a line of mrkdwn (user text neutralised)."""
-    text = echo(e.text, 150 if e.kind == "declared" else 300) if e.text else ""
+def _when(e: TimelineEntry, tz: ZoneInfo) -> str:
+    """When the entry's event happened in the team's time, and when it was recorded if that differs (`at=`); with
+    the day when the two days differ."""
+    recorded = e.at.astimezone(tz)
+    if e.occurred_at is None:
+        return f"{recorded:%H:%M:%S}"
+    happened = e.occurred_at.astimezone(tz)
+    day = "" if happened.date() == recorded.date() else f"{happened:%b %d} "
+    return f"{day}{happened:%H:%M:%S} _(recorded {recorded:%H:%M})_"
+
+
+def entry_line(e: TimelineEntry, tz: ZoneInfo = UTC_ZONE, names: Mapping[str, str] | None = None) -> str:
+    """One timeline entry as a line of mrkdwn, its times in `tz` (no internal sequence number): user text
+    neutralised, the people it mentions by their names in `names`."""
+    text = echo(e.text, 150 if e.kind == "declared" else 300, names) if e.text else ""
     files = " ".join(f":paperclip: {echo(str(f.get('name')), 80)}" for f in e.data.get("files", []))
     thread = " ↳" if e.thread_ts else ""
-    return clip(f"`#{e.seq}` {e.at:%H:%M:%S}{thread} {user(e.actor)}: {_what(e)}{text} {files}".rstrip(), 600)
+    return clip(f"{_when(e, tz)}{thread} {user(e.actor)}: {_what(e)}{text} {files}".rstrip(), 600)
 
 
 def page_buttons(action_id: ActionId, key: str, page: int, pages: int) -> list[ActionsBlock]:
@@ -96,19 +115,22 @@ def page_buttons(action_id: ActionId, key: str, page: int, pages: int) -> list[A
     return [ActionsBlock(elements=buttons)] if buttons else []
 
 
-def _timeline_chunks(entries: list[TimelineEntry]) -> list[list[str]]:
+def _timeline_chunks(entries: list[TimelineEntry], tz: ZoneInfo,
+                     names: Mapping[str, str] | None = None) -> list[list[str]]:
     """The timeline's lines cut into pages: every entry is on exactly one page, each page within Slack's caps."""
-    return chunk_lines([entry_line(e) for e in entries], max_chars=PAGE_CHARS, max_lines=PAGE_SIZE)
+    return chunk_lines([entry_line(e, tz, names) for e in entries], max_chars=PAGE_CHARS, max_lines=PAGE_SIZE)
 
 
-def timeline_page(incident: Incident, entries: list[TimelineEntry], *, page: int, show_all: bool) -> Blocks:
-    """One page of the timeline, within Slack's limits, with page buttons."""
-    chunks = _timeline_chunks(entries)
+def timeline_page(incident: Incident, entries: list[TimelineEntry], *, page: int, show_all: bool,
+                  tz: ZoneInfo = UTC_ZONE, names: Mapping[str, str] | None = None) -> Blocks:
+    """One page of the timeline, within Slack's limits, with page buttons; times in the team's timezone `tz`, the
+    people messages mention by their display names (`names`)."""
+    chunks = _timeline_chunks(entries, tz, names)
     pages = max(1, len(chunks))
     page = min(max(1, page), pages)
     label = "Full timeline" if show_all else "Key events"
     blocks: list[Block] = [context(f"*{label}* of #{incident.channel_name} — page {page}/{pages}, "
-                                   f"{len(entries)} entries (times UTC)")]
+                                   f"{len(entries)} entries (times {tz.key})")]
     if chunks:
         blocks.extend(line_sections(chunks[page - 1]))
     else:

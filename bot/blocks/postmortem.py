@@ -18,7 +18,11 @@ from bot.blocks.kit import Blocks, clip, context, echo, render
 from bot.ids import ActionId
 from bot.postmortem.blameless import Finding
 from bot.postmortem.doc_types import Doc
+from bot.postmortem.document import LEGACY_FORMATS
+from bot.postmortem.learning import lessons, trigger
 from bot.postmortem.measures import humanise, incident_metrics
+from bot.postmortem.review import KINDS as REVIEW_KINDS
+from bot.postmortem.review import ReviewState, state_of
 
 MAX_FINDINGS = 6
 
@@ -42,7 +46,40 @@ def gaps(doc: Doc) -> list[str]:
         out.append("Add action items (`/retro action <title> owner=@user due=+1w`).")
     if not doc["evidence"]:
         out.append("Attach evidence (`/retro evidence <kind> <ref>`).")
+    if doc["format"] in LEGACY_FORMATS:
+        return out
+    if trigger(doc) is None:
+        out.append("Say what set it off, apart from the root cause (`/retro trigger <what> [at=<when>]`).")
+    for group in lessons(doc):
+        if not group["rows"]:
+            out.append(f"{group['label']}? `/retro lesson {group['kind']} <what>`")
+    if not review_of(doc).reviewers:
+        out.append("Ask for a review when the draft is ready (`/retro review request @reviewer … [owner=@owner]`).")
     return out
+
+
+def review_of(doc: Doc) -> ReviewState:
+    """The review state the document's chain records."""
+    return state_of(((e["kind"], e["actor"], e["data"], e["text"], e["at"]) for e in doc["entries"]
+                     if e["kind"] in REVIEW_KINDS), drafted=True)
+
+
+def review_line(state: ReviewState, names: dict[str, str] | None = None) -> str:
+    """The owner, the review status and each reviewer's word, as one mrkdwn line: people as mentions, or, given
+    `names`, as plain `@name` text that pings nobody (the draft's summary)."""
+
+    def person(uid: str) -> str:
+        return f"<@{uid}>" if names is None else echo("@" + (names.get(uid) or uid), 100)
+
+    owner = person(state.owner) if state.owner else "not named"
+    words = []
+    for r in state.reviewers:
+        word = state.words.get(r)
+        said = "waiting" if word is None else (f"approved v{word.version}" if word.verdict == "approved"
+                                                 else f"asked for changes on v{word.version}")
+        words.append(f"{person(r)} {said}")
+    who = f" — {', '.join(words)}" if words else ""
+    return f"*Postmortem owner:* {owner} · *Review:* {state.status}{who}"
 
 
 def _finding(f: Finding) -> str:
@@ -66,13 +103,16 @@ def draft_summary(doc: Doc, *, version: int, sha256: str, findings: list[Finding
         SectionBlock(text=MarkdownTextObject(text=clip(
             f"*{echo(inc['title'], 300)}*\n{doc['labels']['severity']} · {echo(doc['labels']['category'], 100)} · "
             f"{inc['status']}", 3000))),
-        SectionBlock(fields=spans[:10]),
+        *(SectionBlock(fields=spans[i:i + 10]) for i in range(0, len(spans), 10)),  # a section holds 10 fields
         SectionBlock(text=MarkdownTextObject(text=clip(
             f"*Root cause:* {echo(confirmed[0]['statement'], 600) if confirmed else '_not confirmed yet_'}\n"
             f"{metrics['entry_count']} timeline entries · {metrics['evidence_count']} evidence · "
             f"hypotheses: {verdicts} · {len(doc['actions'])} action item(s), {open_actions} open · "
             f"{metrics['participant_count']} participant(s)", 3000))),
     ]
+    if doc["format"] not in LEGACY_FORMATS:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(review_line(review_of(doc), doc["people"]),
+                                                                    3000))))
     todo = gaps(doc)
     if todo:
         blocks.append(SectionBlock(text=MarkdownTextObject(

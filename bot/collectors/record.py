@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -60,7 +60,7 @@ async def record_collected(session: AsyncSession, *, deps: Deps, incident: Incid
         record["members"] = [artifacts.store_info(f) for f in collected.files]
     custody = custody_of(name=name, version=version, collected=collected, stored=record, actor=actor,
                          requested_at=requested_at, now=now)
-    final = EvidenceInput(item.kind, item.ref, item.note, {**item.options, **collected.options})
+    final = replace(item, options={**item.options, **collected.options})
     return await evidence.add(session, incident=incident, item=final, actor=actor, now=now, custody=custody,
                               media_type=art.media_type, artifact=stored.inline, artifact_path=stored.path)
 

@@ -10,6 +10,7 @@ import csv
 import io
 import math
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from bot.errors import RetroError
@@ -200,3 +201,32 @@ def read_table(name: str, data: bytes, limits: Limits = DEFAULT_LIMITS) -> Table
     if b"\x00" in data[:4096]:
         raise DataError(f"{name} looks binary; data checks read CSV (and Parquet with the `parquet` extra).")
     return read_csv(name, data, limits)
+
+
+def _parquet_rows(data: bytes) -> int | None:
+    """The rows a Parquet footer declares (None without the `parquet` extra, or when the footer is unreadable)."""
+    try:
+        import pyarrow.parquet as pq
+
+        return int(pq.ParquetFile(io.BytesIO(data)).metadata.num_rows)
+    except Exception:  # no pyarrow, or not readable: the check itself says why
+        return None
+
+
+def emptiness(name: str, data: bytes) -> str | None:
+    """Why a snapshot holds nothing to compare (no bytes, blank, a header without rows), or None. Cheap: reads at
+    most the header and one row, before any check is queued for a worker."""
+    if not data.strip():
+        return f"`{name}` is empty ({len(data):,} bytes: no header and no rows)"
+    if data[:4] == PARQUET_MAGIC and data[-4:] == PARQUET_MAGIC:
+        return f"`{name}` is a Parquet file with no rows" if _parquet_rows(data) == 0 else None
+    if b"\x00" in data[:4096]:
+        return None
+    text = data[:1 << 20].decode("utf-8-sig", errors="replace")
+    try:
+        rows = list(islice((r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)), 2))
+    except csv.Error:
+        return None  # unreadable: the check says how
+    if len(rows) == 1 and len(data) <= 1 << 20:
+        return f"`{name}` has a header ({', '.join(c.strip() for c in rows[0])[:200]}) but no data rows"
+    return None

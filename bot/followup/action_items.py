@@ -13,6 +13,7 @@ from bot.canonical import iso
 from bot.catalog import Catalog
 from bot.errors import ConflictError, NotAllowedError, NotFoundError, UsageError
 from bot.followup import cadence, reminders
+from bot.hints import did_you_mean
 from bot.incident.hypotheses import get as get_hypothesis
 from bot.incident.roles import current_roles
 from bot.record import chain
@@ -21,9 +22,9 @@ from storage.models import ActionItem, Incident
 from storage.safetext import storable
 
 KINDS = ("guardrail", "monitor", "test", "process", "fix")
-ACTION_USAGE = ("/retro action <title> owner=@user due=<YYYY-MM-DD|+3d|+1w> [kind=guardrail|monitor|test|process|fix] "
+ACTION_USAGE = ("/retro action <title> owner=@user due=<date> [kind=guardrail|monitor|test|process|fix] "
                 "[hypothesis=H<n>]")
-DUE_USAGE = "/retro due A<n> <YYYY-MM-DD|+3d|+1w>"
+DUE_USAGE = "/retro due A<n> <date>"
 MAX_TITLE = 300
 # The first reminder after an assignment or a new due date comes at least this long after it.
 GRACE = timedelta(hours=1)
@@ -77,10 +78,12 @@ def validate(catalog: Catalog, *, title: str, owner: str | None, due: str | None
     if not owner:
         raise ActionFieldError("owner", "An action item needs an owner: owner=@user.")
     if not due:
-        raise ActionFieldError("due", "An action item needs a due date: due=YYYY-MM-DD, +3d or +1w.")
+        raise ActionFieldError("due", "An action item needs a due date: due=friday, due=+3d, due=\"next week\" or "
+                                      "due=YYYY-MM-DD.")
     kind_id = (kind or "fix").strip().lower()
     if kind_id not in KINDS:
-        raise ActionFieldError("kind", f"Unknown kind `{kind}`. Kinds: {', '.join(KINDS)}.")
+        raise ActionFieldError("kind", f"Unknown kind `{kind}`.{did_you_mean(kind_id, KINDS)} Kinds: "
+                                       f"{', '.join(KINDS)}.")
     try:
         when = parse_due_date(catalog, due, now=now, usage=ACTION_USAGE)
     except UsageError as exc:
@@ -169,15 +172,16 @@ async def create(session: AsyncSession, *, catalog: Catalog, incident: Incident,
     assert incident.id is not None
     if item.hypothesis is not None:
         await get_hypothesis(session, incident.id, item.hypothesis)
-    number = await chain.bump_counter(session, incident.id, "action_seq")
+    number = await chain.bump_counter(session, incident.id, "action_seq")  # locks the incident: its status holds
+    late = (await session.exec(select(Incident.status).where(Incident.id == incident.id))).one() == "closed"
     row = ActionItem(team_id=incident.team_id, incident_id=incident.id, number=number, title=item.title,
                      owner=item.owner, due=item.due, kind=item.kind, hypothesis=item.hypothesis, created_by=actor,
-                     created_at=now)
+                     created_at=now, after_close=late)
     session.add(row)
+    data = {"number": number, "owner": item.owner, "due": item.due.isoformat(), "kind": item.kind,
+            "hypothesis": item.hypothesis}
     entry = await chain.append(session, incident_id=incident.id, kind="action_added", at=now, actor=actor,
-                               text=item.title, key_event=True,
-                               data={"number": number, "owner": item.owner, "due": item.due.isoformat(),
-                                     "kind": item.kind, "hypothesis": item.hypothesis})
+                               text=item.title, key_event=True, data=data | ({"after_close": True} if late else {}))
     await session.flush()
     await schedule(session, catalog, row, after=now + GRACE)
     notify = await _assignment(session, row, seq=entry.seq, by=actor, now=now)

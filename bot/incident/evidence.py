@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.canonical import canonical_json, iso, sha256_hex
 from bot.errors import NotFoundError, UsageError
+from bot.hints import closest, did_you_mean
 from bot.record import chain
 from bot.timeparse import parse_when
 from storage.models import Evidence, Incident
@@ -20,34 +21,38 @@ from storage.safetext import storable
 KINDS = ("log", "metric", "dashboard", "query", "model", "dataset", "feature-flag", "config", "deploy", "commit",
          "notebook", "file", "other")
 EVIDENCE_USAGE = ("/retro evidence <kind> <ref> [note…] [model=name@ver] [snapshot=…] [from=… to=…] "
-                  "[flag=name:value]  (kinds: " + ", ".join(KINDS) + ")")
+                  "[flag=name:value] [at=<when>]  (flag=, model= or snapshot= can stand in for <ref>; kinds: "
+                  + ", ".join(KINDS) + ")")
 KNOWN_OPTIONS = {"model", "snapshot", "from", "to", "flag", "env", "version", "step", "key", "sha", "url"}
+# The options that can stand in for a reference, and the kind each implies when no kind is typed:
+# `/retro evidence feature-flag flag=churn_v2:on`, `/retro evidence model=churn@3`.
+STAND_INS = {"flag": "feature-flag", "model": "model", "snapshot": "dataset"}
+# A word that reads as a reference rather than the first word of a note (`churn_v2:on`, a URL, `churn@3`, a link).
+_REF_LIKE = re.compile(r"[:/@.#<]")
 _MODEL = re.compile(r"^[\w.\-/]+@[\w.\-]+$")
 
 
 @dataclass(frozen=True)
 class EvidenceInput:
-    """A validated evidence request."""
+    """A validated evidence request; `at`, when given, is when what it shows happened (kept in the chain)."""
 
     kind: str
     ref: str
     note: str = ""
     options: dict[str, str] = field(default_factory=dict)
+    at: datetime | None = None
 
 
 def validate(kind: str, ref: str, note: str, options: dict[str, str], *, now: datetime) -> EvidenceInput:
     """Check the kind, the reference and the structured options; normalise time ranges to UTC."""
-    kind = kind.strip().lower()
-    if kind == "flag":
-        kind = "feature-flag"
-    if kind not in KINDS:
-        raise UsageError(f"Unknown evidence kind `{kind}`.", EVIDENCE_USAGE)
+    kind = _kind(kind)
     ref = ref.strip()
     if not ref:
-        raise UsageError(f"Evidence of kind {kind} needs a reference (a URL, id, query or name).", EVIDENCE_USAGE)
+        raise UsageError(f"Give a reference for the {kind} evidence: a URL, id, query or name.", EVIDENCE_USAGE)
     unknown = sorted(set(options) - KNOWN_OPTIONS)
     if unknown:
-        raise UsageError(f"Unknown option(s): {', '.join(unknown)}.", EVIDENCE_USAGE)
+        raise UsageError(f"Unknown option(s): {', '.join(f'`{k}=`' for k in unknown)}."
+                         f"{did_you_mean(unknown[0], KNOWN_OPTIONS, template='`{}=`')}", EVIDENCE_USAGE)
     opts = dict(options)
     if kind == "model" and "model" not in opts and _MODEL.match(ref):
         opts["model"] = ref
@@ -63,6 +68,41 @@ def validate(kind: str, ref: str, note: str, options: dict[str, str], *, now: da
     if "from" in opts and "to" in opts and opts["from"] > opts["to"]:
         raise UsageError("`from` is after `to`.", EVIDENCE_USAGE)
     return EvidenceInput(kind, ref, note.strip(), opts)
+
+
+def _is_kind(word: str) -> bool:
+    """Whether a word names a kind, or misspells one (which `_kind` then refuses with a hint)."""
+    word = word.strip().lower()
+    return word in (*KINDS, "flag") or bool(closest(word, KINDS))
+
+
+def _kind(typed: str) -> str:
+    kind = typed.strip().lower()
+    kind = "feature-flag" if kind == "flag" else kind
+    if kind not in KINDS:
+        raise UsageError(f"Unknown evidence kind `{typed[:40]}`.{did_you_mean(kind, KINDS)} Kinds: {', '.join(KINDS)}.",
+                         EVIDENCE_USAGE)
+    return kind
+
+
+def from_words(words: list[str], options: dict[str, str], *, now: datetime) -> EvidenceInput:
+    """`<kind> <ref> [note…]` as typed after `/retro evidence`. `flag=`, `model=` or `snapshot=` stands in for the
+    reference (the words after the kind are then the note, unless the first reads as a reference), and for the kind
+    too when none is typed (`/retro evidence model=churn@3 the candidate`)."""
+    stand_in = next((key for key in STAND_INS if options.get(key)), None)
+    if not words and stand_in is None:
+        raise UsageError(f"Give the kind of evidence and its reference, like `log <link>`. Kinds: {', '.join(KINDS)}.",
+                         EVIDENCE_USAGE)
+    typed_kind = bool(words) and (stand_in is None or _is_kind(words[0]))
+    kind = _kind(words[0]) if typed_kind else STAND_INS[stand_in or ""]
+    own = next((key for key, of in STAND_INS.items() if of == kind and options.get(key)), stand_in)
+    rest = list(words[1:] if typed_kind else words)
+    if own is not None and (not rest or not _REF_LIKE.search(rest[0])):
+        return validate(kind, options[own], " ".join(rest), options, now=now)
+    if not rest:
+        hint = next((f" (or `{key}=`)" for key, of in STAND_INS.items() if of == kind), "")
+        raise UsageError(f"Give a reference for the {kind} evidence{hint}: a URL, id, query or name.", EVIDENCE_USAGE)
+    return validate(kind, rest[0], " ".join(rest[1:]), options, now=now)
 
 
 def digest_of(item: Evidence) -> str:
@@ -106,7 +146,7 @@ async def add(session: AsyncSession, *, incident: Incident, item: EvidenceInput,
                        text=row.note or None, key_event=True,
                        data={"number": number, "kind": item.kind, "ref": row.ref, "options": item.options,
                              "sha256": row.sha256, "file_sha256": file_sha256, "status": status,
-                             **collection_facts(row.custody)})
+                             **collection_facts(row.custody)}, occurred_at=item.at)
     await session.commit()
     return row
 

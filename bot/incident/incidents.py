@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from anyascii import anyascii
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -18,6 +19,7 @@ from storage.safetext import storable
 
 OPEN_STATUSES = ("investigating", "mitigated", "resolved")
 MAX_CHANNEL = 80
+MAX_MODELS_TEXT = 500  # "a@1,b@2" as typed: what the declare form's field takes, and the card lists in full
 START_USAGE = "/retro start <title> [sev=1..4] [type=<category>] [model=<name>@<version>] [private=yes]"
 
 
@@ -56,6 +58,8 @@ def validate_declaration(catalog: Catalog, *, title: str, severity: str | int | 
     if cat is None:
         valid = ", ".join(c.id for c in catalog.categories)
         raise UsageError(f"Unknown category `{category}`. Valid categories: {valid}.", START_USAGE)
+    if len(",".join(models)) > MAX_MODELS_TEXT:
+        raise UsageError(f"The model list is longer than {MAX_MODELS_TEXT} characters.", START_USAGE)
     for model in models:
         if not re.fullmatch(r"[\w.\-/:]+(@[\w.\-]+)?", model):
             raise UsageError(f"`{model}` is not a model reference like `fraud@3`.", START_USAGE)
@@ -73,6 +77,8 @@ def validate_declaration(catalog: Catalog, *, title: str, severity: str | int | 
 # Slack's markup in a title: `<@U…|name>`, `<#C…|name>`, `<!here>`, `<https://host/…|label>`.
 _MARKUP = re.compile(r"<([@#!]?)([^<>|]*)(?:\|([^<>]*))?>")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:(?://)?", re.IGNORECASE)
+# Apostrophes inside words, in the title or in a transliteration (`model's`, `Model'`, `model’s`, `modelʼs`).
+_APOSTROPHES = re.compile("['\u2019\u02bc]")
 
 
 def _markup_words(m: re.Match[str]) -> str:
@@ -85,12 +91,21 @@ def _markup_words(m: re.Match[str]) -> str:
     return f" {_SCHEME.sub('', target).split('/', 1)[0]} "
 
 
+def short_id(title: str) -> str:
+    """Six characters that stand for a title with nothing to transliterate (the same title, the same id)."""
+    return hashlib.sha256(title.encode("utf-8", "surrogatepass")).hexdigest()[:6]
+
+
 def slugify(title: str, *, limit: int = 50) -> str:
-    """Slack-legal slug: lowercase ASCII letters, digits and single dashes (Slack's markup read as its words)."""
-    title = _MARKUP.sub(_markup_words, title)
-    ascii_text = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:limit].rstrip("-") or "incident"
+    """Slack-legal slug: lowercase ASCII letters, digits and single dashes, in any script transliterated
+    (`推荐模型漂移` → `tuijianmoxingpiaoyi`, `Модель оттока` → `model-ottoka`), Slack's markup read as its words,
+    apostrophes dropped (`model's` → `models`), cut at a dash; a short id when nothing readable is left."""
+    words = _APOSTROPHES.sub("", anyascii(_MARKUP.sub(_markup_words, title)))
+    slug = re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-")
+    if len(slug) > limit:
+        cut = slug[:limit + 1].rfind("-")
+        slug = slug[:cut] if cut > limit // 2 else slug[:limit].rstrip("-")
+    return slug or short_id(title)
 
 
 def base_channel_name(title: str, now: datetime) -> str:
@@ -156,6 +171,20 @@ async def open_incidents(session: AsyncSession, team_id: str) -> list[Incident]:
         .order_by(col(Incident.severity), col(Incident.created_at))
     )
     return list(rows.all())
+
+
+def same_title(a: str, b: str) -> bool:
+    """Whether two titles are the same but for case and spaces."""
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+async def declared_like(session: AsyncSession, team_id: str, *, channel_id: str,
+                        title: str) -> tuple[Incident | None, list[Incident]]:
+    """What a new declaration may duplicate: the incident whose channel it is made from, and the open incidents with
+    the same title (case and spaces aside)."""
+    here = await by_channel(session, team_id, channel_id) if channel_id else None
+    same = [i for i in await open_incidents(session, team_id) if title.strip() and same_title(i.title, title)]
+    return here, same
 
 
 async def private_in_team(session: AsyncSession, team_id: str) -> list[Incident]:

@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.catalog import Catalog
+from bot.catalog import Catalog, role_key
 from bot.errors import ConflictError, NotAllowedError, UsageError
+from bot.hints import did_you_mean
 from bot.record import chain
 from storage.models import Incident, RoleAssignment
 
-ROLE_USAGE = "/retro role <role> @user"
+ROLE_USAGE = '/retro role <role> @user  (the role by its id or its name, like "data owner")'
 
 
 async def current_roles(session: AsyncSession, incident_id: int) -> dict[str, str]:
@@ -33,9 +34,12 @@ async def role_history(session: AsyncSession, incident_id: int) -> list[RoleAssi
 async def assign(session: AsyncSession, *, catalog: Catalog, incident: Incident, role: str, user: str, actor: str,
                  now: datetime) -> str | None:
     """Give `role` to `user`; returns the previous holder. Only the commander may, unless configured otherwise."""
-    role = role.strip().lower()
-    if catalog.role(role) is None:
-        raise UsageError(f"Unknown role `{role}`. Roles: {', '.join(r.id for r in catalog.roles)}.", ROLE_USAGE)
+    found = catalog.role_named(role)
+    if found is None:
+        names = [n for r in catalog.roles for n in (r.id, role_key(r.name))]
+        raise UsageError(f"Unknown role `{role.strip()[:40]}`.{did_you_mean(role_key(role), names)} Roles: "
+                         f"{', '.join(f'{r.id} ({r.name})' for r in catalog.roles)}.", ROLE_USAGE)
+    role = found.id
     assert incident.id is not None
     roles = await current_roles(session, incident.id)
     commander = roles.get("commander")

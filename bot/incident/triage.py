@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.errors import UsageError
 from bot.record import chain
 from storage.models import Incident, TriageVersion
 
@@ -20,7 +21,11 @@ FIELDS: dict[str, str] = {
     "affected": "Systems and models affected",
     "customer_impact": "Customer impact",
     "containment": "Containment taken so far",
+    "mitigated_at": "When it was mitigated",
 }
+TRIAGE_USAGE = "/retro triage [impact=<when>] [detected=<when>] [mitigated=<when>]"
+# The fields that are times, and the incident milestone each one sets.
+TIMES = {"impact_start": "impact_started_at", "detected_at": "detected_at", "mitigated_at": "mitigated_at"}
 
 
 class TriageForm(BaseModel):
@@ -33,10 +38,22 @@ class TriageForm(BaseModel):
     affected: str = Field(default="", max_length=3000)
     customer_impact: str = Field(default="", max_length=3000)
     containment: str = Field(default="", max_length=3000)
+    mitigated_at: datetime | None = None
 
     def missing(self, required: list[str]) -> list[str]:
         """Required fields still empty."""
         return [name for name in required if not getattr(self, name, None)]
+
+    def problem(self, now: datetime) -> tuple[str, str] | None:
+        """The first time that is in the future or contradicts another, as (field, what is wrong); None if none."""
+        for name in TIMES:
+            if (getattr(self, name) or now) > now:
+                return name, f"{FIELDS[name]} cannot be in the future."
+        if self.impact_start and self.detected_at and self.impact_start > self.detected_at:
+            return "detected_at", "Detection cannot precede impact start."
+        if self.impact_start and self.mitigated_at and self.impact_start > self.mitigated_at:
+            return "mitigated_at", "Mitigation cannot precede impact start."
+        return None
 
 
 async def latest(session: AsyncSession, incident_id: int) -> TriageVersion | None:
@@ -58,9 +75,19 @@ def form_of(version: TriageVersion | None) -> TriageForm:
     return TriageForm() if version is None else TriageForm.model_validate(version.fields)
 
 
+async def set_times(session: AsyncSession, *, incident: Incident, times: dict[str, datetime], actor: str,
+                    now: datetime) -> TriageVersion:
+    """A new version of the latest submission with some of its times set (`/retro triage mitigated=…`); commits."""
+    assert incident.id is not None
+    form = form_of(await latest(session, incident.id)).model_copy(update=times)
+    if (wrong := form.problem(now)) is not None:
+        raise UsageError(wrong[1], TRIAGE_USAGE)
+    return await submit(session, incident=incident, form=form, actor=actor, now=now)
+
+
 async def submit(session: AsyncSession, *, incident: Incident, form: TriageForm, actor: str,
                  now: datetime) -> TriageVersion:
-    """Store a new version, update the impact/detection milestones and record it; commits."""
+    """Store a new version, update the impact, detection and mitigation milestones and record it; commits."""
     assert incident.id is not None
     prev = await latest(session, incident.id)
     fields: dict[str, Any] = form.model_dump(mode="json")
@@ -68,10 +95,9 @@ async def submit(session: AsyncSession, *, incident: Incident, form: TriageForm,
                             incident_id=incident.id, version=(prev.version + 1) if prev else 1, fields=fields,
                             submitted_by=actor, submitted_at=now)
     session.add(version)
-    if form.impact_start is not None:
-        incident.impact_started_at = form.impact_start
-    if form.detected_at is not None:
-        incident.detected_at = form.detected_at
+    for name, milestone in TIMES.items():
+        if getattr(form, name) is not None:
+            setattr(incident, milestone, getattr(form, name))
     session.add(incident)
     changed = sorted(k for k, v in fields.items() if prev is None or prev.fields.get(k) != v)
     await chain.append(session, incident_id=incident.id, kind="triage_submitted", at=now, actor=actor,

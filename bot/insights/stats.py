@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import Catalog
 from bot.errors import UsageError
+from bot.postmortem import review
 from bot.postmortem.measures import SPANS, Milestone, percentile, span_status
 from storage.models import ActionItem, Hypothesis, Incident
 
@@ -63,6 +64,7 @@ class Stats:
     spans: list[SpanStats]
     actions: dict[str, int] = field(default_factory=dict)
     regression_free: float | None = None
+    reviews: dict[str, int] = field(default_factory=dict)
 
 
 def model_names(models: list[str]) -> set[str]:
@@ -155,5 +157,6 @@ async def compute(session: AsyncSession, *, catalog: Catalog, team_id: str, peri
               "overdue": sum(1 for a in open_rows if a.due < today), "open": len(open_rows),
               "dropped": sum(1 for a in actions if a.status == "dropped"), "regression_eligible": eligible,
               "regression_clean": clean, "regression_pending": pending}
+    reviews = Counter(state.status for state in (await review.states(session, found)).values())
     return Stats(period, category, len(found), by_severity, by_category, spans, counts,
-                 clean / eligible if eligible else None)
+                 clean / eligible if eligible else None, {s: reviews[s] for s in review.STATUSES if reviews[s]})

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from bot.catalog import BlamelessRule
+from bot.postmortem.escaping import plain
 
 # A template wraps verbatim records (the full chat log) in these markers: what people said is evidence, not prose.
 SKIP_START = "<!-- blameless:skip -->"
@@ -84,3 +85,59 @@ def scan(markdown: str, rules: Sequence[BlamelessRule]) -> list[Finding]:
             reframed = None if rule.rewrite is None else _clip(pattern.sub(_literal(rule.rewrite), sentence))
             found.append(Finding(rule.id, number, _clip(sentence), m.group(0), rule.why, rule.suggestion, reframed))
     return found
+
+
+_ITEM = re.compile(r"^(\s*(?:[-*+]|\d{1,9}[.)])\s+)")
+
+
+def _note(f: Finding) -> str:
+    reframed = f" Could read: “{plain(f.reframed)}”" if f.reframed else ""
+    return (f"⚠️ **Blameless check** ({plain(f.rule)}): “{plain(f.sentence)}” — {plain(f.why)} "
+            f"{plain(f.suggestion)}{reframed}")
+
+
+def _insert_at(lines: list[str], i: int) -> tuple[int, str]:
+    """Where the notes on line `i` go (the end of its table, list item or paragraph) and their prefix."""
+    line = lines[i]
+    if line.lstrip().startswith("|"):
+        j = next((k for k in range(i + 1, len(lines)) if not lines[k].lstrip().startswith("|")), len(lines))
+        return j, "\n"
+    if m := _ITEM.match(line):
+        indent = len(m.group(1))
+        j = next((k for k in range(i + 1, len(lines))
+                  if not lines[k].strip() or len(lines[k]) - len(lines[k].lstrip()) < indent), len(lines))
+        return j, " " * indent
+    j = i + 1 if line.lstrip().startswith("#") else next(
+        (k for k in range(i + 1, len(lines)) if not lines[k].strip()), len(lines))
+    return j, "\n"
+
+
+def annotate(markdown: str, findings: Sequence[Finding]) -> str:
+    """The draft with each finding as a quoted note right after what it flags: after the list item (inside it),
+    the table or the paragraph holding the sentence. Lines are found by their sentences, so the notes land where the
+    sentences are in whatever template rendered them."""
+    if not findings:
+        return markdown
+    flagged: dict[str, list[Finding]] = {}
+    for f in findings:
+        flagged.setdefault(f.sentence, []).append(f)
+    lines = markdown.split("\n")
+    notes: dict[int, tuple[str, list[str]]] = {}
+    done: set[tuple[int, str, str]] = set()
+    for number, sentence in sentences(markdown):
+        for f in flagged.get(_clip(sentence), []):
+            where, prefix = _insert_at(lines, number - 1)
+            if (where, f.rule, f.sentence) in done:
+                continue
+            done.add((where, f.rule, f.sentence))
+            notes.setdefault(where, (prefix, []))[1].append(_note(f))
+    for where in sorted(notes, reverse=True):
+        prefix, texts = notes[where]
+        if prefix == "\n":  # after a table or paragraph: a quote block of its own
+            block = ["", *(f"> {t}" + ("  " if n < len(texts) - 1 else "") for n, t in enumerate(texts))]
+            if where < len(lines) and lines[where].strip():
+                block.append("")
+        else:  # inside the list item, as a quote under it
+            block = [f"{prefix}> {t}" + ("  " if n < len(texts) - 1 else "") for n, t in enumerate(texts)]
+        lines[where:where] = block
+    return "\n".join(lines)

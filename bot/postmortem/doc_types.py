@@ -8,7 +8,7 @@ types only let the type checker see what each part holds. Times are canonical IS
 
 from __future__ import annotations
 
-from typing import TypeAlias, TypedDict
+from typing import NotRequired, TypeAlias, TypedDict
 
 # Any JSON value, for the parts whose shape is open (collector custody records, Slack file metadata).
 JSON: TypeAlias = str | int | float | bool | None | list["JSON"] | dict[str, "JSON"]
@@ -76,7 +76,8 @@ class RoleRecord(TypedDict):
 
 
 class TriageFields(TypedDict):
-    """The triage form as submitted: text fields (empty when left blank) and two times (None when not given)."""
+    """The triage form as submitted: text fields (empty when left blank) and times (None when not given;
+    `mitigated_at` only in submissions made since the template had it)."""
 
     affected: str
     containment: str
@@ -84,6 +85,7 @@ class TriageFields(TypedDict):
     detected_at: str | None
     detection: str
     impact_start: str | None
+    mitigated_at: NotRequired[str | None]
     what_happened: str
 
 
@@ -97,7 +99,8 @@ class TriageRecord(TypedDict):
 
 
 class Entry(TypedDict):
-    """One timeline entry, exactly as chained; `data` depends on `kind` (see bot.postmortem.entry_data)."""
+    """One timeline entry, exactly as chained; `data` depends on `kind` (see bot.postmortem.entry_data). `at` is
+    when it was recorded; `occurred_at`, present only when given with `at=`, is when what it records happened."""
 
     actor: str | None
     at: str
@@ -105,6 +108,7 @@ class Entry(TypedDict):
     hash: str
     key_event: bool
     kind: str
+    occurred_at: NotRequired[str]
     prev_hash: str
     refers_to: int | None
     seq: int
@@ -134,10 +138,24 @@ class EvidenceRecord(TypedDict):
     status: str
 
 
+class VerdictRecord(TypedDict):
+    """A verdict a later one replaced: who reached it, when (`decided_at`, given with `at=`) and when it was
+    recorded, the evidence and the note."""
+
+    decided_at: str
+    decided_by: str
+    evidence: list[int]
+    note: str | None
+    recorded_at: str
+    verdict: str
+
+
 class HypothesisRecord(TypedDict):
-    """One hypothesis, its test plan and its verdict (`open` until one is recorded)."""
+    """One hypothesis, its test plan and its verdict (`open` until one is recorded); `earlier_verdicts`, present
+    only when the verdict changed, holds the ones it replaced, the first first."""
 
     criteria: str | None
+    earlier_verdicts: NotRequired[list[VerdictRecord]]
     expected: str | None
     number: int
     proposed_at: str
@@ -152,8 +170,9 @@ class HypothesisRecord(TypedDict):
 
 
 class ActionRecord(TypedDict):
-    """One action item."""
+    """One action item; `after_close`, present only when true, marks one added while the incident was closed."""
 
+    after_close: NotRequired[bool]
     close_note: str | None
     closed_at: str | None
     created_at: str
@@ -167,10 +186,35 @@ class ActionRecord(TypedDict):
     title: str
 
 
+class FindingRecord(TypedDict):
+    """A phrasing the blameless check flagged in the draft, noted next to its sentence wherever it renders."""
+
+    reframed: str | None
+    rule: str
+    sentence: str
+    suggestion: str
+    why: str
+
+
+class RelatedRecord(TypedDict):
+    """An earlier incident on the same model or in the same category (what `/retro similar` finds), as it stood."""
+
+    causes: list[str]
+    channel_name: str
+    created_at: str
+    same_category: bool
+    severity: str
+    shared_models: list[str]
+    status: str
+    title: str
+
+
 class Doc(TypedDict):
-    """The incident document: everything a postmortem, its metrics and its timeline picture are drawn from."""
+    """The incident document: everything a postmortem, its metrics and its timeline picture are drawn from.
+    `blameless` and `related` exist from format retro-incident/3 on."""
 
     actions: list[ActionRecord]
+    blameless: NotRequired[list[FindingRecord]]
     entries: list[Entry]
     evidence: list[EvidenceRecord]
     format: str
@@ -178,6 +222,7 @@ class Doc(TypedDict):
     incident: IncidentHeader
     labels: Labels
     people: dict[str, str]
+    related: NotRequired[list[RelatedRecord]]
     roles: list[RoleRecord]
     timezone: str
     triage: TriageRecord | None

@@ -7,6 +7,7 @@ Rendering, metrics, the timeline picture and exported bundles are pure functions
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -26,18 +27,36 @@ from bot.postmortem.doc_types import (
     HypothesisRecord,
     IncidentHeader,
     Labels,
+    RelatedRecord,
     RoleRecord,
     TriageFields,
     TriageRecord,
+    VerdictRecord,
 )
-from storage.models import ActionItem, Evidence, Hypothesis, Incident, RoleAssignment, TimelineEntry, TriageVersion
+from storage.models import (
+    ActionItem,
+    Evidence,
+    Hypothesis,
+    HypothesisVerdict,
+    Incident,
+    RoleAssignment,
+    TimelineEntry,
+    TriageVersion,
+)
 
-FORMAT = "retro-incident/1"
+# /2 adds, where they were given, an entry's `occurred_at` and the triage template's `mitigated_at`; a /1 document
+# has neither and reads, verifies and renders as it always did. /3 adds `related` (earlier incidents like this one)
+# and `blameless` (the check's findings) and renders with the current draft; /1 and /2 render with the draft of
+# their time (templates/v2), byte for byte.
+FORMAT = "retro-incident/3"
+LEGACY_FORMATS = ("retro-incident/1", "retro-incident/2")
+READABLE = (*LEGACY_FORMATS, FORMAT)
 T = TypeVar("T")
+MENTION = re.compile(r"<@([UW][A-Z0-9]{1,20})(?:\|[^>]*)?>")
 
 # The entry columns in canonical (sorted) key order: rows are unpacked in this order.
-_ENTRY_COLUMNS = ("actor", "at", "data", "hash", "key_event", "kind", "prev_hash", "refers_to", "seq", "slack_ts",
-                  "text", "text_sha256", "thread_ts")
+_ENTRY_COLUMNS = ("actor", "at", "data", "hash", "key_event", "kind", "occurred_at", "prev_hash", "refers_to", "seq",
+                  "slack_ts", "text", "text_sha256", "thread_ts")
 
 
 def normalise(value: T) -> T:
@@ -91,12 +110,16 @@ async def _entries(session: AsyncSession, incident_id: int, upto: int) -> list[E
     statement: Any = (sa_select(*columns).where(col(TimelineEntry.incident_id) == incident_id,
                                                 col(TimelineEntry.seq) <= upto).order_by(col(TimelineEntry.seq)))
     out: list[Entry] = []
-    for actor, at, raw, hash_, key_event, kind, prev_hash, refers_to, seq, slack_ts, text, text_sha256, thread_ts \
-            in (await session.exec(statement)).all():
+    for actor, at, raw, hash_, key_event, kind, occurred, prev_hash, refers_to, seq, slack_ts, text, text_sha256, \
+            thread_ts in (await session.exec(statement)).all():
         data = {} if raw in (None, "{}") else sorted_keys(json.loads(raw) if isinstance(raw, str) else raw)
-        out.append({"actor": actor, "at": fast_iso(at), "data": data, "hash": hash_, "key_event": key_event,
-                    "kind": kind, "prev_hash": prev_hash, "refers_to": refers_to, "seq": seq, "slack_ts": slack_ts,
-                    "text": text, "text_sha256": text_sha256, "thread_ts": thread_ts})
+        entry: dict[str, Any] = {"actor": actor, "at": fast_iso(at), "data": data, "hash": hash_,
+                                 "key_event": key_event, "kind": kind}
+        if occurred is not None:  # only where given, so an entry without one reads as it always did
+            entry["occurred_at"] = fast_iso(occurred)
+        entry.update(prev_hash=prev_hash, refers_to=refers_to, seq=seq, slack_ts=slack_ts, text=text,
+                     text_sha256=text_sha256, thread_ts=thread_ts)
+        out.append(cast(Entry, entry))
     return out
 
 
@@ -134,26 +157,36 @@ def _evidence(e: Evidence) -> EvidenceRecord:
     }
 
 
-def _hypothesis(h: Hypothesis) -> HypothesisRecord:
-    return {
+def _verdict(v: HypothesisVerdict) -> VerdictRecord:
+    return {"decided_at": _time(v.decided_at), "decided_by": v.decided_by, "evidence": normalise(v.evidence),
+            "note": v.note, "recorded_at": _time(v.recorded_at), "verdict": v.verdict}
+
+
+def _hypothesis(h: Hypothesis, history: list[HypothesisVerdict]) -> HypothesisRecord:
+    record: HypothesisRecord = {
         "criteria": h.criteria, "expected": h.expected, "number": h.number, "proposed_at": _time(h.proposed_at),
         "proposed_by": h.proposed_by, "statement": h.statement, "test_plan": h.test_plan, "verdict": h.verdict,
         "verdict_at": iso(h.verdict_at), "verdict_by": h.verdict_by, "verdict_evidence": normalise(h.verdict_evidence),
         "verdict_note": h.verdict_note,
     }
+    if len(history) > 1:  # the last is the verdict above; the ones it replaced are kept beside it
+        record["earlier_verdicts"] = [_verdict(v) for v in history[:-1]]
+    return cast(HypothesisRecord, dict(sorted(record.items())))
 
 
 def _action(a: ActionItem) -> ActionRecord:
-    return {
+    record: ActionRecord = {
         "close_note": a.close_note, "closed_at": iso(a.closed_at), "created_at": _time(a.created_at),
         "created_by": a.created_by, "due": a.due.isoformat(), "hypothesis": a.hypothesis, "kind": a.kind,
         "number": a.number, "owner": a.owner, "status": a.status, "title": a.title,
     }
+    return {"after_close": True, **record} if a.after_close else record
 
 
 async def build(session: AsyncSession, incident: Incident, *, catalog: Catalog,
-                people: dict[str, str] | None = None) -> Doc:
-    """Read the incident and everything recorded about it into the canonical document.
+                people: dict[str, str] | None = None, related: list[RelatedRecord] | None = None) -> Doc:
+    """Read the incident and everything recorded about it into the canonical document (`related`: earlier
+    incidents like it, bot.insights.related; the blameless findings are added by bot.postmortem.draft.check).
 
     The incident row is read first and only entries and numbered items it already counts are taken, so the
     document is a consistent snapshot even while people keep posting.
@@ -171,6 +204,10 @@ async def build(session: AsyncSession, incident: Incident, *, catalog: Catalog,
     actions = (await session.exec(select(ActionItem).where(
         ActionItem.incident_id == iid, col(ActionItem.number) <= fresh.action_seq)
         .order_by(col(ActionItem.number)))).all()
+    history: dict[int, list[HypothesisVerdict]] = {}
+    for v in (await session.exec(select(HypothesisVerdict).where(HypothesisVerdict.incident_id == iid)
+                                 .order_by(col(HypothesisVerdict.number), col(HypothesisVerdict.seq)))).all():
+        history.setdefault(v.number, []).append(v)
     roles = (await session.exec(select(RoleAssignment).where(RoleAssignment.incident_id == iid)
                                 .order_by(col(RoleAssignment.assigned_at), col(RoleAssignment.id)))).all()
     triage = (await session.exec(select(TriageVersion).where(TriageVersion.incident_id == iid)
@@ -178,13 +215,15 @@ async def build(session: AsyncSession, incident: Incident, *, catalog: Catalog,
     head = entries[-1]["hash"] if entries else fresh.head_hash
     return {  # keys in canonical order at every level, like a reader of incident.json gets them
         "actions": [_action(a) for a in actions],
+        "blameless": [],
         "entries": entries,
         "evidence": [_evidence(e) for e in evidence],
         "format": FORMAT,
-        "hypotheses": [_hypothesis(h) for h in hypotheses],
+        "hypotheses": [_hypothesis(h, history.get(h.number, [])) for h in hypotheses],
         "incident": _header(fresh, iid, len(entries), head),
         "labels": _labels(catalog, fresh),
         "people": dict(sorted((people or {}).items())),
+        "related": normalise(related or []),
         "roles": [_role(r) for r in roles],
         "timezone": catalog.timezone,
         "triage": None if triage is None else _triage(triage),
@@ -200,6 +239,12 @@ def user_ids(doc: Doc) -> list[str]:
     found.update(h["proposed_by"] for h in doc["hypotheses"])
     found.update(a["owner"] for a in doc["actions"])
     found.add(doc["incident"]["declared_by"])
+    for e in doc["entries"]:  # people named in what was said, and reviewers of the postmortem
+        found.update(MENTION.findall(e["text"] or ""))
+        found.update(u for u in cast(list[Any], e["data"].get("reviewers") or []) if isinstance(u, str))
+        owner = e["data"].get("owner")
+        if isinstance(owner, str):
+            found.add(owner)
     return sorted(u for u in found if u)
 
 
@@ -224,5 +269,18 @@ def insight_at(doc: Doc) -> str | None:
 
 
 def as_of(doc: Doc) -> str | None:
-    """The time of the last entry the document includes."""
+    """The time of the last entry the document includes (when it was recorded)."""
     return doc["entries"][-1]["at"] if doc["entries"] else None
+
+
+def happened(entry: Entry) -> str:
+    """When what an entry records happened: its `occurred_at` (given with `at=`), else when it was recorded."""
+    return entry.get("occurred_at") or entry["at"]
+
+
+def by_happening(entries: list[Entry]) -> list[Entry]:
+    """Entries in the order things happened, chain order among equals. Recording times never run backwards along
+    the chain, so without any `at=` that is the chain order, kept as it is."""
+    if not any("occurred_at" in e for e in entries):
+        return entries
+    return sorted(entries, key=lambda e: (parse_time(happened(e)), e["seq"]))

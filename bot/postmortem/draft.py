@@ -2,118 +2,41 @@
 
 from __future__ import annotations
 
-import re
 import traceback
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 import jinja2.meta
 import jinja2.nodes
-from jinja2 import pass_context
 from jinja2.exceptions import SecurityError
-from jinja2.filters import make_attrgetter
 from jinja2.runtime import BlockReference, Context, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.canonical import sha256_hex
-from bot.catalog import Catalog
+from bot.catalog import BlamelessRule, Catalog
 from bot.errors import RetroError
-from bot.postmortem import escaping
-from bot.postmortem.blameless import Finding, scan
-from bot.postmortem.doc_types import Doc
+from bot.postmortem import filters
+from bot.postmortem.blameless import Finding, annotate, scan
+from bot.postmortem.doc_types import Doc, FindingRecord
+from bot.postmortem.document import LEGACY_FORMATS
 from bot.postmortem.escaping import Markdown
-from bot.postmortem.measures import humanise
 from bot.postmortem.sections import context
 from bot.record import chain
 from storage.models import Incident, PostmortemDraft
 
 TEMPLATE = "postmortem.md.j2"
-_CANONICAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+# Documents of the first formats render with the draft of their time, kept under templates/v2/.
+LEGACY_TEMPLATE = "v2/postmortem.md.j2"
 
 
 class TemplateError(RetroError):
     """A postmortem template could not be loaded or rendered; the message names the template and line."""
-
-
-def _people(ctx: Context) -> dict[str, str]:
-    people = ctx.get("people")
-    return people if isinstance(people, dict) else {}
-
-
-@pass_context
-def _md(ctx: Context, text: Any) -> Markdown:
-    """A value as inline Markdown: Slack markup readable, user text escaped; what already is Markdown stays."""
-    if isinstance(text, Markdown):
-        return text
-    return Markdown("") if text is None else escaping.inline(str(text), _people(ctx))
-
-
-@pass_context
-def _cell(ctx: Context, text: Any) -> Markdown:
-    """`md` for a table cell: the same escaping (it is cell-safe); Markdown a macro wrote gets `<br>` for newlines."""
-    if isinstance(text, Markdown):
-        return Markdown(text.replace("\r", "").replace("\n", escaping.BREAK))
-    return _md(ctx, text)
-
-
-@pass_context
-def _block(ctx: Context, text: Any, indent: int = 2) -> Markdown:
-    if isinstance(text, Markdown):
-        return Markdown(text.replace("\n", "\n" + " " * indent))
-    return Markdown("") if text is None else escaping.block(str(text), _people(ctx), indent)
-
-
-def _code(text: Any) -> Markdown:
-    return escaping.code("" if text is None else str(text))
-
-
-@pass_context
-def _who(ctx: Context, uid: str | None) -> Markdown:
-    if not uid:
-        return Markdown("—")
-    return Markdown("@" + escaping.plain(_people(ctx).get(uid) or uid))
-
-
-@pass_context
-def _join(ctx: Context, value: Iterable[Any], d: str = "", attribute: str | int | None = None) -> Markdown:
-    """Jinja2's `join`, with every item escaped unless it already is Markdown (and the separator escaped too)."""
-    if attribute is not None:
-        value = map(make_attrgetter(ctx.environment, attribute), value)
-    sep = escaping.plain(str(d))
-    return Markdown(sep.join(_md(ctx, item) for item in value))
-
-
-@pass_context
-def _when(ctx: Context, value: str | None, style: str = "full") -> str:
-    """`full`: local date and time with UTC beside it; `local` / `utc`: one clock only (seconds)."""
-    if not value:
-        return "—"
-    tz = ZoneInfo(ctx.get("timezone") or "UTC")
-    if (style == "utc" or (style == "local" and tz.key == "UTC")) and _CANONICAL_TIME.match(value):
-        return f"{value[:10]} {value[11:19]}"  # the canonical text already is the UTC clock (long timelines)
-    at = datetime.fromisoformat(value).astimezone(UTC)
-    local = at.astimezone(tz)
-    if style == "local":
-        return local.strftime("%Y-%m-%d %H:%M:%S")
-    if style == "utc":
-        return at.strftime("%Y-%m-%d %H:%M:%S")
-    if tz.key == "UTC":
-        return at.strftime("%Y-%m-%d %H:%M UTC")
-    utc_part = at.strftime("%H:%M UTC" if at.date() == local.date() else "%Y-%m-%d %H:%M UTC")
-    return f"{local.strftime('%Y-%m-%d %H:%M %Z')} ({utc_part})"
-
-
-@pass_context
-def _finalize(ctx: Context, value: Any) -> Markdown:
-    """Every `{{ … }}` of every template ends here: escaped as `md` does, unless it already is Markdown."""
-    return _md(ctx, value)
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):
@@ -136,11 +59,10 @@ def template_environment(team_dir: Path | None = None) -> jinja2.Environment:
         loaders.append(jinja2.FileSystemLoader(str(team_dir)))
     loaders.append(jinja2.PackageLoader("templates", ""))
     env = _Sandbox(loader=jinja2.ChoiceLoader(loaders), undefined=jinja2.StrictUndefined, autoescape=False,
-                   finalize=_finalize, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                   finalize=filters.finalize, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
                    auto_reload=False)
     del env.filters["safe"]
-    env.filters.update(md=_md, cell=_cell, block=_block, code=_code, who=_who, when=_when, duration=humanise,
-                       join=_join, e=_md, escape=_md, forceescape=_md)
+    env.filters.update(filters.FILTERS)
     return env
 
 
@@ -158,8 +80,12 @@ def _compile_error(exc: jinja2.TemplateError, template: str) -> TemplateError:
     return TemplateError(f"Template {exc.name} was not found in the team's or Retro's templates.")
 
 
-def render(env: jinja2.Environment, doc: Doc, template: str = TEMPLATE) -> str:
-    """The Markdown postmortem of an incident document; a pure function of the document and the templates."""
+def template_for(doc: Doc) -> str:
+    """The template a document renders with: the current draft, or the draft of its time for the first formats."""
+    return LEGACY_TEMPLATE if doc["format"] in LEGACY_FORMATS else TEMPLATE
+
+
+def _render(env: jinja2.Environment, doc: Doc, template: str) -> str:
     try:
         return env.get_template(template).render(context(doc))
     except (jinja2.TemplateSyntaxError, jinja2.TemplateNotFound) as exc:
@@ -170,6 +96,28 @@ def render(env: jinja2.Environment, doc: Doc, template: str = TEMPLATE) -> str:
         if isinstance(exc, SecurityError):
             raise TemplateError(f"{where}: refused by the template sandbox: {exc}") from exc
         raise TemplateError(f"{where}: {type(exc).__name__}: {exc}") from exc
+
+
+def render(env: jinja2.Environment, doc: Doc, template: str | None = None) -> str:
+    """The Markdown postmortem of an incident document, with the blameless findings the document carries noted next
+    to what they flag; a pure function of the document and the templates."""
+    markdown = _render(env, doc, template or template_for(doc))
+    return annotate(markdown, findings_of(doc))
+
+
+def findings_of(doc: Doc) -> list[Finding]:
+    """The blameless findings recorded in the document when it was drafted (none in the first formats)."""
+    return [Finding(f["rule"], 0, f["sentence"], "", f["why"], f["suggestion"], f["reframed"])
+            for f in doc.get("blameless", [])]
+
+
+def check(env: jinja2.Environment, doc: Doc, rules: Sequence[BlamelessRule]) -> Doc:
+    """The document with the findings of the blameless check over its draft (rendered without notes), so that the
+    draft and every re-render of its bundle carry them without running any pattern again."""
+    markdown = _render(env, {**doc, "blameless": []}, template_for(doc))
+    found: list[FindingRecord] = [{"reframed": f.reframed, "rule": f.rule, "sentence": f.sentence,
+                                   "suggestion": f.suggestion, "why": f.why} for f in scan(markdown, rules)]
+    return {**doc, "blameless": found}
 
 
 def _named_attribute(node: jinja2.nodes.Node) -> Any:
@@ -194,9 +142,9 @@ def _internals(name: str, tree: jinja2.nodes.Template) -> None:
 
 
 def check_templates(env: jinja2.Environment, template: str = TEMPLATE) -> None:
-    """Compile the postmortem template and everything it includes, so a broken team template is found at start."""
+    """Compile the postmortem templates and everything they include, so a broken team template is found at start."""
     seen: set[str] = set()
-    todo = [template]
+    todo = [LEGACY_TEMPLATE, template]
     try:
         while todo:
             name = todo.pop()
@@ -222,11 +170,21 @@ class Draft:
     doc: Doc
 
 
+def checked(env: jinja2.Environment, doc: Doc, catalog: Catalog) -> Doc:
+    """`check` with the team's rules (none when the check is off); the first formats are not checked here."""
+    if doc["format"] in LEGACY_FORMATS:
+        return doc
+    return check(env, doc, catalog.blameless.rules if catalog.blameless.enabled else [])
+
+
 def prepare(env: jinja2.Environment, doc: Doc, catalog: Catalog) -> tuple[str, list[Finding]]:
-    """Render and run the blameless check; raises before anything is stored or posted."""
-    markdown = render(env, doc)
-    findings = scan(markdown, catalog.blameless.rules) if catalog.blameless.enabled else []
-    return markdown, findings
+    """Run the blameless check and render, its findings noted in the draft; raises before anything is stored or
+    posted."""
+    if doc["format"] in LEGACY_FORMATS:  # drafted as their time did: findings in the summary only
+        markdown = render(env, doc)
+        return markdown, scan(markdown, catalog.blameless.rules) if catalog.blameless.enabled else []
+    doc = checked(env, doc, catalog)
+    return render(env, doc), findings_of(doc)
 
 
 async def record_draft(session: AsyncSession, *, incident: Incident, doc: Doc, markdown: str,

@@ -41,12 +41,14 @@ class HypothesisVerdict(Numbered):
     evidence: list[int]
     insight_at: str | None
     previous: str
+    replaces: NotRequired[str]  # the verdict it replaced, kept in the history (entries since the history began)
     verdict: str
 
 
 class ActionAdded(Numbered):
-    """`action_added` (the title is the entry's text)."""
+    """`action_added` (the title is the entry's text); `after_close` when the incident was closed then."""
 
+    after_close: NotRequired[bool]
     due: str
     hypothesis: int | None
     kind: str
@@ -103,10 +105,12 @@ class RoleAssigned(TypedDict):
 
 
 class Posted(TypedDict):
-    """`message` and `bot_message`: the Slack files shared with it and its permalink, when there are any."""
+    """`message` and `bot_message`: the Slack files shared with it and its permalink, when there are any; `retro`
+    on Retro's own posts (since format retro-incident/3)."""
 
     files: NotRequired[list[dict[str, JSON]]]
     permalink: NotRequired[str]
+    retro: NotRequired[bool]
 
 
 class Edited(TypedDict):
@@ -194,20 +198,55 @@ class PostmortemDrafted(TypedDict):
     version: int
 
 
+class Lesson(TypedDict):
+    """`lesson` (the lesson is the entry's text): `well`, `wrong` or `lucky`."""
+
+    kind: str
+
+
+class MarkedCause(TypedDict):
+    """`trigger` and `contributing_factor` (words in the entry's text): the hypothesis it names, if any."""
+
+    hypothesis: int | None
+
+
+class ReviewRequested(TypedDict):
+    """`review_requested`: the postmortem's owner, the reviewers asked and the draft version then."""
+
+    owner: str
+    reviewers: list[str]
+    version: int
+
+
+class ReviewVerdict(TypedDict):
+    """`review_verdict` (the note is the entry's text): `approved` or `changes`, on which draft version."""
+
+    verdict: str
+    version: int
+
+
 class Empty(TypedDict):
-    """Kinds whose entry says everything in its text (`note`, `message_deleted`)."""
+    """Kinds whose entry says everything in its text (`message_deleted`)."""
+
+
+class Note(TypedDict):
+    """`note` (its text is the entry's text); `after_close` when it was added while the incident was closed."""
+
+    after_close: NotRequired[bool]
 
 
 SHAPES: dict[str, object] = {
     "declared": Declared, "role_assigned": RoleAssigned, "message": Posted, "bot_message": Posted,
-    "message_edited": Edited, "message_deleted": Empty, "key_event_marked": KeyEventMarked, "note": Empty,
+    "message_edited": Edited, "message_deleted": Empty, "key_event_marked": KeyEventMarked, "note": Note,
     "status_changed": StatusChanged, "severity_changed": SeverityChanged, "triage_submitted": TriageSubmitted,
     "evidence_added": EvidenceAdded, "file_hashed": FileHashed, "chart_posted": ChartPosted,
     "hypothesis_proposed": Numbered, "hypothesis_test_planned": HypothesisPlanned,
     "hypothesis_verdict": HypothesisVerdict, "action_added": ActionAdded, "action_done": Numbered,
     "action_dropped": Numbered, "action_reassigned": ActionReassigned, "action_due_changed": ActionDueChanged,
     "action_snoozed": ActionSnoozed, "action_escalated": ActionEscalated, "reminder_failed": ReminderFailed,
-    "retention_purged": RetentionPurged, "postmortem_drafted": PostmortemDrafted,
+    "retention_purged": RetentionPurged, "postmortem_drafted": PostmortemDrafted, "lesson": Lesson,
+    "trigger": MarkedCause, "contributing_factor": MarkedCause, "review_requested": ReviewRequested,
+    "review_verdict": ReviewVerdict,
 }
 
 

@@ -21,7 +21,8 @@ def _hypothesis(entry: Entry, text: str) -> str:
     if kind == "hypothesis_verdict":
         verdict = payload(entry, "hypothesis_verdict")
         refs = ", ".join(f"E{n}" for n in verdict["evidence"])
-        return f"H{verdict['number']} {verdict['verdict']}{f' with {refs}' if refs else ''}{_reason(text)}"
+        was = f" (replaces the earlier verdict: {verdict['replaces']})" if verdict.get("replaces") else ""
+        return f"H{verdict['number']} {verdict['verdict']}{was}{f' with {refs}' if refs else ''}{_reason(text)}"
     return f"{kind.replace('_', ' ').capitalize()} H{entry['data'].get('number')}{_reason(text)}"
 
 
@@ -29,8 +30,9 @@ def _action(entry: Entry, text: str) -> str:
     kind = entry["kind"]
     if kind == "action_added":
         added = payload(entry, "action_added")
+        late = ", added after the incident was closed" if added.get("after_close") else ""
         return (f"A{added['number']} added: {text} (owner <@{added['owner']}>, due {added['due']}, "
-                f"{added['kind']})")
+                f"{added['kind']}{late})")
     if kind == "action_done":
         return f"A{payload(entry, 'action_done')['number']} done{_reason(text)}"
     if kind == "action_dropped":
@@ -70,6 +72,24 @@ def _file(entry: Entry) -> str:
     return f"File {f.get('name') or f.get('id')} ({digest})"
 
 
+def _learned(entry: Entry, text: str) -> str | None:
+    """Lessons, the trigger, contributing factors and the review (None for other kinds)."""
+    kind, data = entry["kind"], entry["data"]
+    named = f"H{data['hypothesis']}" if isinstance(data.get("hypothesis"), int) else ""
+    if kind == "lesson":
+        return f"Lesson ({data.get('kind')}): {text}"
+    if kind in ("trigger", "contributing_factor"):
+        label = "Trigger" if kind == "trigger" else "Contributing factor"
+        return f"{label}: {named}{': ' if named and text else ''}{text}"
+    if kind == "review_requested":
+        asked = ", ".join(f"<@{r}>" for r in data.get("reviewers") or [])  # type: ignore[union-attr]
+        return f"Review of draft v{data.get('version')} asked of {asked} (owner <@{data.get('owner')}>)"
+    if kind == "review_verdict":
+        said = "approved" if data.get("verdict") == "approved" else "changes asked for"
+        return f"Review: draft v{data.get('version')} {said}{_reason(text)}"
+    return None
+
+
 def describe(entry: Entry, doc: Doc) -> str:
     """One timeline entry as a line of Slack-style text (user ids as `<@U…>`, user text as people read it)."""
     kind = entry["kind"]
@@ -85,7 +105,7 @@ def describe(entry: Entry, doc: Doc) -> str:
     if kind == "declared":
         return f"Incident declared: {text}"
     if kind == "note":
-        return f"Note: {text}"
+        return f"Note{' (added after the incident was closed)' if entry['data'].get('after_close') else ''}: {text}"
     if kind == "message_edited":
         return f"Edited message #{entry['refers_to']}: {text}"
     if kind == "message_deleted":
@@ -104,4 +124,6 @@ def describe(entry: Entry, doc: Doc) -> str:
         return f"Evidence E{added['number']} ({added['kind']}): {added['ref']}{' — ' + text if text else ''}"
     if kind == "file_hashed":
         return _file(entry)
+    if (learned := _learned(entry, text)) is not None:
+        return learned
     return f"{kind.replace('_', ' ').capitalize()}{_reason(text)}"

@@ -1,5 +1,5 @@
-"""Incident bundles: write (postmortem, canonical incident.json, timeline.svg, MANIFEST, SIGNATURE), verify,
-re-render.
+"""Incident bundles: write (postmortem, canonical incident.json, timeline.svg and .png, MANIFEST, SIGNATURE),
+verify, re-render.
 
 A bundle to verify comes from outside: every path it names stays inside its folder (no absolute paths, no `..`, no
 links out), every file is size-capped before it is read, and a malformed file is one BundleError line, never a
@@ -16,7 +16,7 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, cast, get_type_hints
+from typing import Any, NotRequired, cast, get_origin, get_type_hints
 
 import jinja2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -30,10 +30,11 @@ from bot.postmortem.bundle_read import BundleError as BundleError
 from bot.postmortem.bundle_signature import SIGNATURE, SignatureFileError
 from bot.postmortem.doc_check import DocumentError, check_document
 from bot.postmortem.doc_types import Doc, Entry, EvidenceRecord, IncidentHeader
-from bot.postmortem.document import FORMAT
+from bot.postmortem.document import LEGACY_FORMATS, READABLE
 from bot.postmortem.draft import render
 from bot.postmortem.entry_data import payload
-from bot.postmortem.timeline_picture import timeline_svg
+from bot.postmortem.picture import png, svg
+from bot.postmortem.timeline_picture import layout
 from bot.record.chain import verify_entries
 from storage.models import Evidence, TimelineEntry
 
@@ -42,17 +43,17 @@ MANIFEST = "MANIFEST"
 DOCUMENT = "incident.json"
 POSTMORTEM = "postmortem.md"
 PICTURE = "timeline.svg"
+PICTURE_PNG = "timeline.png"
 _LINE = re.compile(r"^([0-9a-f]{64})  (\S.*)$")
 _META = re.compile(r"^# ([a-z-]+): (.*)$")
 
 
 def bundle_files(env: jinja2.Environment, doc: Doc) -> dict[str, bytes]:
-    """The bundle's content files, each a pure function of the document."""
-    return {
-        DOCUMENT: (canonical_json(doc) + "\n").encode("utf-8"),
-        POSTMORTEM: render(env, doc).encode("utf-8"),
-        PICTURE: timeline_svg(doc).encode("utf-8"),
-    }
+    """The bundle's content files, each a pure function of the document (the PNG from format retro-incident/3 on)."""
+    pic = layout(doc)  # laid out once, drawn twice
+    files = {DOCUMENT: (canonical_json(doc) + "\n").encode("utf-8"), POSTMORTEM: render(env, doc).encode("utf-8"),
+             PICTURE: svg(pic).encode("utf-8")}
+    return files if doc["format"] in LEGACY_FORMATS else {**files, PICTURE_PNG: png(pic)}
 
 
 def manifest_text(doc: Doc, files: dict[str, bytes]) -> str:
@@ -147,12 +148,12 @@ def load_document(folder: Path) -> Doc:
         raw: object = json.loads(data.decode("utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise BundleError(f"cannot read {DOCUMENT}: {exc}") from None
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        raise BundleError(f"{DOCUMENT} is not a {FORMAT} document")
+    if not isinstance(raw, dict) or raw.get("format") not in READABLE:
+        raise BundleError(f"{DOCUMENT} is not a {' or '.join(READABLE)} document")
     try:
         return check_document(raw)
     except DocumentError as exc:
-        raise BundleError(f"{DOCUMENT} is not a well-formed {FORMAT} document: {exc}") from None
+        raise BundleError(f"{DOCUMENT} is not a well-formed {raw['format']} document: {exc}") from None
 
 
 _SCALARS: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), bool: (bool,), str | None: (str, type(None)),
@@ -160,15 +161,19 @@ _SCALARS: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), bool: (bool,)
 
 
 @cache
-def _scalar_plan(shape: Any) -> tuple[tuple[str, tuple[type, ...], bool], ...]:
-    """(key, allowed kinds, is a time) for each scalar field of a TypedDict."""
-    return tuple((key, _SCALARS[hint], key == "at" or key.endswith("_at"))
+def _scalar_plan(shape: Any) -> tuple[tuple[str, tuple[type, ...], bool, bool], ...]:
+    """(key, allowed kinds, is a time, may be absent) for each scalar field of a TypedDict."""
+    hints = get_type_hints(shape, include_extras=True)
+    optional = {key for key, hint in hints.items() if get_origin(hint) is NotRequired}
+    return tuple((key, _SCALARS[hint], key == "at" or key.endswith("_at"), key in optional)
                  for key, hint in get_type_hints(shape).items() if hint in _SCALARS)
 
 
 def _check_scalars(where: str, value: Any, shape: Any) -> None:
     """The scalar fields the verifier computes with have their declared kinds (doc_check checks the structure)."""
-    for key, kinds, is_time in _scalar_plan(shape):
+    for key, kinds, is_time, optional in _scalar_plan(shape):
+        if optional and key not in value:
+            continue
         found = value.get(key)
         if not isinstance(found, kinds) or (int in kinds and isinstance(found, bool)):
             wanted = " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
@@ -194,11 +199,12 @@ def entry_of(d: Entry) -> TimelineEntry:
     namespace stands in for the ORM row (ten times cheaper to make, which matters for long incidents)."""
     row = SimpleNamespace(**d)
     row.at = datetime.fromisoformat(d["at"])
+    row.occurred_at = datetime.fromisoformat(d["occurred_at"]) if "occurred_at" in d else None
     return cast(TimelineEntry, row)
 
 
-def _check_files(report: BundleReport, folder: Path, digests: dict[str, str]) -> None:
-    for name in (DOCUMENT, POSTMORTEM, PICTURE):
+def _check_files(report: BundleReport, folder: Path, digests: dict[str, str], fmt: object) -> None:
+    for name in (DOCUMENT, POSTMORTEM, PICTURE) + (() if fmt in LEGACY_FORMATS else (PICTURE_PNG,)):
         if name not in digests:
             report.add(False, f"{name}: not listed in {MANIFEST}")
     for name, expected in sorted(digests.items()):
@@ -262,8 +268,8 @@ def verify_bundle(folder: Path, trusted: Sequence[Ed25519PublicKey] = ()) -> Bun
     report = BundleReport()
     if meta.get("format") != BUNDLE_FORMAT:
         report.add(False, f"{MANIFEST}: format is {meta.get('format')!r}, expected {BUNDLE_FORMAT}")
-    _check_files(report, folder, digests)
     doc = load_document(folder)
+    _check_files(report, folder, digests, doc["format"])
     check_values(doc)
     try:
         _check_chain(report, doc, meta)

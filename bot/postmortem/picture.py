@@ -1,9 +1,19 @@
-"""A tiny vector picture: lines, boxes, dots and text, written as SVG text or painted as PNG with Pillow."""
+"""A tiny vector picture: lines, boxes, dots and text, written as SVG text or painted as PNG with Pillow.
+
+Text is measured with the font the PNG is painted with (Pillow's bundled FreeType font, so no system font is read):
+a layout that keeps measured texts apart keeps them apart in the PNG, and in the SVG, where a text given a `fit`
+width is drawn to exactly that width whatever font the viewer has. The PNG is the same bytes on every run for the
+same picture and Pillow (drawing and zlib are deterministic; no time or metadata is written).
+"""
 
 from __future__ import annotations
 
 import io
+import math
+import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 FONT = "Helvetica, Arial, sans-serif"
@@ -54,6 +64,7 @@ class Text:
     colour: str = "#1b2631"
     anchor: str = "start"
     bold: bool = False
+    fit: int | None = None  # the measured width: the SVG draws the text to exactly this width
 
 
 Shape = Line | Box | Dot | Text
@@ -84,19 +95,47 @@ def svg(pic: Picture) -> str:
             out.append(f'<circle cx="{s.x}" cy="{s.y}" r="{s.r}" fill="{s.colour}"/>')
         else:
             weight = ' font-weight="bold"' if s.bold else ""
+            fit = f' textLength="{s.fit}" lengthAdjust="spacingAndGlyphs"' if s.fit is not None else ""
             out.append(f'<text x="{s.x}" y="{s.y}" font-size="{s.size}" fill="{s.colour}" '
-                       f'text-anchor={quoteattr(s.anchor)}{weight}>{escape(s.text)}</text>')
+                       f'text-anchor={quoteattr(s.anchor)}{weight}{fit}>{escape(s.text)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
-def png(pic: Picture, *, scale: int = 2) -> bytes:
+SCALE = 2
+
+
+@cache
+def _font(size: int) -> Any:
+    from PIL import ImageFont
+
+    return ImageFont.load_default(size=size)
+
+
+_PAINT = str.maketrans({"→": "->", "—": "-", "–": "-", "★": "*", "↳": ">"})
+
+
+def painted(text: str) -> str:
+    """The text as the PNG paints it: Pillow's bundled font has no arrows or dashes and no accented letters, so
+    those become their plain forms (`é` → `e`); the SVG keeps every character."""
+    text = text.translate(_PAINT)
+    if text.isascii():
+        return text
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def measure(text: str, size: int, *, bold: bool = False) -> int:
+    """The width of a text in picture units, as the PNG paints it at its scale (bold strokes add a unit)."""
+    width: float = _font(size * SCALE).getlength(painted(text))
+    return math.ceil(width / SCALE) + (1 if bold else 0)
+
+
+def png(pic: Picture, *, scale: int = SCALE) -> bytes:
     """The same picture as PNG bytes (Pillow; no browser and no system libraries needed)."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     image = Image.new("RGB", (pic.width * scale, pic.height * scale), "#ffffff")
     draw = ImageDraw.Draw(image)
-    fonts: dict[int, ImageFont.FreeTypeFont | ImageFont.ImageFont] = {}
     anchors = {"start": "ls", "middle": "ms", "end": "rs"}
     for s in pic.shapes:
         if isinstance(s, Line):
@@ -116,12 +155,9 @@ def png(pic: Picture, *, scale: int = 2) -> bytes:
             draw.ellipse([(s.x - s.r) * scale, (s.y - s.r) * scale, (s.x + s.r) * scale, (s.y + s.r) * scale],
                          fill=s.colour)
         else:
-            font = fonts.get(s.size)
-            if font is None:
-                font = fonts[s.size] = ImageFont.load_default(size=s.size * scale)
-            # The bundled font has no arrow glyph.
-            draw.text((s.x * scale, s.y * scale), s.text.replace("→", "->"), fill=s.colour, font=font,
+            font = _font(s.size * scale)
+            draw.text((s.x * scale, s.y * scale), painted(s.text), fill=s.colour, font=font,
                       anchor=anchors[s.anchor], stroke_width=1 if s.bold else 0, stroke_fill=s.colour)
     buf = io.BytesIO()
-    image.save(buf, format="PNG", optimize=True)
+    image.save(buf, format="PNG", compress_level=6)  # zlib at a fixed level: the same bytes every run
     return buf.getvalue()

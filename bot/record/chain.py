@@ -22,8 +22,13 @@ from storage.safetext import original, storable
 
 
 def entry_payload(entry: TimelineEntry | Chained) -> dict[str, Any]:
-    """What the chain commits to. Message text enters through its digest so it can be purged later."""
-    return {
+    """What the chain commits to. Message text enters through its digest so it can be purged later.
+
+    `at` is when the entry was recorded; `occurred_at`, when what it records happened, is committed to only when
+    the entry has one (given with `at=` and not the recording time), so every entry chained before it existed keeps
+    its hash.
+    """
+    payload = {
         "seq": entry.seq,
         "at": iso(entry.at),
         "kind": entry.kind,
@@ -35,6 +40,14 @@ def entry_payload(entry: TimelineEntry | Chained) -> dict[str, Any]:
         "text_sha256": entry.text_sha256,
         "data": entry.data,
     }
+    if entry.occurred_at is not None:
+        payload["occurred_at"] = iso(entry.occurred_at)
+    return payload
+
+
+def happened_at(entry: TimelineEntry | Chained) -> datetime:
+    """When what the entry records happened: its `occurred_at`, else when it was recorded."""
+    return entry.occurred_at or entry.at
 
 
 async def bump_counter(session: AsyncSession, incident_id: int, column: str) -> int:
@@ -61,6 +74,7 @@ class NewEntry:
     refers_to: int | None = None
     key_event: bool = False
     data: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -81,6 +95,7 @@ class Chained:
     data: dict[str, Any]
     prev_hash: str
     hash: str
+    occurred_at: datetime | None = None
 
 
 Resolver = Callable[[NewEntry, list[Chained]], Awaitable[None]]
@@ -111,8 +126,9 @@ async def append_with(st: Statements, incident_id: int, items: list[NewEntry], *
 
     The first statement is an UPDATE of the incident row reserving all the sequence numbers at once; it
     serialises concurrent appenders on PostgreSQL (row lock) and SQLite (write lock) before the chain head is
-    read. Times never run backwards along the chain: an entry observed a moment before the one that won the lock
-    takes that entry's time.
+    read. Recording times never run backwards along the chain: an entry observed a moment before the one that won
+    the lock takes that entry's time. When it happened (`occurred_at`) is free, and kept only when it differs from
+    the recording time.
     """
     reserved = await st.rows(_RESERVE, {"incident_id": incident_id, "count": len(items)})
     if not reserved:
@@ -126,7 +142,7 @@ async def append_with(st: Statements, incident_id: int, items: list[NewEntry], *
         # The digest is over the text as it arrived; the row holds the form the database can hold (storage.safetext).
         entry = Chained(incident_id, seq, at, item.kind, item.actor, item.slack_ts, item.thread_ts, item.refers_to,
                         item.key_event, storable(item.text), None if item.text is None else sha256_hex(item.text),
-                        item.data, prev_hash, "")
+                        item.data, prev_hash, "", None if item.occurred_at == at else item.occurred_at)
         entry.hash = chain_hash(prev_hash, entry_payload(entry))
         prev_hash, last_at = entry.hash, at
         made.append(entry)
@@ -154,7 +170,7 @@ def _sync_loaded(session: AsyncSession, incident_id: int, **values: Any) -> None
 
 
 _COLUMNS = ("incident_id", "seq", "at", "kind", "actor", "slack_ts", "thread_ts", "refers_to", "key_event", "text",
-            "text_sha256", "data", "prev_hash", "hash")
+            "text_sha256", "data", "prev_hash", "hash", "occurred_at")
 
 
 def _row(entry: Chained) -> dict[str, Any]:
@@ -163,10 +179,11 @@ def _row(entry: Chained) -> dict[str, Any]:
 
 async def append(session: AsyncSession, *, incident_id: int, kind: str, at: datetime, actor: str | None = None,
                  text: str | None = None, slack_ts: str | None = None, thread_ts: str | None = None,
-                 refers_to: int | None = None, key_event: bool = False,
-                 data: dict[str, Any] | None = None) -> Chained:
-    """Append one entry to the incident's chain inside the caller's transaction (the caller commits)."""
-    item = NewEntry(kind, at, actor, text, slack_ts, thread_ts, refers_to, key_event, data or {})
+                 refers_to: int | None = None, key_event: bool = False, data: dict[str, Any] | None = None,
+                 occurred_at: datetime | None = None) -> Chained:
+    """Append one entry to the incident's chain inside the caller's transaction (the caller commits); `at` is the
+    recording time, `occurred_at` when it happened if that was given."""
+    item = NewEntry(kind, at, actor, text, slack_ts, thread_ts, refers_to, key_event, data or {}, occurred_at)
     return (await append_many(session, incident_id, [item]))[0]
 
 

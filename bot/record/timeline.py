@@ -127,24 +127,32 @@ async def record(session: AsyncSession, incident: Incident, what: Happening, now
     return made[0]
 
 
-def note_entry(*, text: str, actor: str, now: datetime) -> chain.NewEntry:
-    """An explicit key event typed with `/retro note`."""
-    return chain.NewEntry("note", now, actor, text, key_event=True)
+def note_entry(*, text: str, actor: str, now: datetime, at: datetime | None = None,
+               after_close: bool = False) -> chain.NewEntry:
+    """An explicit key event typed with `/retro note` (`at`: when it happened, when that was given; `after_close`:
+    added while the incident was closed, which the entry says)."""
+    return chain.NewEntry("note", now, actor, text, key_event=True, occurred_at=at,
+                          data={"after_close": True} if after_close else {})
 
 
 async def add_note(session: AsyncSession, *, incident: Incident, text: str, actor: str,
-                   now: datetime) -> chain.Chained:
+                   now: datetime, at: datetime | None = None) -> chain.Chained:
     """`note_entry` appended in a session of its own; commits."""
     assert incident.id is not None
-    made = await chain.append_many(session, incident.id, [note_entry(text=text, actor=actor, now=now)])
+    made = await chain.append_many(session, incident.id, [note_entry(text=text, actor=actor, now=now, at=at,
+                                                                     after_close=incident.status == "closed")])
     await session.commit()
     return made[0]
 
 
 async def record_bot_post(session: AsyncSession, *, incident: Incident, ts: str, text: str, thread_ts: str | None,
                           now: datetime, bot_user: str | None) -> chain.Chained:
-    """The bot's own post, recorded when posted (its echo as an event is skipped); commits."""
-    entry = await record(session, incident, Posted(incident.channel_id, bot_user, ts, text, thread_ts, bot=True), now)
+    """The bot's own post, recorded when posted (its echo as an event is skipped), marked `retro: true` (the
+    postmortem leaves Retro's announcements out of its log); commits."""
+    assert incident.id is not None
+    item = new_entry(Posted(incident.channel_id, bot_user, ts, text, thread_ts, bot=True), now)
+    item.data = {**item.data, "retro": True}
+    (entry,) = await chain.append_many(session, incident.id, [item])
     await session.commit()
     return entry
 
@@ -158,10 +166,10 @@ def _for_reading(entry: TimelineEntry) -> TimelineEntry:
 
 
 async def entries(session: AsyncSession, incident_id: int, *, key_only: bool) -> list[TimelineEntry]:
-    """Entries in order, their text as people read it (for display only); key events are those flagged or
-    marked afterwards."""
+    """Entries in the order things happened (chain order among equals), their text as people read it (for display
+    only); key events are those flagged or marked afterwards."""
     every = await chain.entries_of(session, incident_id)
     if key_only:
         marked = {e.refers_to for e in every if e.kind == "key_event_marked"}
         every = [e for e in every if (e.key_event and e.kind != "key_event_marked") or e.seq in marked]
-    return [_for_reading(e) for e in every]
+    return [_for_reading(e) for e in sorted(every, key=lambda e: (chain.happened_at(e), e.seq))]

@@ -20,19 +20,37 @@ from yarl import URL
 
 from bot.collectors.http import mib
 from bot.config import Origin, Settings
-from bot.errors import RetroError
+from bot.deps import Deps
+from bot.errors import NotFoundError, RetroError
+from bot.record import channel_files
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 # Where Slack serves files: the commercial and the GovSlack file hosts.
 SLACK_FILE_HOSTS = ("files.slack.com", "files.slack-gov.com")
 
-_FILE_ID = re.compile(r"(?:^|/)(F[A-Z0-9]{6,})(?:/|$)")
+# An id alone, a permalink (`…/files/U…/F…/name`) or a file URL (`…/files-pri/T…-F…/name`).
+_FILE_ID = re.compile(r"(?:^|/|/T[A-Z0-9]+-)(F[A-Z0-9]{6,})(?:/|$)")
 
 
 def file_id_in(ref: str) -> str | None:
-    """The Slack file id in a reference (`F0123ABC` or a files.slack.com / permalink URL), if any."""
-    m = _FILE_ID.search(ref.strip())
+    """The Slack file id in a reference (`F0123ABC`, a permalink or a file URL, Slack's `<…|label>` markup
+    included), if any."""
+    m = _FILE_ID.search(ref.strip().strip("<>").split("|", 1)[0])
     return m.group(1) if m else None
+
+
+async def shared_file_id(deps: Deps, incident_id: int, ref: str, *, hint: str) -> str:
+    """The file a reference names: its id, its link, or the name of a file shared in the incident's channel; an
+    unknown name is refused with the channel's latest files, then `hint`."""
+    found = file_id_in(ref)
+    if found:
+        return found
+    async with deps.session() as session:
+        files = await channel_files.shared_files(session, incident_id)
+    match = channel_files.find(files, ref)
+    if match is None:
+        raise NotFoundError(f"{channel_files.not_shared(ref, files)} {hint}")
+    return match.id
 
 
 def require_shared_in(info: dict[str, Any], channel_id: str) -> None:

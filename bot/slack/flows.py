@@ -20,18 +20,21 @@ from bot.deps import Deps
 from bot.followup import action_items, cadence
 from bot.followup.action_items import ActionInput, Change
 from bot.incident import evidence, incidents, roles
+from bot.insights.related import related_records
 from bot.postmortem import document, draft
 from bot.postmortem.timeline_picture import timeline_png
 from bot.safety import neutralise
 from bot.slack import app_home
 from bot.slack.channels import create_channel, invite, post, refresh_card
 from bot.slack.collect import Collection, Progress, collect, collector_for
-from bot.slack.files import file_digest, file_id_in
-from bot.slack.people import display_names
+from bot.slack.files import file_digest, shared_file_id
+from bot.slack.people import names_of
 from bot.slack.sweep import deliver_now
 from storage.models import Evidence, Incident
 
 log = logging.getLogger("retro.flows")
+FILE_HINT = ("Give a file's name as listed, its id (F…) or its link; a file outside Slack is evidence of kind "
+             "`dataset`, `log` or `other`.")
 
 
 async def declare(client: AsyncWebClient, deps: Deps, decl: incidents.Declaration, *, team_id: str, actor: str,
@@ -68,7 +71,7 @@ async def assign_role(client: AsyncWebClient, deps: Deps, incident: Incident, *,
         await roles.assign(session, catalog=deps.catalog, incident=incident, role=role, user=user, actor=actor,
                            now=deps.now())
     await invite(client, incident.channel_id, user)
-    spec = deps.catalog.role(role.lower())
+    spec = deps.catalog.role_named(role)
     assert spec is not None
     await post(client, deps, incident, text=duties_text(spec.name, spec.duties, user), thread_ts=incident.card_ts)
     await refresh_card(client, deps, incident)
@@ -100,7 +103,7 @@ async def add_evidence(client: AsyncWebClient, deps: Deps, incident: Incident, i
         await progress(collecting_text(found.what))
         collection = await collect(client, deps, incident, item, actor=actor, found=found)
         return EvidenceAdded(collection.outcome.item, collection=collection)
-    file_id = file_id_in(item.ref) if item.kind == "file" else None
+    file_id = await shared_file_id(deps, incident.id or 0, item.ref, hint=FILE_HINT) if item.kind == "file" else None
     file_sha: str | None = None
     custody: dict[str, object] = {}
     if file_id:
@@ -139,8 +142,9 @@ async def draft_postmortem(client: AsyncWebClient, deps: Deps, incident: Inciden
     """Render (failing before anything is posted), record the version, post the summary and attach the files."""
     async with deps.session() as session:
         doc = await document.build(session, incident, catalog=deps.catalog,
-                                   people=await draft.latest_people(session, incident.id or 0))
-    doc = document.with_people(doc, await display_names(client, document.user_ids(doc)))
+                                   people=await draft.latest_people(session, incident.id or 0),
+                                   related=await related_records(session, incident, deps.catalog))
+    doc = document.with_people(doc, await names_of(client, deps, incident.team_id, document.user_ids(doc)))
     markdown, findings = await asyncio.to_thread(draft.prepare, deps.templates, doc, deps.catalog)
     png = await asyncio.to_thread(timeline_png, doc)
     async with deps.session() as session:

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
+from datetime import timedelta
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.deps import Deps
+from bot.incident import names as kept_names
+
 log = logging.getLogger("retro.people")
 NAME_LOOKUPS = 8
+# How long a display name Slack gave is used before users.info is asked again (people rename themselves rarely).
+NAME_TTL = timedelta(days=1)
 MEMBERSHIP_PAGE = 999  # users.conversations' largest page
 
 
@@ -67,3 +74,21 @@ async def display_names(client: AsyncWebClient, uids: list[str]) -> dict[str, st
 
     found = await asyncio.gather(*(one(uid) for uid in uids))
     return {uid: name for uid, name in found if name}
+
+
+async def names_of(client: AsyncWebClient, deps: Deps, team_id: str, uids: Iterable[str]) -> dict[str, str]:
+    """Display names for user ids, for text Slack does not resolve mentions in: the names kept in the database
+    while fresh, users.info for the others (and kept). An id Slack does not name keeps its last known name, or has
+    no entry (callers show the id)."""
+    wanted = sorted({u for u in uids if u})
+    if not wanted:
+        return {}
+    now = deps.now()
+    async with deps.session() as session:
+        kept = await kept_names.known(session, team_id, wanted)
+    stale = [u for u in wanted if u not in kept or now - kept[u].checked_at > NAME_TTL]
+    told = await display_names(client, stale) if stale else {}
+    if told:
+        async with deps.session() as session:
+            await kept_names.remember(session, team_id, told, now)
+    return {**{u: row.name for u, row in kept.items()}, **told}

@@ -16,16 +16,15 @@ from bot.collectors import artifacts, comparison, datacheck
 from bot.collectors.comparison import Thresholds
 from bot.collectors.datacheck import Snapshot
 from bot.collectors.record import record_collected, record_failed
-from bot.collectors.tables import DataError
+from bot.collectors.tables import DataError, emptiness
 from bot.collectors.worker import Slots
 from bot.config import Settings
 from bot.deps import Deps
-from bot.errors import CollectorError, NotFoundError, UsageError
+from bot.errors import CollectorError, UsageError
 from bot.incident import evidence
 from bot.incident.evidence import EvidenceInput
-from bot.record import chain
 from bot.slack.channels import post
-from bot.slack.files import file_id_in, read_shared_file
+from bot.slack.files import read_shared_file, shared_file_id
 from storage.models import Evidence, Incident
 
 _EVIDENCE = re.compile(r"^[Ee](\d{1,6})$")
@@ -66,18 +65,6 @@ async def download(client: AsyncWebClient, deps: Deps, file_id: str, ref: str, c
     return str(info.get("name") or file_id), b"".join(chunks)
 
 
-async def _shared_file(deps: Deps, incident: Incident, name: str) -> str:
-    """The id of the latest file with this name shared in the incident channel."""
-    assert incident.id is not None
-    async with deps.session() as session:
-        entries = await chain.entries_of(session, incident.id)
-    for e in reversed(entries):
-        for f in e.data.get("files") or []:
-            if isinstance(f, dict) and f.get("name") == name and f.get("id"):
-                return str(f["id"])
-    raise NotFoundError(f"No file named `{name}` was shared in this channel; give E<n>, a file link or a file id.")
-
-
 @dataclass(frozen=True)
 class Located:
     """A snapshot found but not read yet: a Slack file (`file_id`), or an evidence item (`row`)."""
@@ -92,16 +79,27 @@ async def locate(deps: Deps, incident: Incident, ref: str, usage: str) -> Locate
     ref = ref.strip()
     m = _EVIDENCE.match(ref)
     if m is None:
-        return Located(ref, file_id_in(ref.strip("<>").split("|", 1)[0]) or await _shared_file(deps, incident, ref))
+        return Located(ref, await shared_file_id(deps, incident.id or 0, ref,
+                                                 hint="Give E<n>, a file's name as listed, its id (F…) or its link."))
     number = int(m.group(1))
     async with deps.session() as session:
         row = await evidence.by_number(session, incident.id or 0, number)
     if row.status != "ok":
         raise UsageError(f"E{number} is a failed attempt; it holds no data.", usage)
     if not (row.file_id or row.artifact is not None or row.artifact_path):
-        raise UsageError(f"E{number} is a link without stored content; share the file in the channel or add it "
-                         "with `/retro evidence file <file>`.", usage)
+        raise UsageError(_no_data(row), usage)
     return Located(ref, row.file_id, row)
+
+
+def _no_data(row: Evidence) -> str:
+    """Why E<n> cannot be compared, and what to give instead (never: add it again the way it was added)."""
+    ref = row.ref[:120]
+    if row.kind == "file":  # recorded by name before names were looked up: the file itself may still be here
+        return (f"E{row.number} names the file `{ref}` but holds none of its bytes (it was recorded before Retro "
+                f"looked file names up). Give the file itself: `{ref}` if it was shared in this channel, or its id or "
+                "link.")
+    return (f"E{row.number} is {row.kind} evidence that points elsewhere (`{ref}`); Retro holds none of its data. A "
+            "data check reads a file shared in this channel (its name, id or link) or data Retro collected.")
 
 
 async def read(client: AsyncWebClient, deps: Deps, incident: Incident, at: Located) -> Snapshot:
@@ -119,6 +117,15 @@ async def read(client: AsyncWebClient, deps: Deps, incident: Incident, at: Locat
         return Snapshot(at.ref, name, data, {**source, "file_id": row.file_id})
     name = str((row.custody.get("artifact") or {}).get("name") or f"E{row.number}")
     return Snapshot(at.ref, name, artifacts.load(deps.settings, row), source)
+
+
+def _refuse_empty(base: Snapshot, cur: Snapshot, usage: str) -> None:
+    """An input with nothing to compare is refused (nothing is recorded), saying which and why."""
+    for side, snap in (("baseline", base), ("current", cur)):
+        if (why := emptiness(snap.name, snap.data)) is not None:
+            where = f" ({snap.ref})" if snap.ref != snap.name else ""
+            raise UsageError(f"The {side} snapshot{where} holds nothing to compare: {why}. Nothing was compared or "
+                             "recorded; check the export that wrote it.", usage)
 
 
 class CheckWorkers(Slots):
@@ -143,6 +150,7 @@ async def run(client: AsyncWebClient, deps: Deps, incident: Incident, check: Dat
     try:
         async with deps.get(CheckWorkers).turn(on_queued):
             base, cur = [await read(client, deps, incident, at) for at in located]
+            _refuse_empty(base, cur, check.usage)
             collected = await datacheck.run_check(base, cur, key=check.key, thresholds=check.thresholds,
                                                   settings=deps.settings)
     except (CollectorError, DataError) as exc:

@@ -59,3 +59,16 @@ async def many_open_items(stack: LocalStack, incident: Incident, count: int, *, 
                                          now=stack.deps.now())
             await action_items.create(session, catalog=stack.deps.catalog, incident=incident, item=item,
                                       actor=actor, now=stack.deps.now())
+
+
+async def answer(stack: LocalStack, user: str, channel: str, action_id: str) -> dict[str, Any]:
+    """Click `action_id` on the latest question Retro asked `user` in `channel` (an ephemeral message with that
+    button), then wait for what follows; returns the question as it was shown."""
+    ch = channel.lstrip("#")
+    asked = [e for e in stack.driver.ephemerals(user, ch) if action_id in str(e.get("blocks"))]
+    assert asked, f"no question with {action_id} for {user} in {channel}"
+    question = asked[-1]
+    status = await stack.driver.click(user, action_id=action_id, channel=ch, message_ts=str(question["ts"]))
+    assert status == 200, status
+    await stack.settle()
+    return question

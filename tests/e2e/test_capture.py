@@ -14,7 +14,7 @@ from bot.app.local import LocalStack
 from bot.ids import ActionId
 from bot.record import chain
 from storage.models import Evidence, Incident, RoleAssignment, TimelineEntry, TriageVersion
-from tests.e2e.helpers import declare, entries, incident_named, run, texts
+from tests.e2e.helpers import answer, declare, entries, incident_named, run, texts
 
 
 async def test_declaration_creates_channel_card_thread_and_notice(stack: LocalStack) -> None:
@@ -40,8 +40,11 @@ async def test_declaration_creates_channel_card_thread_and_notice(stack: LocalSt
     assert incident.models == ["fraud@3"] and incident.severity == 2 and incident.category == "data-drift"
     assert f"<#{channel.id}>" in texts(drv.messages("#general"))
     assert "Declared" in result.text()
-    again, _ = await declare(stack, "Fraud model precision drop")
-    assert again.channel_name == f"{incident.channel_name}-2"
+    asked = await run(stack, "alice", "#general", "start Fraud model precision drop")  # did you mean it?
+    assert f"Did you mean #{incident.channel_name}" in asked.text()
+    await answer(stack, "alice", "#general", ActionId.CONFIRM_COMMAND)
+    again = await incident_named(stack, f"{incident.channel_name}-2")
+    assert again.title == incident.title
 
 
 async def test_private_declaration_posts_no_public_notice(stack: LocalStack) -> None:

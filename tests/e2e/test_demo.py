@@ -29,9 +29,26 @@ async def test_the_scripted_incident_is_recorded_and_exported(database_url: str,
     assert "postmortem_drafted" in kinds and len(doc["evidence"]) == 7
     markdown = (result.folder / POSTMORTEM).read_text()
     assert render_bundle(template_environment(), result.folder) == markdown
-    assert "**Root cause (confirmed, H3):** The merchant_risk feature pipeline stopped" in markdown
+    assert "- **Root cause:** The merchant_risk feature pipeline stopped and online features are stale (H3, " \
+           "confirmed)" in markdown
+    assert "- **Trigger:** A schema change upstream made the merchant_risk backfill fail on Mar 10" in markdown
+    assert "- The alert for paused DAGs only goes to a muted channel (noted by @dave)" in markdown
+    assert "### Where we got lucky\n\n- End-of-quarter sales had only just started" in markdown
     assert "| Time to detect | 47m | impact start → detection |" in markdown
     assert "- **Data snapshots:** merchant_risk@2026-03-10" in markdown and "@carol" in markdown
+    # at=: what was noticed before it was typed sits where it happened, and the metrics count from there.
+    assert doc["incident"]["mitigated_at"] == "2026-03-12T14:30:00.000000Z"
+    assert "| Impact duration | 1h 25m |" in markdown and "| Time to mitigate | 38m |" in markdown
+    key = markdown.split("## Timeline", 1)[1].split("## Triage", 1)[0]
+    assert key.index("First declined-payment complaints") < key.index("Precision monitor alert fired") \
+        < key.index("Incident declared")
+    assert key.index("Status investigating → mitigated") < key.index("Precision back to 0.90") \
+        < key.index("Status mitigated → resolved")
+    assert "A1 added" not in key and "(Retro)" not in markdown  # bookkeeping and Retro's own posts stay out
+    assert "- **13:10** · First declined-payment complaints reached support (@bob) *(recorded 12 Mar 13:59)*" in key
+    svg = (result.folder / "timeline.svg").read_text()
+    assert ">First declined-payment complaints reached support</text>" in svg
+    assert (result.folder / "timeline.png").read_bytes().startswith(b"\x89PNG")
     lines = transcript.getvalue().splitlines()
     assert len(lines) > 60 and "/retro confirm H3 E5 E6" in transcript.getvalue()
     assert "draft v1 posted with the timeline picture; the blameless check flags 1 phrasing(s)" in lines[-1]

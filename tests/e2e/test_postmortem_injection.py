@@ -13,9 +13,9 @@ from bot.app.local import LocalStack
 from bot.blocks.postmortem import draft_filename
 from tests.e2e.helpers import declare, run
 
-SECTIONS = ["Summary", "Impact", "Roles", "Timeline", "Triage template (as last submitted)", "Evidence",
-            "Hypotheses tested", "Root cause and contributing factors", "Action items", "Metrics", "Reproduce",
-            "Integrity", "Appendix: full timeline"]
+SECTIONS = ["Summary", "Impact", "Timeline", "Root cause, trigger and contributing factors", "Hypotheses tested",
+            "Action items", "Lessons learned", "Related incidents", "Roles", "Triage template (as last submitted)",
+            "Evidence", "Metrics", "Reproduce", "Review", "Integrity", "Appendix: full timeline"]
 NAME = "# Mallory](javascript:alert(1)) | <img src=x onerror=alert(2)>"
 MESSAGES = ["# Injected heading", "| a | b |\n|---|---|\n| forged | row |", "<img src=x onerror=alert(3)>",
             "[click](javascript:alert(4)) ![i](https://evil.example/p.png)", "```\nfence\n``` `span` **bold**"]
@@ -90,13 +90,16 @@ async def test_hostile_slack_text_stays_text_in_the_uploaded_draft(stack: LocalS
     assert [t for t, _ in headings].count("h1") == 1 and headings[0][1].startswith("Postmortem: Drift [pwn]")
     assert [text for tag, text in headings if tag == "h2"] == SECTIONS
     assert [text for tag, text in headings if tag == "h3"] == [
-        "H1: ## Heading hypothesis [x](data:text/html,hi)", "Root cause", "Contributing factors"]
-    counted = re.search(r"Key events: (\d+) of (\d+) entries", markdown)
-    assert counted is not None
-    assert draft.rows[-1] == int(counted.group(2)) + 1  # the appendix: one row per entry, no forged one
+        "Root cause", "Trigger", "Contributing factors", "H1: ## Heading hypothesis [x](data:text/html,hi)",
+        "What went well", "What went wrong", "Where we got lucky"]
+    counted = re.search(r"\| Timeline entries \| (\d+) \|", markdown)
+    hidden = re.search(r"except (\d+) post\(s\) in which Retro announced", markdown)
+    assert counted is not None and hidden is not None
+    # The appendix: one row per entry but Retro's own announcements, and no forged one.
+    assert draft.rows[-1] == int(counted.group(1)) - int(hidden.group(1)) + 1
     text = _words("".join(draft.text))
     for shown in ["@" + NAME, "# Injected heading", "| a | b | |---|---| | forged | row |",
                   "<img src=x onerror=alert(3)>", "[click](javascript:alert(4)) ![i](https://evil.example/p.png)",
-                  "``` fence ``` `span` **bold**", "> quoted - listed 1. numbered",
-                  "Fix `it` | now <b>really</b>"]:
+                  "fence span **bold**", "> quoted - listed 1. numbered",
+                  "Fix it | now <b>really</b>"]:  # Slack's `code` is code in Markdown too
         assert _words(shown) in text, shown

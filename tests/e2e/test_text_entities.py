@@ -61,8 +61,8 @@ async def test_a_message_is_recorded_as_sent_and_read_as_typed(stack: LocalStack
                                  .where(PostmortemDraft.incident_id == incident.id))).one()
         fresh = await s.get(Incident, incident.id)
         assert fresh is not None and (await chain.verify_incident(s, fresh)).ok
-    # The draft escapes `<` for Markdown (it would open HTML); `>` and `&` mid-line are text as they are.
-    assert f"{TYPED} &lt; 0.5" in markdown and f"{TYPED} &lt;= 0.5" in markdown
+    # The draft escapes `<` for Markdown with a backslash (it would open HTML); `>` and `&` mid-line are text.
+    assert f"{TYPED} \\< 0.5" in markdown and f"{TYPED} \\<= 0.5" in markdown
     assert "&gt;" not in markdown and "&amp;" not in markdown
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -65,7 +66,7 @@ def _rewrite(folder: Path, change: dict[str, object] | None = None, *, fix_manif
 
 async def test_an_exported_bundle_verifies_and_re_renders_byte_for_byte(database_url: str, tmp_path: Path) -> None:
     folder = await _bundle(database_url, tmp_path / "b")
-    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, DOCUMENT, POSTMORTEM, "timeline.svg"]
+    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, DOCUMENT, POSTMORTEM, "timeline.png", "timeline.svg"]
     report = verify_bundle(folder)
     assert report.ok, report.checks
     assert any(line.startswith("chain: ") and "entries, head" in line for _, line in report.checks)
@@ -80,13 +81,20 @@ async def test_an_exported_bundle_verifies_and_re_renders_byte_for_byte(database
     doc = load_document(folder)
     assert (folder / "timeline.svg").read_text() == timeline_svg(doc)
     assert (folder / DOCUMENT).read_text() == canonical_json(doc) + "\n"
+    # The PNG is drawn deterministically: another process draws the same bytes from the bundle's document.
+    code = "import sys; from pathlib import Path; from bot.postmortem.export import load_document; " \
+           "from bot.postmortem.timeline_picture import timeline_png; " \
+           "sys.stdout.buffer.write(timeline_png(load_document(Path(sys.argv[1]))))"
+    fresh = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": "7"})
+    assert fresh.stdout == (folder / "timeline.png").read_bytes() and fresh.stdout.startswith(b"\x89PNG")
 
 
 async def test_sha256sum_can_check_the_manifest(database_url: str, tmp_path: Path) -> None:
     folder = await _bundle(database_url, tmp_path / "b")
     done = subprocess.run(["sha256sum", "--strict", "-c", MANIFEST], cwd=folder, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count(": OK") == 3
+    assert done.stdout.count(": OK") == 4
 
 
 async def test_an_edited_entry_is_named_even_with_a_consistent_manifest(database_url: str, tmp_path: Path) -> None:
@@ -153,7 +161,8 @@ async def test_a_malformed_incident_json_is_named_before_anything_renders(
         "incident: not an object": lambda d: d.update(incident=[]),
         "roles[0]: missing 'user_id'": lambda d: d["roles"][0].pop("user_id"),
         f"entries[{status}].data: missing 'to'": lambda d: d["entries"][status]["data"].pop("to"),
-        f"{DOCUMENT} is not a retro-incident/1 document": lambda d: d.update(format="someone-elses/2"),
+        f"{DOCUMENT} is not a retro-incident/1 or retro-incident/2 or retro-incident/3 document":
+            lambda d: d.update(format="someone-elses/2"),
     }
     for n, (named, spoil) in enumerate(spoiled.items()):
         folder = _write(doc, tmp_path / str(n))

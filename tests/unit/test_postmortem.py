@@ -21,6 +21,12 @@ from tests.postmortem_world import PEOPLE, document_of, fraud_incident, world
 SECTIONS = ["## Summary", "## Impact", "## Roles", "## Timeline", "## Triage template (as last submitted)",
             "## Evidence", "## Hypotheses tested", "## Root cause and contributing factors", "## Action items",
             "## Metrics", "## Reproduce", "## Integrity", "## Appendix: full timeline"]
+# The current draft (format retro-incident/3 on), in the order of the templates teams circulate.
+CURRENT_SECTIONS = ["## Summary", "## Impact", "## Timeline", "## Root cause, trigger and contributing factors",
+                    "## Hypotheses tested", "## Action items", "## Lessons learned", "## Related incidents",
+                    "## Roles", "## Triage template (as last submitted)", "## Evidence", "## Metrics", "## Reproduce",
+                    "## Review", "## Integrity", "## Appendix: full timeline"]
+LEGACY = "retro-incident/2"
 
 
 async def _doc(database_url: str, *, catalog: Catalog | None = None, **incident: Any) -> Doc:
@@ -30,7 +36,8 @@ async def _doc(database_url: str, *, catalog: Catalog | None = None, **incident:
 
 
 async def test_every_section_is_drawn_from_the_record(database_url: str) -> None:
-    md = render(template_environment(), await _doc(database_url))
+    """A document of an earlier format renders with the draft of its time."""
+    md = render(template_environment(), {**await _doc(database_url), "format": LEGACY})
     positions = [md.index(s) for s in SECTIONS]
     assert positions == sorted(positions)
     assert md.startswith("# Postmortem: Fraud model precision dropped\n")
@@ -60,10 +67,20 @@ async def test_missing_milestones_are_prompts_never_guesses(database_url: str) -
 
 async def test_times_are_in_the_team_timezone_with_utc(database_url: str) -> None:
     catalog = load_catalog().model_copy(update={"timezone": "Europe/Paris"})
-    md = render(template_environment(), await _doc(database_url, catalog=catalog))
+    md = render(template_environment(), {**await _doc(database_url, catalog=catalog), "format": LEGACY})
     assert "| Declared | 2026-03-12 14:00 CET (13:00 UTC) by @alice |" in md
     assert "| # | Europe/Paris | UTC | Who | What |" in md
     assert "| 1 | 2026-03-12 14:00:00 | 2026-03-12 13:00:00 | @alice |" in md
+
+
+async def test_the_current_draft_reads_times_as_people_say_them(database_url: str) -> None:
+    catalog = load_catalog().model_copy(update={"timezone": "Europe/Paris"})
+    md = render(template_environment(), await _doc(database_url, catalog=catalog))
+    positions = [md.index(s) for s in CURRENT_SECTIONS]
+    assert positions == sorted(positions)
+    assert "| Declared | Thu 12 Mar 2026, 14:00 CET by @alice |" in md and "Times are in Europe/Paris." in md
+    assert "**Thursday 12 March 2026**" in md and "| # | When | Who | What |" in md
+    assert "| 1 | 12 Mar 14:00 | @alice |" in md and "2026-03-12 13:00" not in md
 
 
 async def test_user_text_that_looks_like_jinja_renders_literally(database_url: str) -> None:
@@ -137,8 +154,8 @@ async def test_a_team_template_escapes_user_text_without_asking(database_url: st
     for h in doc["hypotheses"]:
         h["statement"] = "**loud** [x](data:text/html,hi)"
     md = render(template_environment(tmp_path), doc)
-    assert md.startswith("# \\# \\[x\\](javascript:alert(1)) &lt;img src=x onerror=alert(1)>\n")
-    assert "| A1 | a \\| b<br># c | @dave |\n| A2 | Block scoring when a feature is stale | @carol |\n" in md
+    assert md.startswith("# \\# \\[x\\](javascript:alert(1)) \\<img src=x onerror=alert(1)>\n")
+    assert "| A1 | a \\| b<br>\\# c | @dave |\n| A2 | Block scoring when a feature is stale | @carol |\n" in md
     assert "Models: fraud\\|scorer@4. First: H2 \\*\\*loud\\*\\* \\[x\\](data:text/html,hi)\n" in md
 
 
@@ -212,6 +229,10 @@ async def test_the_summary_message_stays_within_slack_limits(database_url: str) 
     text = json.dumps(blocks)
     assert "Postmortem draft v12" in text and "and 14 more in the draft" in text
     assert "<!here>" not in text  # user text never pings
+    assert [g.split(" (")[0].split("?")[0] for g in gaps(doc)] == [
+        "Say what set it off, apart from the root cause", "What went well", "What went wrong", "Where we got lucky",
+        "Ask for a review when the draft is ready"]
+    doc["format"] = LEGACY  # drafted as the earlier formats were: none of those prompts
     assert gaps(doc) == []
     doc["triage"], doc["actions"] = None, []
     assert [g.split(" (")[0] for g in gaps(doc)] == ["Fill the triage template", "Add action items"]
