@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
 
-from bot.app.local import LocalStack, local_stack
+from bot.app.local import LocalStack
 from bot.ids import Field
 from bot.postmortem import document
 from bot.postmortem.doc_types import Doc
@@ -23,34 +22,21 @@ from bot.postmortem.export import POSTMORTEM, render_bundle, verify_bundle, writ
 from bot.postmortem.measures import incident_metrics
 from bot.record.chain import verify_incident
 from storage.models import Incident, TimelineEntry
-from tests.conftest import FakeClock
+from tests.e2e.berlin_team import Team, berlin_on, berlin_team
 from tests.e2e.helpers import declare, entries, incident_named, run
+
+DAY = date(2026, 12, 6)
 
 
 def berlin(hour: int, minute: int, day: int = 6) -> datetime:
     """A wall-clock time in Berlin on December `day` 2026 (CET, UTC+1), as aware UTC."""
-    return datetime(2026, 12, day, hour - 1, minute, tzinfo=UTC)
-
-
-@dataclass
-class Team:
-    """The local stack of a team in Berlin, on a clock the test moves."""
-
-    stack: LocalStack
-    clock: FakeClock
-
-    def at(self, hour: int, minute: int, day: int = 6) -> None:
-        """Set the bot's clock to a Berlin wall-clock time."""
-        self.clock.current = berlin(hour, minute, day)
+    return berlin_on(DAY.replace(day=day), hour, minute)
 
 
 @pytest.fixture
 async def team(database_url: str, tmp_path: Path) -> AsyncIterator[Team]:
-    config = tmp_path / "team.yml"
-    config.write_text("timezone: Europe/Berlin\n")
-    clock = FakeClock(berlin(9, 20))
-    async with local_stack(database_url=database_url, clock=clock, env={"retro_config": str(config)}) as stack:
-        yield Team(stack, clock)
+    async with berlin_team(database_url, tmp_path, DAY) as team:
+        yield team
 
 
 async def _doc(stack: LocalStack, incident: Incident) -> Doc:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
-from bot.app.local import LocalStack, local_stack
+from bot.app.local import LocalStack
 from bot.postmortem import document
 from bot.postmortem.draft import checked, template_environment
 from bot.postmortem.export import MANIFEST, PICTURE_PNG, verify_bundle, write_bundle
@@ -26,34 +25,21 @@ from bot.postmortem.picture import Text, measure
 from bot.postmortem.story import key_timeline
 from bot.postmortem.timeline_picture import layout, readable, timeline_png
 from storage.models import Incident, PostmortemDraft
-from tests.conftest import FakeClock
+from tests.e2e.berlin_team import Team, berlin_on, berlin_team
 from tests.e2e.helpers import declare, incident_named, run
+
+DAY = date(2026, 3, 6)  # a Friday
 
 
 def berlin(hour: int, minute: int) -> datetime:
     """A wall-clock time in Berlin on Friday 6 March 2026 (CET, UTC+1), as aware UTC."""
-    return datetime(2026, 3, 6, hour - 1, minute, tzinfo=UTC)
-
-
-@dataclass
-class Team:
-    """The local stack of a team in Berlin, on a clock the test moves."""
-
-    stack: LocalStack
-    clock: FakeClock
-
-    def at(self, hour: int, minute: int) -> None:
-        """Set the bot's clock to a Berlin wall-clock time."""
-        self.clock.current = berlin(hour, minute)
+    return berlin_on(DAY, hour, minute)
 
 
 @pytest.fixture
 async def team(database_url: str, tmp_path: Path) -> AsyncIterator[Team]:
-    config = tmp_path / "team.yml"
-    config.write_text("timezone: Europe/Berlin\n")
-    clock = FakeClock(berlin(9, 20))
-    async with local_stack(database_url=database_url, clock=clock, env={"retro_config": str(config)}) as stack:
-        yield Team(stack, clock)
+    async with berlin_team(database_url, tmp_path, DAY) as team:
+        yield team
 
 
 async def _latest_draft(stack: LocalStack, incident: Incident) -> str:
