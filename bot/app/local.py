@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import yaml
 from aiohttp import web
@@ -68,7 +69,7 @@ class LocalStack:
 
 @asynccontextmanager
 async def local_stack(*, database_url: str | None = None, clock: Callable[[], datetime] = utc_now,
-                      env: dict[str, str] | None = None, scheduler: bool = False,
+                      env: dict[str, Any] | None = None, scheduler: bool = False,
                       oauth: bool = False, artifacts_dir: Path | None = None,
                       prepare: Callable[[SlackEmulator], None] | None = None,
                       slack_on_clock: bool = False) -> AsyncIterator[LocalStack]:

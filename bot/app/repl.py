@@ -8,7 +8,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import select
@@ -27,6 +27,18 @@ SANDBOX_TEAM = "T0SANDBOX"  # the workspace SlackEmulator seeds by default
 # How long a typed line waits for the bot's work before the prompt comes back; longer work (a collector, a queued
 # data check) is printed when it arrives.
 SETTLE_SECONDS = 5.0
+# What the sandbox's bot takes over from the environment: the team config, templates, the evidence collectors and
+# data-check limits, bundle keys and the log level. Slack credentials, the database and the listening address stay
+# the sandbox's own.
+CARRIED_PREFIXES = ("mlflow_", "prometheus_", "retro_fetch_", "retro_datacheck_", "retro_drift_")
+CARRIED = frozenset({"retro_config", "retro_templates_dir", "retro_artifact_inline_max", "retro_signing_key",
+                     "retro_verify_keys", "log_level"})
+
+
+def carried_settings(settings: Settings) -> dict[str, Any]:
+    """The settings someone set for Retro that the sandbox's bot runs with too."""
+    return {name: value for name, value in settings.model_dump(exclude_unset=True).items()
+            if name in CARRIED or name.startswith(CARRIED_PREFIXES)}
 
 
 @dataclass(frozen=True)
@@ -102,6 +114,7 @@ async def run_sandbox(settings: Settings, *, user: str, database: Path | None = 
     resuming = files.resuming()
     try:
         async with local_stack(database_url=files.url, scheduler=True, artifacts_dir=files.artifacts,
+                               env=carried_settings(settings),
                                prepare=(lambda emu: load(emu, files.slack)) if resuming else None) as stack:
             emulator = stack.emulator
             kept = "resumed from" if resuming else "kept in"

@@ -16,7 +16,7 @@ import pytest
 
 from bot.app import cli, offline
 from bot.app.local import LocalStack
-from bot.app.repl import SandboxFiles, run_sandbox
+from bot.app.repl import SandboxFiles, carried_settings, run_sandbox
 from bot.config import Settings
 from bot.errors import RetroError
 from tests.e2e.helpers import entries, incident_named
@@ -138,3 +138,19 @@ async def test_a_database_without_retro_or_out_of_reach_is_named_in_one_line(
     monkeypatch.delenv("DATABASE_URL")
     assert await asyncio.to_thread(cli.main, ["verify", "inc-x"]) == 2
     assert "`retro sandbox` keeps its own: --database retro-sandbox.db" in capsys.readouterr().err
+
+
+async def test_the_sandbox_bot_runs_with_the_team_config_and_collectors_set_for_retro(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """RETRO_CONFIG (and the collectors' settings) reach the sandbox's bot; its Slack side and database do not."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "team.yml"
+    config.write_text("categories:\n  - id: ranking-quality\n    name: Ranking quality\n"
+                      "    description: Search results ranked worse than before.\n", encoding="utf-8")
+    settings = Settings.model_validate({"retro_config": str(config), "prometheus_url": "http://127.0.0.1:9",
+                                        "slack_bot_token": "xoxb-not-for-the-sandbox"})
+    assert carried_settings(settings) == {"retro_config": config, "prometheus_url": "http://127.0.0.1:9"}
+    out = io.StringIO()
+    await run_sandbox(settings, user="alice", database=Path(offline.SANDBOX_DATABASE),
+                      stdin=io.StringIO("/retro start Ranking fell sev=3 type=ranking-quality\nquit\n"), stdout=out)
+    assert re.search(r"now in #inc-\S+-ranking-fell", out.getvalue()), out.getvalue()
