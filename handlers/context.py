@@ -32,6 +32,9 @@ from handlers.payloads import Origin, flat_origin, interaction_origin, private_m
 from storage.models import Incident
 
 log = logging.getLogger("retro.replies")
+# chat.postEphemeral's answers when the caller cannot be reached in that channel
+# (https://docs.slack.dev/reference/methods/chat.postEphemeral, "Errors").
+EPHEMERAL_UNREACHABLE = frozenset({"user_not_in_channel", "channel_not_found", "not_in_channel", "is_archived"})
 NAMES_WITHIN = 0.5  # seconds a modal's error waits for the names it shows
 
 
@@ -113,10 +116,19 @@ class Ctx:
         return self.respond is not None and bool(self.respond.response_url) and not self._url_refused
 
     async def _direct(self, text: str, blocks: Blocks | None) -> None:
+        """Ephemeral in the channel the caller acted from; a DM when that cannot reach them (they are not in it, or
+        the bot cannot post there)."""
         if self.channel_id.startswith(("C", "G")):
-            await self.client.chat_postEphemeral(channel=self.channel_id, user=self.user_id, text=text, blocks=blocks)
-        else:
-            await self.client.chat_postMessage(channel=self.user_id, text=text, blocks=blocks)
+            try:
+                await self.client.chat_postEphemeral(channel=self.channel_id, user=self.user_id, text=text,
+                                                     blocks=blocks)
+                return
+            except SlackApiError as exc:
+                if exc.response.get("error") not in EPHEMERAL_UNREACHABLE:
+                    raise
+                log.info("an ephemeral reply in %s could not reach the caller (%s); sending it as a DM",
+                         self.channel_id, exc.response.get("error"))
+        await self.client.chat_postMessage(channel=self.user_id, text=text, blocks=blocks)
 
     async def reply(self, text: str, blocks: Blocks | None = None, *, replace: bool = False) -> None:
         """Answer the caller only (ephemeral): through response_url while it takes answers, else the Web API."""
@@ -181,9 +193,20 @@ class Ctx:
         try:
             view = await build()
         except RetroError as exc:
-            await self.client.views_update(view_id=view_id, view=notice_modal(title, f":warning: {error_text(exc)}"))
+            # The person may have closed the loading modal, or opened another one over it (views.open replaces an
+            # open modal): the error then reaches them as a reply instead (the caller's error handling, below).
+            await self._fill(view_id, notice_modal(title, f":warning: {error_text(exc)}"))
             raise
-        await self.client.views_update(view_id=view_id, view=view)
+        await self._fill(view_id, view)
+
+    async def _fill(self, view_id: str, view: dict[str, Any]) -> None:
+        """Put `view` in the modal opened as `view_id`, unless the modal is gone (closed or replaced)."""
+        try:
+            await self.client.views_update(view_id=view_id, view=view)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "not_found":
+                raise
+            log.info("the modal %s was closed before it was filled", view_id)
 
     async def tell_declared(self, incident: Incident) -> None:
         """Tell the declarer, and the channel it was declared from unless the incident is private."""

@@ -63,3 +63,20 @@ async def test_with_700_ms_of_membership_latency_a_refusal_still_shows_in_the_mo
     status, body = await drv.submit_view("bob", values=TRIAGE)
     assert status == 200 and stack.emulator.late_acks == []
     assert "private: only members of its channel" in json.dumps(body["errors"])
+
+
+async def test_a_refusal_reaches_the_person_who_closed_the_loading_modal(stack: LocalStack) -> None:
+    """erin, not in a private incident's channel, clicks Add evidence and closes the loading modal before Slack has
+    answered the membership check: the refusal comes as a reply, and the member's own modal is still filled."""
+    incident, _ = await declare(stack, "Jailbreak of support bot", options=PRIVATE)
+    stack.emulator.slow(["users.conversations"], 0.5)
+    for user in ("erin", "alice"):
+        status = await stack.driver.click(user, action_id=ActionId.ADD_EVIDENCE, channel=incident.channel_name,
+                                          message_ts=incident.card_ts, value=str(incident.id))
+        assert status == 200
+    assert await stack.driver.close_view("erin") is None  # closed while it still says "loading"
+    await stack.settle()
+    refused = json.dumps(stack.driver.ephemerals("erin")) + json.dumps(stack.driver.dms("erin"))
+    assert "private: only members" in refused and "Jailbreak" not in refused
+    assert stack.driver.views_open_for("erin") == []
+    assert [v["callback_id"] for v in stack.driver.views_open_for("alice")] == ["retro_evidence"]
