@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import commands, ingest, memory, render, slack_calls
+from bench import commands, datacheck, ingest, memory, render, slack_calls
 from bench.common import PG_ENV, cpu_snapshot, machine, other_work, postgres_url
 from bench.table import Row, notes_for, print_table, rows_for
 
@@ -44,6 +44,7 @@ SECTIONS: dict[str, Runner] = {
     "slack_calls": lambda quick: slack_calls.run(1 if quick else 3),
     "render": lambda quick: render.run(),
     "reminders": _reminders,
+    "datacheck": lambda quick: datacheck.run(datacheck.QUICK if quick else datacheck.FULL, 3 if quick else 10),
 }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import col, func, select
 
-from bench.common import cpu_seconds, databases, db_name, load_process, served
+from bench.common import cpu_seconds, databases, db_name, served
 from bot.record import chain
 from storage.db import create_engine, session_factory
 from storage.models import Incident, TimelineEntry
@@ -45,10 +45,10 @@ async def measure(db_url: str, per_user: int = 10) -> dict[str, Any]:
         incident = await stack.declare("Slash command benchmark")
         assert incident.id is not None
         args = ["--kind", "commands", "--concurrency", str(USERS), "--channel", incident.channel_id]
-        await asyncio.to_thread(load_process, stack.events_url, *args, "--n", str(USERS), "--run-id", "W")
+        await asyncio.to_thread(stack.load, *args, "--n", str(USERS), "--run-id", "W")
         n = USERS * per_user
         before = cpu_seconds(stack.process.pid)
-        result = await asyncio.to_thread(load_process, stack.events_url, *args, "--n", str(n), "--run-id", "N")
+        result = await asyncio.to_thread(stack.load, *args, "--n", str(n), "--run-id", "N")
         result["cpu_ms_per_command"] = round((cpu_seconds(stack.process.pid) - before) * 1000 / n, 2)
         recorded, chain_ok = await notes_recorded(db_url, incident.id)
     return {"db": db_name(db_url), "users": USERS, "commands": n, **result, "recorded": recorded,

@@ -91,11 +91,16 @@ class Served:
     process: subprocess.Popen[bytes]
     port: int
     database_url: str
+    hook_port: int  # where bench.load hears the bot's replies (the bot answers response_urls there)
 
     @property
     def events_url(self) -> str:
         """Where Slack sends requests."""
         return f"http://127.0.0.1:{self.port}/slack/events"
+
+    def load(self, *args: str) -> dict[str, Any]:
+        """Run bench.load against this bot, its replies on the port the bot allows."""
+        return load_process(self.events_url, "--hook-port", str(self.hook_port), *args)
 
     async def declare(self, title: str, user: str = "alice") -> Incident:
         """`/retro start <title>` from #general, through the sandbox; returns the new incident."""
@@ -113,8 +118,9 @@ class Served:
 
 
 @asynccontextmanager
-async def served(database_url: str) -> AsyncIterator[Served]:
-    """Start the sandbox and `retro serve` (no reminder scheduler) on a wiped database; stop both afterwards.
+async def served(database_url: str, env: dict[str, str] | None = None) -> AsyncIterator[Served]:
+    """Start the sandbox and `retro serve` (no reminder scheduler; `env` added to its environment) on a wiped
+    database; stop both afterwards.
 
     The bot runs at its default log level (info), as deployed; its log goes to a file, whose last lines are
     printed if the bot exits with an error.
@@ -123,14 +129,17 @@ async def served(database_url: str) -> AsyncIterator[Served]:
     emulator = SlackEmulator(signing_secret=SANDBOX_SECRET, bot_token=SANDBOX_TOKEN,
                              event_subscriptions=manifest_events())
     await emulator.start()
-    port = free_port()
+    port, hook_port = free_port(), free_port()
     with TemporaryDirectory(prefix="retro-bench-log-") as tmp, open(Path(tmp) / "serve.log", "w+b") as log:
         proc = spawn_serve(port=port, api_url=emulator.api_url, database_url=database_url, cwd=ROOT, log=log,
-                           extra_env={"RETRO_SCHEDULER": "false", "LOG_LEVEL": "INFO"})
+                           extra_env={"RETRO_SCHEDULER": "false", "LOG_LEVEL": "INFO",
+                                      # the sandbox's file host (http, loopback), as bot/app/local.py sets it
+                                      "RETRO_FILE_HOSTS": emulator.base_url,
+                                      "RETRO_REPLY_HOSTS": f"http://127.0.0.1:{hook_port}", **(env or {})})
         try:
             await wait_http(f"http://127.0.0.1:{port}/healthz", timeout=60)
             emulator.events_url = f"http://127.0.0.1:{port}/slack/events"
-            yield Served(emulator, proc, port, database_url)
+            yield Served(emulator, proc, port, database_url, hook_port)
         finally:
             proc.terminate()
             code = await asyncio.to_thread(proc.wait, 30)

@@ -42,13 +42,13 @@ class Replies:
         self.base = ""
         self._runner: web.AppRunner | None = None
 
-    async def start(self) -> None:
-        """Listen on a free loopback port."""
+    async def start(self, port: int = 0) -> None:
+        """Listen on this loopback port (a free one for 0)."""
         app = web.Application()
         app.router.add_post("/hook/{id}", self._accept)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.base = f"http://127.0.0.1:{port}/hook"
@@ -85,15 +85,17 @@ def _ms(values: list[float], prefix: str) -> dict[str, float]:
 
 
 async def run(url: str, secret: str, *, n: int, concurrency: int, kind: str, team: str, channels: list[str],
-              user: str, run_id: str, text: str = "note load {run} {i}") -> dict[str, Any]:
-    """Send n requests from `concurrency` clients; a non-200 answer counts as failed (Slack would retry)."""
+              user: str, run_id: str, text: str = "note load {run} {i}",
+              reply_timeout: float = REPLY_TIMEOUT, hook_port: int = 0) -> dict[str, Any]:
+    """Send n requests from `concurrency` clients; a non-200 answer counts as failed (Slack would retry).
+    Commands wait up to `reply_timeout` s for their reply (0: not at all, the next is sent after the ack)."""
     acks: list[float] = []
     replies: list[float] = []
     failed = 0
     counter = iter(range(n))
     hooks = Replies() if kind == "commands" else None
     if hooks is not None:
-        await hooks.start()
+        await hooks.start(hook_port)
     bodies = ([message_event(i, team=team, channel=channels[i % len(channels)], user=user, run=run_id)
                for i in range(n)] if kind == "events" else [])
     ctype = "application/json" if kind == "events" else "application/x-www-form-urlencoded"
@@ -115,9 +117,9 @@ async def run(url: str, secret: str, *, n: int, concurrency: int, kind: str, tea
             acks.append(time.perf_counter() - started)
             if not ok:
                 failed += 1
-            elif reply is not None:
+            elif reply is not None and reply_timeout > 0:
                 with contextlib.suppress(TimeoutError):  # counted: replies < sent
-                    replies.append(await asyncio.wait_for(reply, REPLY_TIMEOUT) - started)
+                    replies.append(await asyncio.wait_for(reply, reply_timeout) - started)
 
     started = time.perf_counter()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
@@ -146,12 +148,16 @@ def main() -> int:
     p.add_argument("--channels-file", type=Path, help="channel ids, one per line")
     p.add_argument("--user", default="U0ALICE")
     p.add_argument("--run-id", default="R")
+    p.add_argument("--hook-port", type=int, default=0,
+                   help="loopback port of the response_url host (the bot must allow it: RETRO_REPLY_HOSTS)")
+    p.add_argument("--reply-timeout", type=float, default=REPLY_TIMEOUT, help="0: do not wait for replies")
     a = p.parse_args()
     channels = list(a.channel) + (a.channels_file.read_text().split() if a.channels_file else [])
     if not channels:
         p.error("give --channel or --channels-file")
     result = asyncio.run(run(a.url, a.secret, n=a.n, concurrency=a.concurrency, kind=a.kind, team=a.team,
-                             channels=channels, user=a.user, run_id=a.run_id, text=a.text))
+                             channels=channels, user=a.user, run_id=a.run_id, text=a.text,
+                             reply_timeout=a.reply_timeout, hook_port=a.hook_port))
     print(json.dumps(result))
     return 0
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import TEAM, Stopwatch, databases, db_name, load_process, memory_kib, served
+from bench.common import TEAM, Stopwatch, databases, db_name, memory_kib, served
 from bot.catalog import load_catalog
 from bot.incident import incidents
 from bot.record import chain
@@ -71,7 +71,7 @@ async def measure(db_url: str, incidents_n: int = 1000, entries: int = 100) -> d
             with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
                 f.write("\n".join(channels or [general]))
             try:
-                return await asyncio.to_thread(load_process, stack.events_url, "--kind", "commands", "--text", text,
+                return await asyncio.to_thread(stack.load, "--kind", "commands", "--text", text,
                                                "--n", str(n), "--concurrency", str(concurrency), "--user", alice,
                                                "--channels-file", f.name, "--run-id", "M")
             finally:

@@ -98,10 +98,52 @@ def _reminders(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def _datacheck_pair(label: str, r: dict[str, Any]) -> list[Row]:
+    size = f"{label}: {r['rows']:,} × {r['columns']}, {r['bytes'] / 2**20:,.0f} MiB"
+    x, ref = r["retro"], r["reference"]
+    if "error" in x:
+        return [Row("datacheck", label, f"Retro ({size}): no report", x["error"][:120], "", "FAILED"),
+                Row("datacheck", label, "  reference s / peak MiB", _pair(ref["seconds"], ref["peak_mib"]))]
+    target = f"≤ {r['target_ratio']}"
+    return [
+        Row("datacheck", label, f"s, Retro / reference ({size})", _pair(x["seconds"], ref["seconds"])),
+        Row("datacheck", label, "  ratio of times Retro ÷ reference", f"{r['time_ratio']:.2f}", target,
+            _verdict(r["time_ratio"] <= r["target_ratio"])),
+        Row("datacheck", label, "  peak RSS MiB, Retro's worker / reference", _pair(x["worker_peak_mib"],
+                                                                                     ref["peak_mib"])),
+        Row("datacheck", label, "  ratio of peaks Retro ÷ reference", f"{r['memory_ratio']:.2f}", target,
+            _verdict(r["memory_ratio"] <= r["target_ratio"])),
+        Row("datacheck", label, "  bot side: peak RSS MiB before / during the check",
+            _pair(x["bot_before_mib"], x["bot_peak_mib"])),
+        Row("datacheck", label, "  same features flagged", ", ".join(x["flagged"]) or "none", "same",
+            _verdict(r["same_flags"], "DIFFERENT")),
+    ]
+
+
+def _datacheck(r: dict[str, Any]) -> list[Row]:
+    rows = [row for fmt in ("csv", "parquet") if fmt in r for row in _datacheck_pair(fmt, r[fmt])]
+    a = r.get("acks")
+    if a:
+        rows += [
+            Row("datacheck", a["db"], f"/retro note, {a['users']} users during a check of (b): ack p50 / p99 ms "
+                "(p99: median round, worst round)", f"{a['p50_ms']} / {a['round_p99_median_ms']}, {a['p99_ms']}",
+                f"p99 ≤ {a['target_p99_ms']:.0f}", _verdict(a["meets_target"])),
+            Row("datacheck", a["db"], "  the same round with no check running: ack p50 / p99 ms",
+                _pair(a.get("no_check_p50_ms", "?"), a.get("no_check_p99_ms", "?"))),
+            Row("datacheck", a["db"], f"  notes sent while it ran; the check: {a['check_status']}",
+                f"{a['commands']:,} in {a['rounds']} rounds, {a['check_seconds']} s", "check ok",
+                _verdict(a["check_status"] == "ok", "FAILED")),
+            Row("datacheck", a["db"], "  retro serve RSS before / peak during the check (MiB)",
+                _pair(a["bot_rss_before_mib"], a["bot_peak_mib"])),
+        ]
+    return rows
+
+
 PER_DB: dict[str, Callable[[str, dict[str, Any]], list[Row]]] = {
     "ingest": _ingest, "commands": _commands, "memory": _memory}
 SINGLE: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
-    "slack_calls": _slack_calls, "render": _render, "reminders": _reminders}
+    "slack_calls": _slack_calls, "render": _render, "reminders": _reminders,
+    "datacheck": _datacheck}
 
 
 def notes_for(section: str, result: dict[str, Any]) -> list[str]:

@@ -69,6 +69,14 @@ class DigestConfig(BaseModel):
     timezone: str = "UTC"
 
 
+class DatacheckConfig(BaseModel):
+    """When a data check flags a feature, for this team; unset values fall back to RETRO_DRIFT_*."""
+
+    psi: float | None = Field(default=None, gt=0, le=10)
+    ks: float | None = Field(default=None, gt=0, le=1)
+    null_delta: float | None = Field(default=None, gt=0, le=1)
+
+
 class BlamelessRule(BaseModel):
     """A phrasing the blameless check flags in a drafted postmortem (matched case-insensitively per sentence)."""
 
@@ -116,6 +124,7 @@ class Catalog(BaseModel):
     reminders: ReminderConfig = Field(default_factory=ReminderConfig)
     digest: DigestConfig = Field(default_factory=DigestConfig)
     blameless: BlamelessConfig = Field(default_factory=BlamelessConfig)
+    datacheck: DatacheckConfig = Field(default_factory=DatacheckConfig)
 
     @field_validator("timezone")
     @classmethod

@@ -19,7 +19,7 @@ DEFAULT_API_URL = "https://slack.com/api/"
 
 
 Origin = tuple[str, str, int]  # scheme, lowercase host, port
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def file_origin(entry: str) -> Origin:
@@ -30,10 +30,10 @@ def file_origin(entry: str) -> Origin:
     except ValueError:
         port = -1
     host = (parts.hostname or "").rstrip(".")
-    if (parts.scheme not in _DEFAULT_PORTS or not host or port == -1 or parts.username is not None
+    if (parts.scheme not in DEFAULT_PORTS or not host or port == -1 or parts.username is not None
             or parts.password is not None or parts.path not in ("", "/") or parts.query or parts.fragment):
         raise ValueError(f"{entry!r} is not a host or an http(s)://host[:port] origin")
-    return parts.scheme, host, port or _DEFAULT_PORTS[parts.scheme]
+    return parts.scheme, host, port or DEFAULT_PORTS[parts.scheme]
 
 
 class Settings(BaseSettings):
@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     slack_api_url: str = DEFAULT_API_URL
     # Origins besides Slack's own file hosts that may receive the bot token for a file download (the sandbox).
     retro_file_hosts: str = ""
+    # Origins besides Slack's hooks host whose response_urls Retro answers (a local Slack on another port, a load
+    # generator); empty in production.
+    retro_reply_hosts: str = ""
     database_url: str = DEFAULT_DATABASE_URL
     port: int = Field(default=3000, ge=0, le=65535)
     host: str = "0.0.0.0"
@@ -76,10 +79,10 @@ class Settings(BaseSettings):
     retro_fetch_timeout: float = Field(default=20.0, gt=0, le=300)
     retro_fetch_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     retro_artifact_inline_max: int = Field(default=256 * 1024, ge=0)
-    retro_datacheck_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    retro_datacheck_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     # Each data check runs in its own worker process, bounded (docs/collectors.md, "Data checks").
     retro_datacheck_max_columns: int = Field(default=1000, ge=1)
-    retro_datacheck_max_cells: int = Field(default=2_000_000, ge=1)
+    retro_datacheck_max_cells: int = Field(default=50_000_000, ge=1)
     retro_datacheck_max_memory_mb: int = Field(default=1024, ge=0)
     retro_datacheck_timeout: float = Field(default=120.0, gt=0, le=3600)
     retro_datacheck_concurrency: int = Field(default=1, ge=1, le=32)
@@ -118,7 +121,7 @@ class Settings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("retro_file_hosts")
+    @field_validator("retro_file_hosts", "retro_reply_hosts")
     @classmethod
     def _file_hosts(cls, value: str) -> str:
         for entry in value.replace(",", " ").split():
@@ -149,6 +152,11 @@ class Settings(BaseSettings):
     def file_hosts(self) -> frozenset[Origin]:
         """RETRO_FILE_HOSTS as (scheme, host, port) origins; a bare host means https on port 443."""
         return frozenset(file_origin(e) for e in self.retro_file_hosts.replace(",", " ").split())
+
+    @property
+    def reply_hosts(self) -> frozenset[Origin]:
+        """RETRO_REPLY_HOSTS as (scheme, host, port) origins, read like RETRO_FILE_HOSTS."""
+        return frozenset(file_origin(e) for e in self.retro_reply_hosts.replace(",", " ").split())
 
     @property
     def socket_mode(self) -> bool:

@@ -60,7 +60,7 @@ class Ctx:
 
     def __post_init__(self) -> None:
         url = self.respond.response_url if self.respond is not None else None
-        if url and not reply_url_allowed(url, self.deps.settings.slack_api_url):
+        if url and not reply_url_allowed(url, self.deps.settings.slack_api_url, self.deps.settings.reply_hosts):
             # Signed requests come from Slack, whose response_urls are on its own hosts: answer through the Web
             # API instead of sending anything to another host.
             log.warning("response_url on a host that is not Slack's; answering through the Web API")

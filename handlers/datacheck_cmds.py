@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.blocks.collected import comparing_text, datacheck_failed_text, datacheck_queued_text, datacheck_stored_text
+from bot.catalog import DatacheckConfig
 from bot.collectors.comparison import Thresholds
 from bot.config import Settings
 from bot.slack import snapshots
@@ -11,9 +12,11 @@ from handlers.context import Ctx
 from handlers.parsing import Parsed
 
 
-def thresholds(settings: Settings, cmd: Parsed) -> Thresholds:
-    """Settings' thresholds, overridden per command by psi= ks= nulls=."""
-    values = {"psi": settings.retro_drift_psi, "ks": settings.retro_drift_ks, "nulls": settings.retro_drift_null_delta}
+def thresholds(settings: Settings, team: DatacheckConfig, cmd: Parsed) -> Thresholds:
+    """Settings' thresholds, overridden by the team configuration, then per command by psi= ks= nulls=."""
+    values = {"psi": settings.retro_drift_psi if team.psi is None else team.psi,
+              "ks": settings.retro_drift_ks if team.ks is None else team.ks,
+              "nulls": settings.retro_drift_null_delta if team.null_delta is None else team.null_delta}
     for k in values:
         if k in cmd.options:
             try:
@@ -34,7 +37,7 @@ async def datacheck(ctx: Ctx, cmd: Parsed) -> None:
         raise cmd.fail(f"Give {which}: an evidence id like E2, or a file's link or name.")
     check = DataCheck(cmd.options["baseline"], cmd.options["current"],
                       [k.strip() for k in cmd.options.get("key", "").split(",") if k.strip()],
-                      thresholds(ctx.deps.settings, cmd), cmd.usage)
+                      thresholds(ctx.deps.settings, ctx.deps.catalog.datacheck, cmd), cmd.usage)
     incident = await ctx.incident()
     await ctx.reply(comparing_text(check.baseline, check.current))
 

@@ -74,22 +74,36 @@ def store(settings: Settings, data: bytes, *, media_type: str, name: str = "") -
     return Stored(sha, len(data), None, rel)
 
 
-def load(settings: Settings, item: Evidence) -> bytes:
-    """The artifact of an evidence item, verified against its recorded SHA-256."""
-    record = (item.custody or {}).get("artifact") or {}
-    expected = record.get("sha256")
+def located(settings: Settings, item: Evidence) -> bytes | Path:
+    """Where an evidence item's artifact is: its inline bytes, or its file inside the artifacts folder (not read)."""
     if item.artifact is not None:
-        data = item.artifact
-    elif item.artifact_path:
+        return item.artifact
+    if item.artifact_path:
         base = settings.retro_artifacts_dir.resolve()
         path = (base / item.artifact_path).resolve()
         if base not in path.parents:
             raise RetroError(f"E{item.number}: the artifact path points outside the artifacts folder.")
         if not path.is_file():
             raise NotFoundError(f"E{item.number}: its artifact file is missing from the artifacts folder.")
-        data = path.read_bytes()
-    else:
-        raise NotFoundError(f"E{item.number} has no stored artifact.")
+        return path
+    raise NotFoundError(f"E{item.number} has no stored artifact.")
+
+
+def recorded_sha256(item: Evidence) -> str | None:
+    """The SHA-256 its custody recorded for an evidence item's artifact."""
+    return ((item.custody or {}).get("artifact") or {}).get("sha256")
+
+
+def mismatch(item: Evidence) -> RetroError:
+    """The error of an artifact that no longer matches its recorded digest."""
+    return RetroError(f"E{item.number}: the stored artifact does not match its recorded SHA-256.")
+
+
+def load(settings: Settings, item: Evidence) -> bytes:
+    """The artifact of an evidence item, verified against its recorded SHA-256."""
+    where = located(settings, item)
+    data = where if isinstance(where, bytes) else where.read_bytes()
+    expected = recorded_sha256(item)
     if expected and hashlib.sha256(data).hexdigest() != expected:
-        raise RetroError(f"E{item.number}: the stored artifact does not match its recorded SHA-256.")
+        raise mismatch(item)
     return data

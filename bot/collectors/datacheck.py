@@ -3,6 +3,7 @@ bounded worker process, packaged as JSON and Markdown with the inputs' digests."
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass
@@ -12,18 +13,19 @@ from typing import Any
 from bot.collectors import comparison
 from bot.collectors.base import JSON_TYPE, Artifact, Collected
 from bot.collectors.comparison import Thresholds
+from bot.collectors.spool import Folder, Spool
 from bot.collectors.tables import DEFAULT_LIMITS, DataError, Limits
 from bot.collectors.worker import WorkerError, run_bounded
 from bot.config import Settings
 
 
-def _text(v: float | None) -> str | None:
-    return None if v is None else f"{v:.4g}"
+def _text(v: str | None) -> str | None:
+    return None if v is None else f"{float(v):.4g}"
 
 
 def metadata(report: dict[str, Any]) -> dict[str, Any]:
     """The custody summary of a report (numbers as text: the record holds no floats)."""
-    flagged = [{"column": f["column"], "flags": f["flags"], "psi": _text(f["psi"]), "ks": _text(f["ks"]),
+    flagged = [{"column": f["column"], "flags": f["flags"], "psi": _text(f["psi"]), "ks": _text(f.get("ks")),
                 "null_rate": f"{_text(f['null_rate_baseline'])} → {_text(f['null_rate_current'])}"}
                for f in report["features"] if f["flags"]]
     return {"check": comparison.NAME, "thresholds": report["thresholds"], "rows": {k: report["rows"][k] for k in
@@ -34,7 +36,7 @@ def metadata(report: dict[str, Any]) -> dict[str, Any]:
 def summary(report: dict[str, Any]) -> str:
     """One line for the channel."""
     rows, schema, flagged = report["rows"], report["schema"], [f for f in report["features"] if f["flags"]]
-    pct = f" ({rows['change'] * 100:+.1f}%)" if rows["change"] is not None else ""
+    pct = f" ({float(rows['change']) * 100:+.1f}%)" if rows["change"] is not None else ""
     parts = [f"{len(flagged)} of {len(report['features'])} feature(s) flagged"]
     parts.append(f"rows {rows['baseline']} → {rows['current']}{pct}")
     diffs = len(schema["added"]) + len(schema["removed"]) + len(schema["type_changed"])
@@ -45,7 +47,7 @@ def summary(report: dict[str, Any]) -> str:
 def _cell(v: Any) -> str:
     if v is None:
         return "—"
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+    return str(v)
 
 
 def markdown(report: dict[str, Any], *, inputs: dict[str, dict[str, Any]]) -> str:
@@ -56,18 +58,20 @@ def markdown(report: dict[str, Any], *, inputs: dict[str, dict[str, Any]]) -> st
         s, src = report[side], inputs.get(side, {})
         lines.append(f"| {side} | {src.get('ref', s['name'])} ({s['name']}) | `{src.get('sha256', '')}` "
                      f"| {s['rows']} | {s['columns']} |")
-    pct = f"{rows['change'] * 100:+.1f}%" if rows["change"] is not None else "n/a"
+    pct = f"{float(rows['change']) * 100:+.1f}%" if rows["change"] is not None else "n/a"
     lines += ["", f"Rows: {rows['baseline']} → {rows['current']} ({pct})", "", "## Schema", ""]
     if not (schema["added"] or schema["removed"] or schema["type_changed"]):
         lines.append("No schema differences.")
     lines += [f"- added: `{c}`" for c in schema["added"]] + [f"- removed: `{c}`" for c in schema["removed"]]
     lines += [f"- type of `{t['column']}`: {t['baseline']} → {t['current']}" for t in schema["type_changed"]]
-    lines += ["", "## Features", "", "| Feature | Type | Null rate (base → cur) | PSI | KS | KS p | Flags |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "## Features", "", "| Feature | Type | Null rate (base → cur) | PSI | KS | KS p | Wasserstein | "
+              "JS distance | χ² p | New / vanished values | Flags |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for f in report["features"]:
+        seen = (f"{f['new_count']} / {f['vanished_count']}" if "new_count" in f else "—")
         lines.append(f"| `{f['column']}` | {f['type']} | {_cell(f['null_rate_baseline'])} → "
-                     f"{_cell(f['null_rate_current'])} | {_cell(f['psi'])} | {_cell(f['ks'])} | "
-                     f"{_cell(f['ks_pvalue'])} | {', '.join(f['flags']) or 'ok'} |")
+                     f"{_cell(f['null_rate_current'])} | {_cell(f['psi'])} | {_cell(f.get('ks'))} | "
+                     f"{_cell(f.get('ks_pvalue'))} | {_cell(f.get('wasserstein'))} | {_cell(f.get('js_distance'))} | "
+                     f"{_cell(f.get('chi2_pvalue'))} | {seen} | {', '.join(f['flags']) or 'ok'} |")
     key = report.get("key")
     if key:
         lines += ["", f"## Rows matched on {', '.join(key['columns'])}", "",
@@ -77,28 +81,36 @@ def markdown(report: dict[str, Any], *, inputs: dict[str, dict[str, Any]]) -> st
         lines += [f"- `{c}` changed in {_cell(s)} of matched rows" for c, s in shares if s]
     lines += ["", "## Method", "",
               f"Flagged when PSI ≥ {th['psi']} (numeric: baseline deciles; categorical: top 20 values, rest "
-              f"pooled), KS statistic ≥ {th['ks']} (numeric), or the null rate moves by ≥ {th['null_delta']}.",
+              f"pooled), KS statistic ≥ {th['ks']} (numeric), or the null rate moves by ≥ {th['null_delta']}. "
+              "KS p-value, Wasserstein and χ² are scipy's; the Jensen–Shannon distance (base 2) is over the decile "
+              "bins.",
               f"Flagged: {', '.join(f'`{c}`' for c in report['flagged']) or 'nothing'}.", ""]
     return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    """One side of a check: the reference as typed, the file name, the bytes, and where they came from."""
+    """One side of a check: the reference as typed, the file name, its content, and where it came from. The bot
+    gives a Spool (the snapshot streamed to a private file, hashed on the way); tests and benches may give bytes."""
 
     ref: str
     name: str
-    data: bytes
+    data: bytes | Spool
     source: dict[str, Any]
 
     @cached_property
     def sha256(self) -> str:
         """The digest of the bytes compared."""
-        return hashlib.sha256(self.data).hexdigest()
+        return self.data.sha256 if isinstance(self.data, Spool) else hashlib.sha256(self.data).hexdigest()
+
+    @property
+    def size(self) -> int:
+        """Its size in bytes."""
+        return self.data.size if isinstance(self.data, Spool) else len(self.data)
 
     def record(self) -> dict[str, Any]:
         """The custody line of this input."""
-        return {**self.source, "ref": self.ref, "name": self.name, "sha256": self.sha256, "size": len(self.data)}
+        return {**self.source, "ref": self.ref, "name": self.name, "sha256": self.sha256, "size": self.size}
 
 
 def package(report: dict[str, Any], base: Snapshot, cur: Snapshot, *, key: list[str],
@@ -118,10 +130,38 @@ def package(report: dict[str, Any], base: Snapshot, cur: Snapshot, *, key: list[
                      metadata={**metadata(report), "inputs": inputs}, summary=summary(report), options=options)
 
 
+class Spooled:
+    """The snapshots as files for the worker to read: a spooled one as it is, bytes written to a private temporary
+    folder, removed on exit."""
+
+    def __init__(self, *snapshots: Snapshot) -> None:
+        in_memory = any(not isinstance(snap.data, Spool) for snap in snapshots)
+        self._folder = Folder().__enter__() if in_memory else None
+        self.paths: list[tuple[str, str]] = []
+        try:
+            for snap in snapshots:
+                if isinstance(snap.data, Spool):
+                    self.paths.append((snap.name, str(snap.data.path)))
+                else:
+                    assert self._folder is not None
+                    self.paths.append((snap.name, str(self._folder.put(snap.data).path)))
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __enter__(self) -> list[tuple[str, str]]:
+        return self.paths
+
+    def __exit__(self, *exc: object) -> None:
+        if self._folder is not None:
+            self._folder.__exit__()
+
+
 def check(base: Snapshot, cur: Snapshot, *, key: list[str], thresholds: Thresholds,
           limits: Limits = DEFAULT_LIMITS) -> Collected:
     """Read, compare and package in this process (CPU-bound; the bot itself uses `run_check`)."""
-    report = comparison.report((base.name, base.data), (cur.name, cur.data), key, thresholds, limits)
+    with Spooled(base, cur) as (b, c):
+        report = comparison.report(b, c, key, thresholds, limits)
     return package(report, base, cur, key=key, thresholds=thresholds)
 
 
@@ -147,10 +187,12 @@ def failure(error: WorkerError, settings: Settings) -> str:
 async def run_check(base: Snapshot, cur: Snapshot, *, key: list[str], thresholds: Thresholds,
                     settings: Settings) -> Collected:
     """Compare in a worker process within the configured limits; a failed worker becomes a DataError."""
-    args = ((base.name, base.data), (cur.name, cur.data), key, thresholds, limits_of(settings))
-    try:
-        report = await run_bounded(comparison.report, args, memory_mb=settings.retro_datacheck_max_memory_mb,
-                                   timeout=settings.retro_datacheck_timeout)
-    except WorkerError as exc:
-        raise DataError(failure(exc, settings)) from None
+    spooled = await asyncio.to_thread(Spooled, base, cur)  # bytes given are written off the loop; spools are as is
+    with spooled as (b, c):
+        try:
+            report = await run_bounded(comparison.report, (b, c, key, thresholds, limits_of(settings)),
+                                       memory_mb=settings.retro_datacheck_max_memory_mb,
+                                       timeout=settings.retro_datacheck_timeout)
+        except WorkerError as exc:
+            raise DataError(failure(exc, settings)) from None
     return package(report, base, cur, key=key, thresholds=thresholds)

@@ -1,127 +1,131 @@
-"""Drift statistics in pure Python: population stability index (numeric and categorical) and two-sample KS."""
+"""Drift statistics with numpy and scipy: PSI, two-sample KS, Wasserstein and Jensen–Shannon distances for numeric
+features; PSI, chi-square and new/vanished values for categorical ones.
+
+Numeric samples are first scaled by a power of two at least their largest magnitude (exact in binary floating point),
+so that values near the float range give finite quantiles, means and distances; scale-free statistics are computed
+on the scaled values as they are, distances are scaled back.
+"""
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
-from collections import Counter
-from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
 
 PSI_BINS = 10
 PSI_FLOOR = 1e-4  # empty bins get this share, so one empty bin cannot make the index infinite
 TOP_CATEGORIES = 20
-OTHER = "\u2026other"
+LISTED = 20  # new or vanished values named in a report
+
+Floats = np.ndarray[Any, np.dtype[np.float64]]
+Counts = np.ndarray[Any, np.dtype[np.int64]]
 
 
-def quantile(sorted_values: Sequence[float], q: float) -> float:
-    """The q-quantile of sorted values (linear interpolation between closest ranks)."""
-    if not sorted_values:
-        raise ValueError("quantile of nothing")
-    pos = (len(sorted_values) - 1) * q
-    lo = math.floor(pos)
-    a, b = sorted_values[lo], sorted_values[min(lo + 1, len(sorted_values) - 1)]
-    if a == b:
-        return a
-    if math.isinf(b - a):  # both finite, but far enough apart that the difference overflows
-        return a * (1 - (pos - lo)) + b * (pos - lo)
-    return a + (b - a) * (pos - lo)
-
-
-def mean(values: Sequence[float]) -> float:
-    """The mean of finite values, correctly rounded, without overflow when their sum exceeds the float range."""
-    if not values:
-        raise ValueError("mean of nothing")
-    try:
-        return math.fsum(values) / len(values)
-    except OverflowError:
-        return math.fsum(v / len(values) for v in values)
-
-
-def bin_edges(baseline: Sequence[float], bins: int = PSI_BINS) -> list[float]:
-    """Inner edges at the baseline's quantiles, without duplicates (few distinct values give fewer bins)."""
-    ordered = sorted(baseline)
-    edges: list[float] = []
-    for i in range(1, bins):
-        e = quantile(ordered, i / bins)
-        if not edges or e > edges[-1]:
-            edges.append(e)
-    if edges and edges[-1] >= ordered[-1]:
-        edges.pop()
-    return edges
-
-
-def _shares(counts: Sequence[int], total: int) -> list[float]:
-    return [max(c / total, PSI_FLOOR) for c in counts]
-
-
-def psi_from_counts(base_counts: Sequence[int], cur_counts: Sequence[int]) -> float:
-    """PSI = Σ (cur − base) · ln(cur / base) over matching bins."""
-    nb, nc = sum(base_counts), sum(cur_counts)
-    if nb == 0 or nc == 0:
+def psi_from_counts(base_counts: Any, cur_counts: Any) -> float:
+    """PSI = Σ (cur − base) · ln(cur / base) over matching bins, shares floored at PSI_FLOOR."""
+    b, c = np.asarray(base_counts, dtype=np.float64), np.asarray(cur_counts, dtype=np.float64)
+    if b.sum() == 0 or c.sum() == 0:
         return math.nan
-    return sum((c - b) * math.log(c / b) for b, c in zip(_shares(base_counts, nb), _shares(cur_counts, nc),
-                                                         strict=True))
+    pb, pc_ = np.maximum(b / b.sum(), PSI_FLOOR), np.maximum(c / c.sum(), PSI_FLOOR)
+    return float(np.sum((pc_ - pb) * np.log(pc_ / pb)))
 
 
-def psi_numeric(baseline: Sequence[float], current: Sequence[float], bins: int = PSI_BINS) -> float:
-    """PSI of a numeric feature over bins at the baseline's deciles (values equal to an edge fall below it)."""
-    if not baseline or not current:
-        return math.nan
-    edges = bin_edges(baseline, bins)
-
-    def counts(values: Sequence[float]) -> list[int]:
-        out = [0] * (len(edges) + 1)
-        for v in values:
-            out[bisect_left(edges, v)] += 1
-        return out
-
-    return psi_from_counts(counts(baseline), counts(current))
+def _exponent(*samples: Floats) -> int:
+    """e such that every |value| < 2**e."""
+    top = max((float(np.max(np.abs(s))) for s in samples if s.size), default=0.0)
+    return math.frexp(top)[1]
 
 
-def psi_categorical(baseline: Sequence[str], current: Sequence[str], top: int = TOP_CATEGORIES) -> float:
-    """PSI of a categorical feature over the baseline's most common values, the rest pooled (unseen ones too)."""
-    if not baseline or not current:
-        return math.nan
-    b, c = Counter(baseline), Counter(current)
+def bin_edges(baseline: Floats, bins: int = PSI_BINS) -> Floats:
+    """Inner edges at the baseline's deciles (numpy's linear quantiles), without duplicates or the maximum."""
+    edges = np.unique(np.quantile(baseline, np.arange(1, bins) / bins))
+    kept: Floats = edges[edges < baseline.max()]
+    return kept
+
+
+def bin_counts(values: Floats, edges: Floats) -> Counts:
+    """How many values fall in each bin (a value equal to an edge falls below it)."""
+    return np.bincount(np.searchsorted(edges, values, side="left"), minlength=len(edges) + 1).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Numeric:
+    """What two numeric samples say about each other."""
+
+    psi: float
+    ks: float
+    ks_pvalue: float
+    wasserstein: float
+    js_distance: float
+    mean_baseline: float
+    mean_current: float
+
+
+def numeric(baseline: Floats, current: Floats) -> Numeric:
+    """PSI over the baseline's deciles, scipy's two-sample KS (statistic and p-value), Wasserstein distance, and the
+    Jensen–Shannon distance (base 2) between the shares of the decile bins."""
+    nan = math.nan
+    if not baseline.size or not current.size:
+        mb = float(np.mean(baseline)) if baseline.size else nan
+        mc = float(np.mean(current)) if current.size else nan
+        return Numeric(nan, nan, nan, nan, nan, mb, mc)
+    e = _exponent(baseline, current)
+    b, c = np.ldexp(baseline, -e), np.ldexp(current, -e)
+    edges = bin_edges(b)
+    cb, cc = bin_counts(b, edges), bin_counts(c, edges)
+    ks = stats.ks_2samp(b, c)
+    js = float(jensenshannon(cb / cb.sum(), cc / cc.sum(), base=2)) if len(edges) else 0.0
+    return Numeric(psi=psi_from_counts(cb, cc), ks=float(ks.statistic), ks_pvalue=float(ks.pvalue),
+                   wasserstein=_back(stats.wasserstein_distance(b, c), e), js_distance=js,
+                   mean_baseline=_back(np.mean(b), e), mean_current=_back(np.mean(c), e))
+
+
+def _back(scaled: Any, e: int) -> float:
+    return float(np.ldexp(float(scaled), e))
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """What two categorical samples say about each other."""
+
+    psi: float
+    chi2: float
+    chi2_pvalue: float
+    new: list[str]
+    vanished: list[str]
+    new_count: int
+    vanished_count: int
+
+
+def _value_counts(values: pa.Array) -> dict[str, int]:
+    counted = pc.value_counts(values)
+    return dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True))
+
+
+def categorical(baseline: pa.Array, current: pa.Array, top: int = TOP_CATEGORIES) -> Categorical:
+    """PSI over the baseline's `top` most common values with the rest pooled (unseen ones too); scipy's chi-square
+    test of homogeneity over the same bins; values found on one side only."""
+    b, c = _value_counts(baseline), _value_counts(current)
+    new, vanished = sorted(c.keys() - b.keys()), sorted(b.keys() - c.keys())
+    if not b or not c:
+        return Categorical(math.nan, math.nan, math.nan, new[:LISTED], vanished[:LISTED], len(new), len(vanished))
     keep = [k for k, _ in sorted(b.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
     kept = set(keep)
     base_counts = [b[k] for k in keep] + [sum(v for k, v in b.items() if k not in kept)]
-    cur_counts = [c[k] for k in keep] + [sum(v for k, v in c.items() if k not in kept)]
+    cur_counts = [c.get(k, 0) for k in keep] + [sum(v for k, v in c.items() if k not in kept)]
     if base_counts[-1] == 0 and cur_counts[-1] == 0:
         base_counts, cur_counts = base_counts[:-1], cur_counts[:-1]
-    return psi_from_counts(base_counts, cur_counts)
-
-
-def ks_statistic(a: Sequence[float], b: Sequence[float]) -> float:
-    """The two-sample Kolmogorov–Smirnov statistic: the largest gap between the empirical CDFs."""
-    if not a or not b:
-        return math.nan
-    xs, ys = sorted(a), sorted(b)
-    n, m = len(xs), len(ys)
-    i = j = 0
-    d = 0.0
-    while i < n and j < m:
-        x = min(xs[i], ys[j])
-        while i < n and xs[i] <= x:
-            i += 1
-        while j < m and ys[j] <= x:
-            j += 1
-        d = max(d, abs(i / n - j / m))
-    return d
-
-
-def ks_pvalue(d: float, n: int, m: int) -> float:
-    """Asymptotic p-value of the two-sample KS statistic (Kolmogorov distribution, Stephens' correction)."""
-    if math.isnan(d) or n == 0 or m == 0:
-        return math.nan
-    en = math.sqrt(n * m / (n + m))
-    lam = (en + 0.12 + 0.11 / en) * d
-    if lam < 1e-3:
-        return 1.0
-    total = 0.0
-    for k in range(1, 101):
-        term = 2 * (-1) ** (k - 1) * math.exp(-2 * k * k * lam * lam)
-        total += term
-        if abs(term) < 1e-12:
-            break
-    return min(1.0, max(0.0, total))
+    table = np.array([base_counts, cur_counts], dtype=np.int64)
+    if table.shape[1] < 2:
+        chi2, p = 0.0, 1.0
+    else:
+        res = stats.chi2_contingency(table, correction=False)
+        chi2, p = float(res.statistic), float(res.pvalue)
+    return Categorical(psi_from_counts(base_counts, cur_counts), chi2, p, new[:LISTED], vanished[:LISTED], len(new),
+                       len(vanished))

@@ -13,6 +13,8 @@ import json
 import time
 from urllib.parse import parse_qs, urlsplit
 
+from bot.config import DEFAULT_PORTS, Origin
+
 FORM = "application/x-www-form-urlencoded"
 JSON_TYPE = "application/json"
 SLACK_HOOKS = "hooks.slack.com"
@@ -75,9 +77,10 @@ def _json_object(text: str, what: str) -> None:
         raise Refused(400, f"{what} is not a JSON object")
 
 
-def reply_url_allowed(url: str, api_url: str) -> bool:
+def reply_url_allowed(url: str, api_url: str, extra: frozenset[Origin] = frozenset()) -> bool:
     """Whether the bot may answer through this response_url: https to Slack's hooks host (GovSlack's, when
-    SLACK_API_URL points at it), or the very scheme, host and port of a non-default SLACK_API_URL (a local Slack)."""
+    SLACK_API_URL points at it), the very scheme, host and port of a non-default SLACK_API_URL (a local Slack), or
+    one of the `extra` origins (RETRO_REPLY_HOSTS)."""
     try:
         parts, api = urlsplit(url), urlsplit(api_url)
         port = parts.port
@@ -85,6 +88,9 @@ def reply_url_allowed(url: str, api_url: str) -> bool:
         return False
     if parts.username or parts.password:
         return False
+    host = (parts.hostname or "").lower().rstrip(".")
+    if extra and (parts.scheme, host, port or DEFAULT_PORTS.get(parts.scheme, -1)) in extra:
+        return True
     api_host = (api.hostname or "").lower()
     custom = api_host not in ("slack.com", "www.slack.com")
     if custom and (parts.scheme, parts.netloc.lower()) == (api.scheme, api.netloc.lower()):

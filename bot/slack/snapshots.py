@@ -3,7 +3,7 @@ report kept as evidence and summarised in the channel."""
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,7 +15,9 @@ from bot.blocks.collected import datacheck_summary
 from bot.collectors import artifacts, comparison, datacheck
 from bot.collectors.comparison import Thresholds
 from bot.collectors.datacheck import Snapshot
+from bot.collectors.http import mib
 from bot.collectors.record import record_collected, record_failed
+from bot.collectors.spool import Folder, Spool
 from bot.collectors.tables import DataError, emptiness
 from bot.collectors.worker import Slots
 from bot.config import Settings
@@ -55,14 +57,35 @@ class Checked:
     error: str | None = None
 
 
-async def download(client: AsyncWebClient, deps: Deps, file_id: str, ref: str, channel_id: str) -> tuple[str, bytes]:
-    """A Slack file shared in `channel_id`: its name and bytes (capped at RETRO_DATACHECK_MAX_BYTES)."""
-    chunks: list[bytes] = []
-    info, _ = await read_shared_file(
-        client, file_id, settings=deps.settings, channel_id=channel_id, cap=deps.settings.retro_datacheck_max_bytes,
-        sink=chunks.append, label=f"{ref} ({file_id})" if ref != file_id else None,
-        timeout=max(60.0, deps.settings.retro_fetch_timeout), error=CollectorError)
-    return str(info.get("name") or file_id), b"".join(chunks)
+async def download(client: AsyncWebClient, deps: Deps, file_id: str, ref: str, channel_id: str,
+                   folder: Folder) -> tuple[str, Spool]:
+    """A Slack file shared in `channel_id`: its name, and the file streamed into a private file of `folder`, hashed
+    on the way (capped at RETRO_DATACHECK_MAX_BYTES; never held whole in memory)."""
+    label = f"{ref} ({file_id})" if ref != file_id else None
+    cap = deps.settings.retro_datacheck_max_bytes
+    out = folder.writer(cap=cap, too_large=f"{label or f'file {file_id}'} is larger than the {mib(cap)} limit.")
+    try:
+        info, _ = await read_shared_file(
+            client, file_id, settings=deps.settings, channel_id=channel_id, cap=cap, sink=out.write, label=label,
+            timeout=max(60.0, deps.settings.retro_fetch_timeout), error=CollectorError)
+    finally:
+        out.close()
+    return str(info.get("name") or file_id), out.done()
+
+
+async def _artifact(deps: Deps, row: Evidence, ref: str, folder: Folder) -> Spool:
+    """A collected artifact copied into a private file of `folder` (in a thread), checked against its digest."""
+    where = artifacts.located(deps.settings, row)
+    if isinstance(where, bytes):
+        spooled = folder.put(where)
+    else:
+        cap = deps.settings.retro_datacheck_max_bytes
+        out = folder.writer(cap=cap, too_large=f"{ref} is larger than the {mib(cap)} limit.")
+        spooled = await asyncio.to_thread(out.copy, where)
+    expected = artifacts.recorded_sha256(row)
+    if expected and spooled.sha256 != expected:
+        raise artifacts.mismatch(row)
+    return spooled
 
 
 @dataclass(frozen=True)
@@ -102,27 +125,29 @@ def _no_data(row: Evidence) -> str:
             "data check reads a file shared in this channel (its name, id or link) or data Retro collected.")
 
 
-async def read(client: AsyncWebClient, deps: Deps, incident: Incident, at: Located) -> Snapshot:
-    """The bytes of a located snapshot; a file added as evidence must still match the SHA-256 recorded then."""
+async def read(client: AsyncWebClient, deps: Deps, incident: Incident, at: Located, folder: Folder) -> Snapshot:
+    """A located snapshot, streamed into `folder`; a file added as evidence must still match the SHA-256 recorded
+    then."""
     row = at.row
     if row is None:
         assert at.file_id is not None
-        name, data = await download(client, deps, at.file_id, at.ref, incident.channel_id)
-        return Snapshot(at.ref, name, data, {"file_id": at.file_id})
+        name, spooled = await download(client, deps, at.file_id, at.ref, incident.channel_id, folder)
+        return Snapshot(at.ref, name, spooled, {"file_id": at.file_id})
     source: dict[str, Any] = {"evidence": row.number}
     if row.file_id:
-        name, data = await download(client, deps, row.file_id, at.ref, incident.channel_id)
-        if row.file_sha256 and hashlib.sha256(data).hexdigest() != row.file_sha256:
+        name, spooled = await download(client, deps, row.file_id, at.ref, incident.channel_id, folder)
+        if row.file_sha256 and spooled.sha256 != row.file_sha256:
             raise CollectorError(f"The file of {at.ref} no longer matches the SHA-256 recorded when it was added.")
-        return Snapshot(at.ref, name, data, {**source, "file_id": row.file_id})
+        return Snapshot(at.ref, name, spooled, {**source, "file_id": row.file_id})
     name = str((row.custody.get("artifact") or {}).get("name") or f"E{row.number}")
-    return Snapshot(at.ref, name, artifacts.load(deps.settings, row), source)
+    return Snapshot(at.ref, name, await _artifact(deps, row, at.ref, folder), source)
 
 
 def _refuse_empty(base: Snapshot, cur: Snapshot, usage: str) -> None:
     """An input with nothing to compare is refused (nothing is recorded), saying which and why."""
     for side, snap in (("baseline", base), ("current", cur)):
-        if (why := emptiness(snap.name, snap.data)) is not None:
+        assert isinstance(snap.data, Spool)
+        if (why := emptiness(snap.name, snap.data.path)) is not None:
             where = f" ({snap.ref})" if snap.ref != snap.name else ""
             raise UsageError(f"The {side} snapshot{where} holds nothing to compare: {why}. Nothing was compared or "
                              "recorded; check the export that wrote it.", usage)
@@ -148,11 +173,12 @@ async def run(client: AsyncWebClient, deps: Deps, incident: Incident, check: Dat
     requested_at = deps.now()
     located = [await locate(deps, incident, ref, check.usage) for ref in (check.baseline, check.current)]
     try:
-        async with deps.get(CheckWorkers).turn(on_queued):
-            base, cur = [await read(client, deps, incident, at) for at in located]
-            _refuse_empty(base, cur, check.usage)
-            collected = await datacheck.run_check(base, cur, key=check.key, thresholds=check.thresholds,
-                                                  settings=deps.settings)
+        with Folder() as folder:  # the snapshots' files, removed however the check ends
+            async with deps.get(CheckWorkers).turn(on_queued):
+                base, cur = [await read(client, deps, incident, at, folder) for at in located]
+                _refuse_empty(base, cur, check.usage)
+                collected = await datacheck.run_check(base, cur, key=check.key, thresholds=check.thresholds,
+                                                      settings=deps.settings)
     except (CollectorError, DataError) as exc:
         async with deps.session() as session:
             row = await record_failed(session, incident=incident, item=EvidenceInput("dataset", check.ref),

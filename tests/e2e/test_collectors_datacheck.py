@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
+from bot.app import offline
 from bot.app.local import LocalStack, local_stack
 from bot.collectors import comparison
 from bot.incident.evidence import reproduction_context
@@ -40,7 +41,7 @@ async def items(stack: LocalStack, incident_id: int) -> list[Evidence]:
                                   .order_by(col(Evidence.number)))).all())
 
 
-async def test_datacheck_flags_the_drifted_feature_and_keeps_the_report(stack: LocalStack) -> None:
+async def test_datacheck_flags_the_drifted_feature_and_keeps_the_report(stack: LocalStack, tmp_path: Path) -> None:
     drv = stack.driver
     incident, _ = await declare(stack, "Fraud scores shifted")
     ch = incident.channel_name
@@ -81,6 +82,9 @@ async def test_datacheck_flags_the_drifted_feature_and_keeps_the_report(stack: L
     async with stack.deps.session() as s:
         inc = await s.get(Incident, incident.id)
         assert inc is not None and (await chain.verify_incident(s, inc)).ok
+    assert await offline.export_incident(stack.deps.settings, ch, tmp_path / "bundle") == 0
+    assert await offline.verify(stack.deps.settings, str(tmp_path / "bundle")) == 0
+    assert await offline.verify(stack.deps.settings, ch) == 0
 
 
 async def test_datacheck_failures_are_recorded_and_usage_errors_are_not(stack: LocalStack) -> None:
@@ -236,4 +240,4 @@ async def test_non_finite_inputs_are_failed_attempts_and_huge_values_compare(sta
     e3 = (await items(stack, incident.id or 0))[-1]
     assert e3.artifact is not None
     report = json.loads(zipfile.ZipFile(io.BytesIO(e3.artifact)).read("datacheck-report.json"))
-    assert report["features"][0]["mean_baseline"] == pytest.approx(1.7e308 / 3)
+    assert float(report["features"][0]["mean_baseline"]) == pytest.approx(1.7e308 / 3, rel=1e-5)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from pydantic import ValidationError
 
+from bot.config import Settings
 from bot.slack.inbound import Refused, check_shape, reply_url_allowed, verify
 from tests.signing import signed_headers
 
@@ -64,3 +66,22 @@ def test_shapes_slack_sends_pass() -> None:
 ])
 def test_answers_go_only_to_slacks_hosts(url: str, api: str, allowed: bool) -> None:
     assert reply_url_allowed(url, api) is allowed
+
+
+@pytest.mark.parametrize("url,allowed", [
+    ("http://127.0.0.1:7001/hook/1", True),
+    ("http://127.0.0.1:7002/hook/1", False),  # another port
+    ("https://127.0.0.1:7001/hook/1", False),  # another scheme
+    ("https://replies.example.com/x", True),  # a bare host means https on 443
+    ("https://replies.example.com:8443/x", False),
+    ("https://user:pw@replies.example.com/x", False),
+])
+def test_reply_hosts_add_exactly_the_origins_they_name(url: str, allowed: bool) -> None:
+    settings = Settings.model_validate({"retro_reply_hosts": "http://127.0.0.1:7001, replies.example.com"})
+    assert reply_url_allowed(url, "https://slack.com/api/", settings.reply_hosts) is allowed
+    assert reply_url_allowed(url, "https://slack.com/api/") is False
+
+
+def test_reply_hosts_must_be_origins() -> None:
+    with pytest.raises(ValidationError, match="RETRO_REPLY_HOSTS|origin"):
+        Settings.model_validate({"retro_reply_hosts": "http://127.0.0.1:7001/path"})
