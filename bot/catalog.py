@@ -9,7 +9,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from bot.errors import ConfigError
 
@@ -135,20 +135,13 @@ class Catalog(BaseModel):
             raise ValueError(f"unknown timezone {value!r}") from None
         return value
 
-    @field_validator("categories")
+    @field_validator("categories", "roles")
     @classmethod
-    def _few_categories(cls, value: list[Category]) -> list[Category]:
-        if len(value) > MAX_CATEGORIES:
-            raise ValueError(f"at most {MAX_CATEGORIES} categories (the declare form offers them in one menu); "
-                             f"{len(value)} given")
-        return value
-
-    @field_validator("roles")
-    @classmethod
-    def _few_roles(cls, value: list[Role]) -> list[Role]:
-        if len(value) > MAX_ROLES:
-            raise ValueError(f"at most {MAX_ROLES} roles (each incident offers them in one message); "
-                             f"{len(value)} given")
+    def _within_caps(cls, value: list[Any], info: ValidationInfo) -> list[Any]:
+        cap, why = {"categories": (MAX_CATEGORIES, "the declare form offers them in one menu"),
+                    "roles": (MAX_ROLES, "each incident offers them in one message")}[str(info.field_name)]
+        if len(value) > cap:
+            raise ValueError(f"at most {cap} {info.field_name} ({why}); {len(value)} given")
         return value
 
     @model_validator(mode="after")
