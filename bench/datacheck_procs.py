@@ -3,9 +3,10 @@
     python -m bench.datacheck_procs retro BASELINE CURRENT --cells N --memory-mb M
     python -m bench.datacheck_procs reference BASELINE CURRENT
 
-`retro` reads both files and runs Retro's check as the bot does (`bot.collectors.datacheck.run_check`: a bounded
-worker process); `reference` computes the same statistics with polars, numpy and scipy, written plainly. Each prints
-one JSON line: seconds, its own peak RSS, and (retro) the peak RSS of the worker process it started.
+`retro` streams both files into private files, hashing them (what the bot does as it downloads them), and runs
+Retro's check as the bot does (`bot.collectors.datacheck.run_check`: a bounded worker process); `reference` computes
+the same statistics with polars, numpy and scipy, written plainly. Each prints one JSON line: seconds, its own peak
+RSS, and (retro) the peak RSS of the worker process it started.
 
 Peaks are VmHWM from /proc/<pid>/status, not `ru_maxrss`: Linux carries a process's high-water mark
 across exec, so a child's `ru_maxrss` is at least what its parent had resident when it forked. The worker's VmHWM
@@ -51,8 +52,11 @@ class ChildPeak(threading.Thread):
         me = os.getpid()
         while not self._stop_at.wait(0.02):
             for task in os.listdir(f"/proc/{me}/task"):
-                with open(f"/proc/{me}/task/{task}/children") as f:
-                    pids = [int(p) for p in f.read().split()]
+                try:
+                    with open(f"/proc/{me}/task/{task}/children") as f:
+                        pids = [int(p) for p in f.read().split()]
+                except FileNotFoundError:  # a thread of this process that ended meanwhile
+                    continue
                 self.seen = max(self.seen, len(pids))
                 self.peak = max([self.peak, *(_hwm_mib(p) for p in pids)])
 
@@ -65,9 +69,10 @@ class ChildPeak(threading.Thread):
 
 def retro(base: Path, cur: Path, *, cells: int, memory_mb: int, timeout: float) -> dict[str, Any]:
     """Read both files and run Retro's check through its worker process; the flagged features and the figures."""
+    from bot.collectors.columns import DataError
     from bot.collectors.comparison import Thresholds
     from bot.collectors.datacheck import Snapshot, run_check
-    from bot.collectors.tables import DataError
+    from bot.collectors.spool import Folder
     from bot.config import Settings
 
     settings = Settings(retro_datacheck_max_cells=cells, retro_datacheck_max_memory_mb=memory_mb,
@@ -76,13 +81,15 @@ def retro(base: Path, cur: Path, *, cells: int, memory_mb: int, timeout: float) 
     sampler = ChildPeak()
     sampler.start()
     started = time.perf_counter()
-    snaps = [Snapshot(p.name, p.name, p.read_bytes(), {"kind": "file"}) for p in (base, cur)]
     out: dict[str, Any] = {}
-    try:
-        done = asyncio.run(run_check(snaps[0], snaps[1], key=[], thresholds=Thresholds(), settings=settings))
-        out["flagged"] = sorted(f["column"] for f in done.metadata["flagged"])
-    except DataError as exc:
-        out["error"] = exc.user_message
+    with Folder() as folder:  # each file streamed into a private file and hashed, as the bot does with a download
+        snaps = [Snapshot(p.name, p.name, folder.writer(cap=1 << 40, too_large="").copy(p), {"kind": "file"})
+                 for p in (base, cur)]
+        try:
+            done = asyncio.run(run_check(snaps[0], snaps[1], key=[], thresholds=Thresholds(), settings=settings))
+            out["flagged"] = sorted(f["column"] for f in done.metadata["flagged"])
+        except DataError as exc:
+            out["error"] = exc.user_message
     seconds = round(time.perf_counter() - started, 3)
     out.update(seconds=seconds, worker_peak_mib=sampler.stop(), bot_peak_mib=_hwm_mib(os.getpid()),
                bot_before_mib=before, workers_seen=sampler.seen,

@@ -1,7 +1,8 @@
 """A separate load process: signed Slack `message` events, or slash commands, from concurrent clients.
 
 Events: `--concurrency` connections send `--n` events back to back. Commands: `--concurrency` users each send a
-command, wait for the bot's reply on its response_url, then send the next, until `--n` commands were sent.
+command, wait for the bot's reply on its response_url, then send the next, until `--n` commands were sent. With
+`--think S` every client pauses S seconds between its requests.
 Prints one JSON line: sent, ok, failed, seconds, rate, ack latency p50/p99/max in ms (and, for commands, the
 number of replies and reply latency p50/p99/max: the time until the bot's answer reached the response_url).
 """
@@ -86,9 +87,11 @@ def _ms(values: list[float], prefix: str) -> dict[str, float]:
 
 async def run(url: str, secret: str, *, n: int, concurrency: int, kind: str, team: str, channels: list[str],
               user: str, run_id: str, text: str = "note load {run} {i}",
-              reply_timeout: float = REPLY_TIMEOUT, hook_port: int = 0) -> dict[str, Any]:
+              reply_timeout: float = REPLY_TIMEOUT, hook_port: int = 0, think: float = 0.0) -> dict[str, Any]:
     """Send n requests from `concurrency` clients; a non-200 answer counts as failed (Slack would retry).
-    Commands wait up to `reply_timeout` s for their reply (0: not at all, the next is sent after the ack)."""
+    Commands wait up to `reply_timeout` s for their reply (0: not at all, the next is sent after the ack). With
+    `think` > 0 each client pauses that long before its next request (the clients' first requests spread over one
+    pause), as people do; 0 sends back to back."""
     acks: list[float] = []
     replies: list[float] = []
     failed = 0
@@ -100,8 +103,9 @@ async def run(url: str, secret: str, *, n: int, concurrency: int, kind: str, tea
                for i in range(n)] if kind == "events" else [])
     ctype = "application/json" if kind == "events" else "application/x-www-form-urlencoded"
 
-    async def client(http: aiohttp.ClientSession) -> None:
+    async def client(http: aiohttp.ClientSession, k: int) -> None:
         nonlocal failed
+        await asyncio.sleep(think * k / concurrency)
         for i in counter:
             reply = None
             if hooks is not None:
@@ -120,10 +124,11 @@ async def run(url: str, secret: str, *, n: int, concurrency: int, kind: str, tea
             elif reply is not None and reply_timeout > 0:
                 with contextlib.suppress(TimeoutError):  # counted: replies < sent
                     replies.append(await asyncio.wait_for(reply, reply_timeout) - started)
+            await asyncio.sleep(think)
 
     started = time.perf_counter()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as http:
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+        await asyncio.gather(*(client(http, k) for k in range(concurrency)))
     seconds = time.perf_counter() - started
     if hooks is not None:
         await hooks.stop()
@@ -151,13 +156,14 @@ def main() -> int:
     p.add_argument("--hook-port", type=int, default=0,
                    help="loopback port of the response_url host (the bot must allow it: RETRO_REPLY_HOSTS)")
     p.add_argument("--reply-timeout", type=float, default=REPLY_TIMEOUT, help="0: do not wait for replies")
+    p.add_argument("--think", type=float, default=0.0, help="seconds each client pauses between requests")
     a = p.parse_args()
     channels = list(a.channel) + (a.channels_file.read_text().split() if a.channels_file else [])
     if not channels:
         p.error("give --channel or --channels-file")
     result = asyncio.run(run(a.url, a.secret, n=a.n, concurrency=a.concurrency, kind=a.kind, team=a.team,
                              channels=channels, user=a.user, run_id=a.run_id, text=a.text,
-                             reply_timeout=a.reply_timeout, hook_port=a.hook_port))
+                             reply_timeout=a.reply_timeout, hook_port=a.hook_port, think=a.think))
     print(json.dumps(result))
     return 0
 

@@ -1,157 +1,41 @@
-"""Data snapshots as typed columns, read with pyarrow: CSV (`,` `;` tab `|`, gzip too) and Parquet, from a file.
+"""Data snapshots read with pyarrow into typed columns (bot/collectors/columns.py): CSV (`,` `;` tab `|`, gzip too) and
+Parquet, from a file.
 
 Reading is bounded by `Limits`: a header wider than the column limit is refused before any row is read; CSV rows are
 read in blocks and counted as they come, Parquet's size is taken from its footer, so a table past the cell limit is
-refused as soon as it is known. A column is numeric when every non-null value parses as a number.
+refused as soon as it is known.
+
+A CSV is read first with pyarrow's own typing (numbers parsed as the blocks are read, null words in any case as
+nulls), which is what a clean export needs; a column it types otherwise (dates, booleans) is read again as text, and
+a file whose later blocks contradict the typing of its first, or which holds a number that is not finite, is read
+again wholly as text: the text reading is the reference, the typed one only a shortcut to the same columns.
 """
 
 from __future__ import annotations
 
 import gzip
-from dataclasses import dataclass
+import itertools
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from bot.errors import RetroError
+from bot.collectors.columns import DEFAULT_LIMITS, NULLS, DataError, Limits, Table, build
 
-NULLS = ("", "na", "n/a", "nan", "-nan", "+nan", "null", "none", "nil", "#n/a")
 PARQUET_MAGIC = b"PAR1"
 GZIP_MAGIC = b"\x1f\x8b"
 DELIMITERS = (",", ";", "\t", "|")
-MAX_COLUMNS = 1000  # the defaults of RETRO_DATACHECK_MAX_COLUMNS and RETRO_DATACHECK_MAX_CELLS
-MAX_CELLS = 50_000_000
 BLOCK = 4 << 20  # bytes of CSV parsed at a time
 _HEAD = 1 << 20  # the header line is looked for in this many bytes
+# pyarrow matches null values exactly: every spelling of the null words in upper and lower case.
+NULL_SPELLINGS = sorted({"".join(p) for w in NULLS for p in itertools.product(*({c.lower(), c.upper()} for c in w))})
 
 
-class DataError(RetroError):
-    """A data snapshot that cannot be read."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much of one snapshot a check reads: columns, and cells (rows × columns)."""
-
-    columns: int = MAX_COLUMNS
-    cells: int = MAX_CELLS
-
-    def check_columns(self, name: str, count: int) -> None:
-        """Refuse a header wider than the column limit."""
-        if count > self.columns:
-            raise DataError(f"{name} has {count:,} columns, more than the {self.columns:,} a data check reads. "
-                            "Compare fewer columns, or ask the operator to raise RETRO_DATACHECK_MAX_COLUMNS.")
-
-    def check_cells(self, name: str, columns: int, rows: int, *, so_far: bool) -> None:
-        """Refuse a table past the cell limit (`so_far`: counted while reading, `rows` data rows read)."""
-        if columns * rows > self.cells:
-            size = (f"the limit is passed at data row {self.cells // columns + 1:,} of {columns:,} columns" if so_far
-                    else f"{columns:,} columns × {rows:,} rows")
-            raise DataError(f"{name} has more than the {self.cells:,} cells a data check reads ({size}). Compare "
-                            "a sample, or ask the operator to raise RETRO_DATACHECK_MAX_CELLS (and "
-                            "RETRO_DATACHECK_MAX_MEMORY_MB with it).")
-
-
-DEFAULT_LIMITS = Limits()
-
-
-@dataclass
-class Column:
-    """One column: `values` holds every row (nulls included) as float64 when numeric, else as strings."""
-
-    name: str
-    numeric: bool
-    values: pa.Array
-    nulls: int
-
-    @property
-    def kind(self) -> str:
-        """`numeric` or `categorical`."""
-        return "numeric" if self.numeric else "categorical"
-
-    @property
-    def present(self) -> int:
-        """How many values are not null."""
-        return len(self.values) - self.nulls
-
-    def numbers(self) -> np.ndarray[Any, np.dtype[np.float64]]:
-        """The non-null values of a numeric column."""
-        return np.asarray(self.values.drop_null().to_numpy(zero_copy_only=False), dtype=np.float64)
-
-    def texts(self) -> pa.Array:
-        """The non-null values as text (numbers in a canonical form), for comparisons across kinds."""
-        return self.values.drop_null().cast(pa.string()) if self.numeric else self.values.drop_null()
-
-
-@dataclass
-class Table:
-    """A read snapshot."""
-
-    name: str
-    format: str
-    rows: int
-    columns: dict[str, Column]
-    ragged_rows: int = 0
-
-
-def _headers(first: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for i, h in enumerate(first):
-        name = h.strip() or f"column_{i + 1}"
-        if name in seen:
-            seen[name] += 1
-            name = f"{name}_{seen[name]}"
-        seen.setdefault(name, 1)
-        out.append(name)
-    return out
-
-
-def _typed(name: str, header: str, raw: pa.Array) -> Column:
-    """Trim, turn null words into nulls, and make the column numeric when every remaining value is a finite number."""
-    text = pc.utf8_trim_whitespace(raw.cast(pa.string()))
-    text = pc.if_else(pc.is_in(pc.utf8_lower(text), pa.array(NULLS)), pa.scalar(None, pa.string()), text)
-    nulls = text.null_count
-    if nulls == len(text):
-        return Column(header, False, text, nulls)
-    try:
-        numbers = pc.cast(text, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return Column(header, False, text, nulls)
-    return _finite(name, header, Column(header, True, numbers, nulls), text)
-
-
-def _finite(name: str, header: str, col: Column, shown: pa.Array) -> Column:
-    bad = pc.invert(pc.fill_null(pc.is_finite(col.values), True))
-    if pc.any(bad).as_py():
-        row = pc.index(bad, True).as_py()
-        raise DataError(f"{name}, column `{header}`, data row {row + 1:,}: `{str(shown[row].as_py())[:40]}` is not a "
-                        "finite number. A data check compares finite numbers; write a missing value as an empty cell, "
-                        "NA or null.")
-    return col
-
-
-def build(name: str, fmt: str, table: pa.Table, ragged: int = 0) -> Table:
-    """Type each column of a pyarrow table (Parquet numbers stay numbers; NaN is a missing value, as in pandas)."""
-    if table.num_rows == 0:
-        raise DataError(f"{name} has a header ({table.num_columns:,} columns) but no data rows: nothing to compare.")
-    headers = _headers([str(n) for n in table.column_names])
-    columns: dict[str, Column] = {}
-    for h, chunked in zip(headers, table.columns, strict=True):
-        raw = chunked.combine_chunks()
-        if pa.types.is_integer(raw.type) or pa.types.is_floating(raw.type) or pa.types.is_decimal(raw.type):
-            values = raw.cast(pa.float64())
-            nan = pc.fill_null(pc.is_nan(values), False)
-            values = pc.if_else(nan, pa.scalar(None, pa.float64()), values)
-            columns[h] = _finite(name, h, Column(h, True, values, values.null_count), raw.cast(pa.string()))
-        else:
-            columns[h] = _typed(name, h, raw)
-    return Table(name, fmt, table.num_rows, columns, ragged)
+class _AsText(Exception):
+    """The typed reading cannot stand for the text reading of this file: read it as text."""
 
 
 def _open(path: Path) -> Any:
@@ -180,40 +64,85 @@ def _header_names(line: bytes, parse: pcsv.ParseOptions) -> list[str]:
     return [str(row.column(i)[0].as_py()) for i in range(width)]
 
 
-def read_csv(name: str, path: Path, limits: Limits = DEFAULT_LIMITS) -> Table:
-    """A CSV with a header row, plain or gzip; the delimiter is the one among `,` `;` tab `|` the header uses most.
-    Rows of another width than the header are skipped and counted (`ragged_rows`)."""
-    header = _first_line(name, path).decode("utf-8", errors="replace")
-    delimiter = max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
-    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True)
-    names = _header_names(header.encode() + b"\n", parse)
-    limits.check_columns(name, len(names))
-    ragged = 0
+class _Csv:
+    """One CSV file's layout: its name, path, delimiter, header and the limits it is read within."""
 
-    def skip(_row: Any) -> str:
-        nonlocal ragged
-        ragged += 1
-        return "skip"
+    def __init__(self, name: str, path: Path, limits: Limits) -> None:
+        self.name, self.path, self.limits = name, path, limits
+        header = _first_line(name, path).decode("utf-8", errors="replace")
+        self.delimiter = max(DELIMITERS, key=header.count) if any(d in header for d in DELIMITERS) else ","
+        self.names = _header_names(header.encode() + b"\n", self._parse(None))
+        limits.check_columns(name, len(self.names))
 
-    parse = pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=True,
-                              invalid_row_handler=skip)
-    convert = pcsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False,
-                                  quoted_strings_can_be_null=False, null_values=[])
-    read = pcsv.ReadOptions(block_size=BLOCK, encoding="utf8", autogenerate_column_names=False)
-    batches: list[pa.RecordBatch] = []
-    rows = 0
-    try:
-        with _open(path) as stream, pcsv.open_csv(stream, read_options=read, parse_options=parse,
-                                                  convert_options=convert) as reader:
+    def _parse(self, skip: Any) -> pcsv.ParseOptions:
+        return pcsv.ParseOptions(delimiter=self.delimiter, newlines_in_values=True, ignore_empty_lines=True,
+                                 invalid_row_handler=skip)
+
+    def blocks(self, convert: pcsv.ConvertOptions) -> tuple[pa.Table, int]:
+        """The rows, read block by block within the cell limit, and how many rows of another width were skipped."""
+        ragged = 0
+
+        def skip(_row: Any) -> str:
+            nonlocal ragged
+            ragged += 1
+            return "skip"
+
+        read = pcsv.ReadOptions(block_size=BLOCK, encoding="utf8", autogenerate_column_names=False)
+        batches: list[pa.RecordBatch] = []
+        rows = 0
+        with _open(self.path) as stream, pcsv.open_csv(stream, read_options=read, parse_options=self._parse(skip),
+                                                       convert_options=convert) as reader:
             for batch in reader:
                 rows += batch.num_rows
-                limits.check_cells(name, len(names), rows, so_far=True)
+                self.limits.check_cells(self.name, len(self.names), rows, so_far=True)
                 batches.append(batch)
             schema = reader.schema
+        return pa.Table.from_batches(batches, schema=schema), ragged
+
+    def as_text(self, names: list[str]) -> tuple[pa.Table, int]:
+        """Columns `names` (all when they are the header) as the text in the file, nothing taken for null."""
+        return self.blocks(pcsv.ConvertOptions(
+            column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False, quoted_strings_can_be_null=False,
+            null_values=[], include_columns=[] if names == self.names else names))
+
+    def typed(self) -> tuple[pa.Table, int]:
+        """pyarrow's typing, with the columns it typed as neither numbers nor text read again as text."""
+        try:
+            table, ragged = self.blocks(pcsv.ConvertOptions(null_values=NULL_SPELLINGS, strings_can_be_null=True,
+                                                            quoted_strings_can_be_null=True))
+        except pa.ArrowInvalid:  # a later block does not fit the types of the first
+            raise _AsText from None
+        other = []
+        for i, field in enumerate(table.schema):
+            if pa.types.is_integer(field.type) or pa.types.is_floating(field.type):
+                if pa.types.is_floating(field.type) and not pc.all(pc.is_finite(table.column(i))).as_py():
+                    raise _AsText  # said as written in the file
+            elif not (pa.types.is_string(field.type) or pa.types.is_null(field.type)):
+                other.append(i)
+        if other:
+            if len(set(self.names)) < len(self.names):
+                raise _AsText
+            text, _ = self.as_text([self.names[i] for i in other])
+            for i in other:
+                table = table.set_column(i, self.names[i], text.column(self.names[i]))
+        return table, ragged
+
+
+def read_csv(name: str, path: Path, limits: Limits = DEFAULT_LIMITS, *, typed: bool = True) -> Table:
+    """A CSV with a header row, plain or gzip; the delimiter is the one among `,` `;` tab `|` the header uses most.
+    Rows of another width than the header are skipped and counted (`ragged_rows`). `typed=False` reads every column
+    as text first (what the typed reading falls back to)."""
+    csv = _Csv(name, path, limits)
+    try:
+        try:
+            if not typed:
+                raise _AsText
+            table, ragged = csv.typed()
+        except _AsText:
+            table, ragged = csv.as_text(csv.names)
     except pa.ArrowInvalid as exc:
         raise DataError(f"{name} is not a readable CSV: {str(exc)[:300]}") from None
-    table = pa.Table.from_batches(batches, schema=schema)
-    return build(name, "csv", table.rename_columns(names), ragged)
+    return build(name, "csv", table.rename_columns(csv.names), ragged)
 
 
 def read_parquet(name: str, path: Path, limits: Limits = DEFAULT_LIMITS) -> Table:

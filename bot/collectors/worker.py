@@ -26,6 +26,7 @@ from bot.errors import CollectorError, RetroError
 log = logging.getLogger("retro.collectors.worker")
 
 MEMORY_EXIT = 3  # the child's exit status when it ran out of its address space
+NICE = 10  # the child's scheduling priority: a long check yields the CPU to the bot acknowledging Slack's requests
 MAX_OUTPUT = 64 * 1024 * 1024
 _STDERR_TAIL = 4096
 _ENV_KEPT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "LD_LIBRARY_PATH", "SYSTEMROOT")
@@ -54,6 +55,7 @@ class Busy(RetroError):
 def _limit(memory_mb: int, cpu_seconds: int) -> None:
     import resource  # POSIX only; imported here so that the bot itself still imports elsewhere
 
+    os.nice(NICE)
     if memory_mb > 0:
         size = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (size, size))

@@ -29,6 +29,7 @@ def test_the_datacheck_benchmark_runs_both_sides_and_the_notes_during_a_check() 
         assert retro["worker_peak_mib"] > 0 and reference["peak_mib"] > 0
     acks = result["acks"]
     assert acks["check_status"] == "ok"
-    assert acks["rounds"] >= 1 and acks["failed"] == 0
+    for mode in ("paced", "back_to_back"):
+        assert acks["modes"][mode]["rounds"] >= 1 and acks["modes"][mode]["failed"] == 0, acks
     rows = rows_for("datacheck", result)
     assert [r.verdict for r in rows if r.verdict in ("ERROR", "FAILED", "DIFFERENT")] == []

@@ -19,9 +19,9 @@ from scipy.spatial.distance import jensenshannon
 
 from bot.catalog import load_catalog
 from bot.collectors import comparison, drift
+from bot.collectors.columns import Limits
 from bot.collectors.comparison import Thresholds
 from bot.collectors.datacheck import Snapshot, run_check
-from bot.collectors.tables import Limits
 from bot.collectors.worker import run_bounded
 from bot.config import Settings
 from bot.errors import ConfigError
