@@ -29,7 +29,7 @@ def thresholds(settings: Settings, team: DatacheckConfig, cmd: Parsed) -> Thresh
 
 
 async def datacheck(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro datacheck baseline=<E#|file> current=<E#|file> [key=…] [psi=…] [ks=…] [nulls=…]`."""
+    """`/retro datacheck baseline=<E#|file|runs:/…|models:/…> current=<…> [key=…] [psi=…] [ks=…] [nulls=…]`."""
     cmd.allow_options("baseline", "current", "key", "psi", "ks", "nulls")
     missing = [k for k in ("baseline", "current") if not cmd.options.get(k)]
     if missing or cmd.words:

@@ -58,8 +58,8 @@ USAGE: dict[str, str] = {
     "stats": "/retro stats [period=90d] [category=<id>]",
     "search": "/retro search <words> [model=<name>] [category=<id>]",
     "similar": "/retro similar",
-    "datacheck": "/retro datacheck baseline=<E#|file> current=<E#|file> [key=<column>[,…]] [psi=0.2] [ks=0.15] "
-                 "[nulls=0.05]",
+    "datacheck": "/retro datacheck baseline=<E#|file|runs:/…|models:/…> current=<E#|file|runs:/…|models:/…> "
+                 "[key=<column>[,…]] [psi=0.2] [ks=0.15] [nulls=0.05]",
 }
 GENERAL_USAGE = "/retro <" + "|".join(USAGE) + "> …  (try `/retro help`)"
 # What `<when>` in the usage lines stands for (`/retro help` says it under the list).

@@ -16,11 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from bot.collectors import drift
-from bot.collectors.tables import Column, DataError, Limits, Table, read_table
+from bot.collectors import drift, histograms
+from bot.collectors.columns import Column, DataError, Limits, Table
+from bot.collectors.tables import read_table
 
 NAME = "datacheck"
-VERSION = "2.0"
+VERSION = "2.1"  # 2.1: flagged features carry the histogram their chart shows
 FLOAT_FORMAT = ".6g"
 Ints = np.ndarray[Any, np.dtype[np.int64]]
 
@@ -114,6 +115,13 @@ def key_changes(base: Table, cur: Table, key: list[str]) -> dict[str, Any]:
             "only_current": len(keys_c) - matched, "changed_share": changed}
 
 
+def histogram(b: Column, c: Column) -> dict[str, Any]:
+    """What the chart of a flagged feature shows (bot/collectors/histograms.py)."""
+    if b.numeric and c.numeric:
+        return histograms.numeric(b.numbers(), c.numbers())
+    return histograms.categorical(b.texts(), c.texts())
+
+
 def _side(t: Table) -> dict[str, Any]:
     return {"name": t.name, "format": t.format, "rows": t.rows, "columns": len(t.columns),
             "ragged_rows": t.ragged_rows}
@@ -142,6 +150,9 @@ def compare(base: Table, cur: Table, *, key: list[str] | None = None,
         if any(t["column"] == f["column"] for t in changed_types):
             f["flags"].append("type")
     features.sort(key=lambda f: (not f["flags"], -(0 if math.isnan(f["psi"]) else f["psi"]), f["column"]))
+    for f in features:
+        if f["flags"]:
+            f["histogram"] = histogram(base.columns[f["column"]], cur.columns[f["column"]])
     change = (cur.rows - base.rows) / base.rows if base.rows else math.nan
     out = {
         "check": NAME, "version": VERSION, "thresholds": thresholds.as_text(),

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from bot.collectors import comparison
+from bot.collectors import comparison, drift_chart
 from bot.collectors.base import JSON_TYPE, Artifact, Collected
+from bot.collectors.columns import DEFAULT_LIMITS, DataError, Limits
 from bot.collectors.comparison import Thresholds
+from bot.collectors.drift_chart import MAX_CHARTS
 from bot.collectors.spool import Folder, Spool
-from bot.collectors.tables import DEFAULT_LIMITS, DataError, Limits
 from bot.collectors.worker import WorkerError, run_bounded
 from bot.config import Settings
 
@@ -85,6 +86,12 @@ def markdown(report: dict[str, Any], *, inputs: dict[str, dict[str, Any]]) -> st
               "KS p-value, Wasserstein and χ² are scipy's; the Jensen–Shannon distance (base 2) is over the decile "
               "bins.",
               f"Flagged: {', '.join(f'`{c}`' for c in report['flagged']) or 'nothing'}.", ""]
+    drawn = [f["column"] for f in report["features"] if f.get("histogram")]
+    if drawn:
+        lines += [f"Charts (`datacheck-chart-*.png`) of {', '.join(f'`{c}`' for c in drawn[:MAX_CHARTS])}"
+                  f"{f' (the first {MAX_CHARTS} of {len(drawn)})' if len(drawn) > MAX_CHARTS else ''}: baseline and "
+                  "current as shares of each snapshot's values; numeric ones in 20 equal-width bins over the central "
+                  "99% of both, the end bins open. The counts are under `histogram` in the JSON.", ""]
     return "\n".join(lines)
 
 
@@ -120,7 +127,8 @@ def package(report: dict[str, Any], base: Snapshot, cur: Snapshot, *, key: list[
     report["inputs"] = inputs
     files = (Artifact("datacheck-report.json", JSON_TYPE,
                       json.dumps(report, indent=2, sort_keys=True, allow_nan=False).encode()),
-             Artifact("datacheck-report.md", "text/markdown", markdown(report, inputs=inputs).encode()))
+             Artifact("datacheck-report.md", "text/markdown", markdown(report, inputs=inputs).encode()),
+             *drift_chart.charts(report))
     options = {"snapshot": f"{cur.name}@sha256:{cur.sha256}", "baseline": f"{base.name}@sha256:{base.sha256}"}
     if key:
         options["key"] = ",".join(key)
@@ -195,4 +203,4 @@ async def run_check(base: Snapshot, cur: Snapshot, *, key: list[str], thresholds
                                        timeout=settings.retro_datacheck_timeout)
         except WorkerError as exc:
             raise DataError(failure(exc, settings)) from None
-    return package(report, base, cur, key=key, thresholds=thresholds)
+    return await asyncio.to_thread(package, report, base, cur, key=key, thresholds=thresholds)  # charts drawn

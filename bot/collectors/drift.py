@@ -36,7 +36,7 @@ def psi_from_counts(base_counts: Any, cur_counts: Any) -> float:
     return float(np.sum((pc_ - pb) * np.log(pc_ / pb)))
 
 
-def _exponent(*samples: Floats) -> int:
+def exponent(*samples: Floats) -> int:
     """e such that every |value| < 2**e."""
     top = max((float(np.max(np.abs(s))) for s in samples if s.size), default=0.0)
     return math.frexp(top)[1]
@@ -45,7 +45,7 @@ def _exponent(*samples: Floats) -> int:
 def bin_edges(baseline: Floats, bins: int = PSI_BINS) -> Floats:
     """Inner edges at the baseline's deciles (numpy's linear quantiles), without duplicates or the maximum."""
     edges = np.unique(np.quantile(baseline, np.arange(1, bins) / bins))
-    kept: Floats = edges[edges < baseline.max()]
+    kept: Floats = edges[edges < np.max(baseline)]
     return kept
 
 
@@ -75,8 +75,10 @@ def numeric(baseline: Floats, current: Floats) -> Numeric:
         mb = float(np.mean(baseline)) if baseline.size else nan
         mc = float(np.mean(current)) if current.size else nan
         return Numeric(nan, nan, nan, nan, nan, mb, mc)
-    e = _exponent(baseline, current)
+    e = exponent(baseline, current)
     b, c = np.ldexp(baseline, -e), np.ldexp(current, -e)
+    b.sort()  # in place, on the scaled copies: each sample is sorted once, and scipy's own sorts of sorted data
+    c.sort()  # are quick (every statistic here is of the values' distribution, not of their order)
     edges = bin_edges(b)
     cb, cc = bin_counts(b, edges), bin_counts(c, edges)
     ks = stats.ks_2samp(b, c)
@@ -103,7 +105,8 @@ class Categorical:
     vanished_count: int
 
 
-def _value_counts(values: pa.Array) -> dict[str, int]:
+def value_counts(values: pa.Array) -> dict[str, int]:
+    """How often each value occurs."""
     counted = pc.value_counts(values)
     return dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True))
 
@@ -111,7 +114,7 @@ def _value_counts(values: pa.Array) -> dict[str, int]:
 def categorical(baseline: pa.Array, current: pa.Array, top: int = TOP_CATEGORIES) -> Categorical:
     """PSI over the baseline's `top` most common values with the rest pooled (unseen ones too); scipy's chi-square
     test of homogeneity over the same bins; values found on one side only."""
-    b, c = _value_counts(baseline), _value_counts(current)
+    b, c = value_counts(baseline), value_counts(current)
     new, vanished = sorted(c.keys() - b.keys()), sorted(b.keys() - c.keys())
     if not b or not c:
         return Categorical(math.nan, math.nan, math.nan, new[:LISTED], vanished[:LISTED], len(new), len(vanished))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -120,6 +122,24 @@ class Http:
         target = URL(url) if isinstance(url, str) else url
         return await self._once("POST", target, label=label, headers=headers, max_bytes=None, body=payload)
 
+    async def stream(self, url: str | URL, *, label: str, sink: Callable[[bytes], object], cap: int,
+                     too_large: str, headers: dict[str, str] | None = None) -> Response:
+        """GET without redirects; a 200 body goes chunk by chunk into `sink` (never held whole; refused with
+        `too_large` when it declares more than `cap` bytes), any other answer is returned with its body capped."""
+        target = URL(url) if isinstance(url, str) else url
+        self._precheck(target)
+        assert self._session is not None, "use `async with Http(...)`"
+        with _failures(label, target, self.timeout):
+            async with self._session.get(target, headers=headers, allow_redirects=False) as r:
+                kept = {k.lower(): r.headers[k] for k in KEPT_HEADERS if k in r.headers}
+                if r.status != 200:
+                    return Response(redact(target), r.status, kept, await r.content.read(65536))
+                if r.content_length is not None and r.content_length > cap:
+                    raise CollectorError(too_large)
+                async for chunk in r.content.iter_chunked(65536):
+                    sink(chunk)
+                return Response(redact(target), r.status, kept, b"")
+
     def _precheck(self, url: URL) -> None:
         if self.guarded:
             check_url(url, self.allow)
@@ -132,7 +152,7 @@ class Http:
         assert self._session is not None, "use `async with Http(...)`"
         self._precheck(url)
         cap = max_bytes or self.max_bytes
-        try:
+        with _failures(label, url, self.timeout):
             async with self._session.request(method, url, headers=headers, json=body, allow_redirects=False) as r:
                 declared = r.content_length
                 if declared is not None and declared > cap:
@@ -146,12 +166,19 @@ class Http:
                     chunks.append(chunk)
                 kept = {k: r.headers[k] for k in (*KEPT_HEADERS, "location") if k in r.headers}
                 return Response(redact(url), r.status, {k.lower(): v for k, v in kept.items()}, b"".join(chunks))
-        except TimeoutError:
-            raise CollectorError(f"{label} did not answer within {self.timeout:g} s.") from None
-        except aiohttp.ClientConnectorDNSError:
-            raise CollectorError(f"{label}: could not resolve {url.host}.") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise CollectorError(f"{label}: could not connect to {url.host}:{url.port} "
-                                 f"({exc.os_error.strerror or exc.os_error}).") from None
-        except aiohttp.ClientError as exc:
-            raise CollectorError(f"{label}: the request failed ({type(exc).__name__}: {exc}).") from None
+
+
+@contextmanager
+def _failures(label: str, url: URL, timeout: float) -> Iterator[None]:
+    """aiohttp's errors as CollectorErrors naming the source."""
+    try:
+        yield
+    except TimeoutError:
+        raise CollectorError(f"{label} did not answer within {timeout:g} s.") from None
+    except aiohttp.ClientConnectorDNSError:
+        raise CollectorError(f"{label}: could not resolve {url.host}.") from None
+    except aiohttp.ClientConnectorError as exc:
+        raise CollectorError(f"{label}: could not connect to {url.host}:{url.port} "
+                             f"({exc.os_error.strerror or exc.os_error}).") from None
+    except aiohttp.ClientError as exc:
+        raise CollectorError(f"{label}: the request failed ({type(exc).__name__}: {exc}).") from None

@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.collected import chart_comment, chart_failed_text, collecting_text, outcome_text
-from bot.collectors.base import Collected, Collector, CollectRequest
+from bot.collectors.base import Artifact, Collected, Collector, CollectRequest
 from bot.collectors.record import Outcome
 from bot.collectors.record import collect as collect_and_keep
 from bot.collectors.registry import Registry
@@ -75,17 +75,26 @@ async def post_chart(client: AsyncWebClient, deps: Deps, incident: Incident, row
                      collected: Collected) -> str | None:
     """Share the chart in the incident channel and chain the post (its echo as an event is skipped);
     returns Slack's error when the upload was refused."""
-    chart = collected.chart
-    assert chart is not None and incident.id is not None
-    comment = chart_comment(row, collected.summary, collected.caption)
+    assert collected.chart is not None
+    return await share_charts(client, deps, incident, row, [collected.chart],
+                              chart_comment(row, collected.summary, collected.caption))
+
+
+async def share_charts(client: AsyncWebClient, deps: Deps, incident: Incident, row: Evidence,
+                       charts: list[Artifact], comment: str) -> str | None:
+    """Upload charts of evidence `row` into the incident channel as one message with `comment`, and chain the post
+    (its echo as an event is skipped); returns Slack's error when the upload was refused."""
+    assert incident.id is not None
+    names = [f"E{row.number}-{c.name}" for c in charts]
+    uploads = [{"content": c.data, "filename": name, "title": f"E{row.number} chart", "alt_txt":
+                f"Chart of E{row.number}: {c.name}"} for c, name in zip(charts, names, strict=True)]
     try:
-        resp = await client.files_upload_v2(channel=incident.channel_id, file=chart.data,
-                                            filename=f"E{row.number}-{chart.name}", title=f"E{row.number} chart",
-                                            initial_comment=comment, alt_txt=f"Chart of E{row.number}")
+        resp = await client.files_upload_v2(channel=incident.channel_id, file_uploads=uploads,
+                                            initial_comment=comment)
     except SlackApiError as exc:
         log.warning("chart upload failed for incident %s: %s", incident.id, exc.response.get("error"))
         return str(exc.response.get("error"))
-    files = [{"id": f.get("id"), "name": f"E{row.number}-{chart.name}"} for f in resp.get("files") or []]
+    files = [{"id": f.get("id"), "name": name} for f, name in zip(resp.get("files") or [], names, strict=False)]
     async with deps.session() as session:
         await chain.append(session, incident_id=incident.id, kind="chart_posted", at=deps.now(),
                            actor=deps.bot_user_id, text=comment, data={"evidence": row.number, "files": files})

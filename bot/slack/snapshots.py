@@ -1,5 +1,5 @@
-"""Data checks from Slack: two snapshots (files shared in the incident channel, or kept evidence) compared, the
-report kept as evidence and summarised in the channel."""
+"""Data checks from Slack: two snapshots (files shared in the incident channel, kept evidence, or data kept in
+MLflow) compared, the report kept as evidence and summarised in the channel."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.collected import datacheck_summary
-from bot.collectors import artifacts, comparison, datacheck
+from bot.blocks.collected import chart_failed_text, datacheck_summary
+from bot.collectors import artifacts, comparison, datacheck, mlflow_data
+from bot.collectors.columns import DataError
 from bot.collectors.comparison import Thresholds
 from bot.collectors.datacheck import Snapshot
 from bot.collectors.http import mib
+from bot.collectors.mlflow_data import MlflowInput
 from bot.collectors.record import record_collected, record_failed
 from bot.collectors.spool import Folder, Spool
-from bot.collectors.tables import DataError, emptiness
+from bot.collectors.tables import emptiness
 from bot.collectors.worker import Slots
 from bot.config import Settings
 from bot.deps import Deps
@@ -26,10 +28,12 @@ from bot.errors import CollectorError, UsageError
 from bot.incident import evidence
 from bot.incident.evidence import EvidenceInput
 from bot.slack.channels import post
+from bot.slack.collect import share_charts
 from bot.slack.files import read_shared_file, shared_file_id
 from storage.models import Evidence, Incident
 
 _EVIDENCE = re.compile(r"^[Ee](\d{1,6})$")
+POSTED_CHARTS = 4  # charts posted with a check's summary (the most drifted features); all are kept in the evidence
 
 
 @dataclass
@@ -90,16 +94,20 @@ async def _artifact(deps: Deps, row: Evidence, ref: str, folder: Folder) -> Spoo
 
 @dataclass(frozen=True)
 class Located:
-    """A snapshot found but not read yet: a Slack file (`file_id`), or an evidence item (`row`)."""
+    """A snapshot found but not read yet: a Slack file (`file_id`), an evidence item (`row`), or MLflow data."""
 
     ref: str
     file_id: str | None
     row: Evidence | None = None
+    mlflow: MlflowInput | None = None
 
 
 async def locate(deps: Deps, incident: Incident, ref: str, usage: str) -> Located:
-    """E<n>, a Slack file link or id, or the name of a file shared in the channel; refused here if it holds no data."""
+    """E<n>, a Slack file link or id, the name of a file shared in the channel, or MLflow's `runs:/…` or
+    `models:/…`; refused here if it holds no data or is malformed."""
     ref = ref.strip()
+    if (remote := mlflow_data.parse(ref, deps.settings, usage)) is not None:
+        return Located(ref, None, mlflow=remote)
     m = _EVIDENCE.match(ref)
     if m is None:
         return Located(ref, await shared_file_id(deps, incident.id or 0, ref,
@@ -128,6 +136,8 @@ def _no_data(row: Evidence) -> str:
 async def read(client: AsyncWebClient, deps: Deps, incident: Incident, at: Located, folder: Folder) -> Snapshot:
     """A located snapshot, streamed into `folder`; a file added as evidence must still match the SHA-256 recorded
     then."""
+    if at.mlflow is not None:
+        return await mlflow_data.read(deps.settings, at.mlflow, folder)
     row = at.row
     if row is None:
         assert at.file_id is not None
@@ -190,5 +200,9 @@ async def run(client: AsyncWebClient, deps: Deps, incident: Incident, check: Dat
                                      item=EvidenceInput("dataset", check.ref, collected.summary),
                                      name=comparison.NAME, version=comparison.VERSION, collected=collected,
                                      actor=actor, requested_at=requested_at, now=deps.now())
-    await post(client, deps, incident, text=datacheck_summary(row, base, cur, collected.metadata))
+    text = datacheck_summary(row, base, cur, collected.metadata)
+    charts = [f for f in collected.files if f.media_type == "image/png"][:POSTED_CHARTS]
+    error = await share_charts(client, deps, incident, row, charts, text) if charts else None
+    if error is not None or not charts:  # the summary alone, saying where the charts are when they could not go
+        await post(client, deps, incident, text=text + (f"\n{chart_failed_text(row.number, error)}" if error else ""))
     return Checked(row)

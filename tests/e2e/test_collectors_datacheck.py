@@ -77,6 +77,9 @@ async def test_datacheck_flags_the_drifted_feature_and_keeps_the_report(stack: L
 
     summary = next(m for m in drv.bot_messages(ch) if ":bar_chart: *E2*" in str(m.get("text")))
     assert "`amount` ks, psi" in str(summary["text"]) and "`today.csv`" in str(summary["text"])
+    posted = summary.get("files") or []  # the chart of the flagged feature comes with the summary, as in E2's ZIP
+    assert [f["name"] for f in posted] == ["E2-datacheck-chart-01-amount.png"]
+    assert bundle.read("datacheck-chart-01-amount.png")[:4] == b"\x89PNG"
     repro = reproduction_context([e1, e2])
     assert f"today.csv@sha256:{sha_today}" in repro["datasets"] and f"train.csv@sha256:{sha_train}" in repro["datasets"]
     async with stack.deps.session() as s:

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 
 from bot.collectors import comparison
+from bot.collectors.columns import MAX_CELLS, MAX_COLUMNS, DataError, Limits, Table
 from bot.collectors.comparison import Thresholds, compare, require_finite
 from bot.collectors.datacheck import Snapshot, check, failure, markdown
-from bot.collectors.tables import MAX_CELLS, MAX_COLUMNS, DataError, Limits, Table
 from bot.collectors.tables import read_table as read_file
-from bot.collectors.worker import Busy, Reason, Slots, WorkerError, run_bounded
+from bot.collectors.worker import NICE, Busy, Reason, Slots, WorkerError, run_bounded
 from bot.config import Settings
 
 
@@ -151,8 +151,13 @@ def test_a_check_packages_json_and_markdown_with_digests() -> None:
     cur = Snapshot("F0CUR", "today.csv", to_csv(rows(2000, seed=9, score=lambda r: round(r.random() ** 3, 4))),
                    {"file_id": "F0CUR"})
     out = check(base, cur, key=["id"], thresholds=Thresholds())
-    report_json, report_md = out.files
+    report_json, report_md, *charts = out.files
     report = json.loads(report_json.data)
+    assert [(c.name, c.media_type, c.data[:8]) for c in charts] == [
+        ("datacheck-chart-01-score.png", "image/png", b"\x89PNG\r\n\x1a\n")]  # the one flagged feature's chart
+    drawn = report["features"][0]
+    assert drawn["column"] == "score" and drawn["histogram"]["kind"] == "numeric"
+    assert [f for f in report["features"] if "histogram" in f] == [drawn]  # only flagged features get one
     assert report["flagged"] == ["score"] and report["inputs"]["baseline"]["sha256"] == base.sha256
     assert out.options == {"snapshot": f"today.csv@sha256:{cur.sha256}", "baseline": f"train.csv@sha256:{base.sha256}",
                            "key": "id"}
@@ -328,6 +333,11 @@ async def test_the_worker_gets_none_of_the_bots_secrets(monkeypatch: pytest.Monk
     monkeypatch.setenv("DATABASE_URL", "postgresql://retro:secret@db/retro")
     assert await run_bounded(os.getenv, ("SLACK_BOT_TOKEN",), memory_mb=0, timeout=30) is None
     assert await run_bounded(os.getenv, ("DATABASE_URL",), memory_mb=0, timeout=30) is None
+
+
+async def test_the_worker_runs_at_a_lower_priority_than_the_bot() -> None:
+    """A check that takes a core for a minute must not slow the bot's acknowledgements: the worker is niced."""
+    assert await run_bounded(os.nice, (0,), memory_mb=0, timeout=30) == min(19, os.nice(0) + NICE)
 
 
 @pytest.mark.parametrize(("reason", "says"), [
