@@ -14,6 +14,7 @@ from bot.app.local import LocalStack, local_stack
 from sandbox import CommandResult
 from storage.models import Evidence
 from tests.e2e.helpers import declare, entries, run
+from tests.local_web import serving
 
 LOG = b"14:08 WARN feature store lag 45s\n14:10 ERROR scorer timeout\n"
 
@@ -27,14 +28,8 @@ async def logs() -> AsyncIterator[tuple[str, list[str]]]:
         hits.append(request.path)
         return web.Response(body=LOG, content_type="text/plain")
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}", hits  # type: ignore[union-attr]
-    await runner.cleanup()
+    async with serving(handle) as url:
+        yield url, hits
 
 
 async def settled(result: CommandResult, *needles: str) -> str:

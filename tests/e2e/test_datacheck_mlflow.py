@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import urllib.parse
@@ -13,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlmodel import col, select
 
 from bot.app.local import LocalStack, local_stack
 from bot.record import chain
@@ -21,6 +19,8 @@ from sandbox import CommandResult
 from storage.models import Evidence, Incident
 from tests.e2e.helpers import declare, run
 from tests.e2e.servers import mlflow_server
+from tests.e2e.test_collectors_datacheck import items
+from tests.e2e.test_collectors_datacheck import settled as checked
 from tests.e2e.test_collectors_mlflow import call
 from tests.unit.test_datacheck import rows, to_csv
 
@@ -91,17 +91,7 @@ async def stack(database_url: str, world: World) -> AsyncIterator[LocalStack]:
 
 async def settled(result: CommandResult) -> str:
     """The replies once the check is stored or failed."""
-    deadline = asyncio.get_running_loop().time() + 60
-    while "stored as" not in result.text() and "failed attempt" not in result.text():
-        assert asyncio.get_running_loop().time() < deadline, result.text()
-        await asyncio.sleep(0.05)
-    return result.text()
-
-
-async def items(stack: LocalStack, incident_id: int) -> list[Evidence]:
-    async with stack.deps.session() as s:
-        return list((await s.exec(select(Evidence).where(Evidence.incident_id == incident_id)
-                                  .order_by(col(Evidence.number)))).all())
+    return await checked(result, "stored as", "failed attempt")
 
 
 async def failed(stack: LocalStack, incident: Incident, text: str, *needles: str) -> Evidence:

@@ -18,6 +18,7 @@ from bot.collectors.netguard import FetchRefused, allowed_host, refusal
 from bot.collectors.urlsnap import UrlSnapshotCollector, file_name, parse_url, unwrap
 from bot.config import Settings
 from bot.errors import CollectorError
+from tests.local_web import serving
 
 
 @pytest.mark.parametrize(("address", "private_ok", "why"), [
@@ -96,15 +97,8 @@ async def target() -> AsyncIterator[Target]:
             return web.Response(text="late")
         return web.Response(status=404, text="no such page")
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    t.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    yield t
-    await runner.cleanup()
+    async with serving(handle) as t.url:
+        yield t
 
 
 def env(**settings: object) -> CollectEnv:

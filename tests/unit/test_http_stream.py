@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.collectors.http import Http
 from bot.collectors.spool import Folder
 from bot.errors import CollectorError
+from tests.local_web import serving
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 
@@ -29,14 +30,8 @@ async def server() -> AsyncIterator[str]:
             return resp
         return web.json_response({"error_code": "RESOURCE_DOES_NOT_EXIST"}, status=404)
 
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
-    await runner.cleanup()
+    async with serving(handle) as url:
+        yield url
 
 
 def client() -> Http:
