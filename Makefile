@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The collector tests talk to a real MLflow (in its own virtualenv: its pins fight ours) and a real Prometheus.
+# The collector tests talk to a real MLflow (in its own virtualenv: its pins fight ours) and a real Prometheus;
+# the alert tests to a real Alertmanager too.
 MLFLOW_VENV ?= .venv-mlflow
 MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
 # Every install takes its versions from the lock: the whole set (runtime, dev, extras) for Python 3.11.
@@ -35,10 +36,13 @@ $(MLFLOW_STAMP): tests/requirements-mlflow.txt
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r tests/requirements-mlflow.txt
 	touch $(MLFLOW_STAMP)
 
-test-servers: $(MLFLOW_STAMP)  ## MLflow (own virtualenv) and Debian's prometheus for the collector tests
+test-servers: $(MLFLOW_STAMP)  ## MLflow (own virtualenv), Debian's prometheus and prometheus-alertmanager for the collector and alert tests
 	@command -v prometheus >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { apt-get update -q >/dev/null && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
 	@command -v prometheus >/dev/null 2>&1 || echo "note: no prometheus binary (apt-get install prometheus as root); its tests will say they skip"
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus-alertmanager >/dev/null; }
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || echo "note: no prometheus-alertmanager binary (apt-get install prometheus-alertmanager as root); the alert tests will say they skip"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from bot.alert_config import AlertsConfig
 from bot.errors import ConfigError
 
 
@@ -125,6 +126,7 @@ class Catalog(BaseModel):
     digest: DigestConfig = Field(default_factory=DigestConfig)
     blameless: BlamelessConfig = Field(default_factory=BlamelessConfig)
     datacheck: DatacheckConfig = Field(default_factory=DatacheckConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
 
     @field_validator("timezone")
     @classmethod
@@ -154,6 +156,8 @@ class Catalog(BaseModel):
         for what, ids in groups:
             if len(set(ids)) != len(ids):
                 raise ValueError(f"duplicate {what} ids")
+        if wrong := self.alerts.problems({s.level for s in self.severities}, {c.id for c in self.categories}):
+            raise ValueError(wrong[0])
         return self
 
     @property
@@ -207,5 +211,6 @@ def load_catalog(path: Path | None = None) -> Catalog:
         return Catalog.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"RETRO_CONFIG: {where}: {err['msg']}") from None
+        loc = ".".join(str(p) for p in err["loc"])
+        where = f"{loc}: " if loc else ""
+        raise ConfigError(f"RETRO_CONFIG: {where}{err['msg'].removeprefix('Value error, ')}") from None

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     retro_encryption_key: SecretStr | None = None
     retro_signing_key: SecretStr | None = None
     retro_verify_keys: str = ""
+    # Alert intake (docs/alerts.md): the endpoints exist only with a token; the team alerts belong to (else the
+    # only installed workspace); the body cap; how often the alert runner looks for work besides being woken.
+    retro_alert_token: SecretStr | None = None
+    retro_alert_team: str | None = None
+    retro_alert_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    retro_alert_sweep_seconds: float = Field(default=2.0, gt=0, le=3600)
 
     @field_validator("retro_encryption_key", "retro_signing_key")
     @classmethod
@@ -138,7 +144,7 @@ class Settings(BaseSettings):
         return value.strip().rstrip("/")
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "retro_metrics_token",
-                     mode="before")
+                     "retro_alert_token", "retro_alert_team", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -179,6 +185,9 @@ class Settings(BaseSettings):
             raise ConfigError("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
         if self.retro_metrics_port is not None and self.retro_metrics_port == self.port:
             raise ConfigError("RETRO_METRICS_PORT must differ from PORT (the Slack port is public)")
+        alert_token = self.retro_alert_token.get_secret_value() if self.retro_alert_token else None
+        if alert_token is not None and (len(alert_token) < 16 or any(c.isspace() for c in alert_token)):
+            raise ConfigError("RETRO_ALERT_TOKEN must be at least 16 characters, without spaces (a random string)")
         if self.socket_mode:
             app_token = self.slack_app_token.get_secret_value() if self.slack_app_token else ""
             if not app_token.startswith("xapp-"):

@@ -32,6 +32,8 @@ class Metrics:
                                    registry=r)
         self.slack_ratelimited = Counter("retro_slack_api_ratelimited_total", "Slack 429 answers by method",
                                          ["method"], registry=r)
+        self.alerts = Counter("retro_alerts_total", "Alert notifications by source and outcome", ["source", "outcome"],
+                              registry=r)
         self.db_errors = Counter("retro_database_errors_total", "Database errors seen while serving", registry=r)
 
     def exposition(self) -> bytes:

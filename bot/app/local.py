@@ -22,6 +22,7 @@ from bot.app.server import build_web_app
 from bot.app.wiring import build_deps
 from bot.config import Settings
 from bot.deps import Deps, utc_now
+from bot.slack.alert_runner import AlertRunner, start_alert_runner
 from bot.slack.client import make_client
 from bot.slack.identity import learn_identity
 from sandbox import SlackDriver, SlackEmulator
@@ -53,6 +54,12 @@ class LocalStack:
     events_url: str
     settings: Settings
     scheduler: ReminderScheduler | None = None
+    alerts: AlertRunner | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The bot's HTTP root (the alert endpoints are under /alerts/)."""
+        return self.events_url.removesuffix("/slack/events")
 
     async def settle(self, timeout: float = 15.0) -> None:
         """Wait until Slack has delivered everything and the bot has finished all work it acked."""
@@ -72,10 +79,11 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
                       env: dict[str, Any] | None = None, scheduler: bool = False,
                       oauth: bool = False, artifacts_dir: Path | None = None,
                       prepare: Callable[[SlackEmulator], None] | None = None,
-                      slack_on_clock: bool = False) -> AsyncIterator[LocalStack]:
+                      slack_on_clock: bool = False, alerts: bool | None = None) -> AsyncIterator[LocalStack]:
     """Start the emulator and the bot on free loopback ports; tear both down afterwards.
 
-    The reminder scheduler only runs with `scheduler=True`; tests call `bot.slack.sweep.sweep` themselves.
+    The reminder scheduler only runs with `scheduler=True`; tests call `bot.slack.sweep.sweep` themselves. The alert
+    runner runs when RETRO_ALERT_TOKEN is set (`env={"retro_alert_token": …}`), unless `alerts=False`.
     With `oauth`, the bot runs multi-workspace (tokens come from installs) and nothing is installed yet.
     `prepare` sees the emulator before it starts (to resume a saved workspace); collected artifacts go to
     `artifacts_dir`, else to a temporary folder. With `slack_on_clock`, the sandbox's expiries (tokens, triggers,
@@ -113,9 +121,14 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
             emulator.configure_oauth(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
                                      redirect_uris=[events_url.replace("/slack/events", "/slack/oauth_redirect")])
         reminders = await start_scheduler(deps, client) if scheduler else None
+        run_alerts = settings.retro_alert_token is not None if alerts is None else alerts
+        alert_runner = await start_alert_runner(deps, client) if run_alerts else None
         try:
-            yield LocalStack(emulator, SlackDriver(emulator), deps, bolt, events_url, settings, reminders)
+            yield LocalStack(emulator, SlackDriver(emulator), deps, bolt, events_url, settings, reminders,
+                             alert_runner)
         finally:
+            if alert_runner is not None:
+                await alert_runner.stop()
             if reminders is not None:
                 await reminders.stop()
             await emulator.drain()

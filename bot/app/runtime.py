@@ -13,6 +13,7 @@ from bot.app.server import build_web_app, serve_until_stopped
 from bot.app.wiring import build_deps
 from bot.config import Settings
 from bot.deps import Deps
+from bot.slack.alert_runner import start_alert_runner
 from bot.slack.client import WebClient, make_client
 from bot.slack.identity import learn_identity
 from storage.migrate import upgrade_async
@@ -48,10 +49,13 @@ async def serve(settings: Settings) -> None:
             log.info("connected to Slack over Socket Mode")
 
     reminders = await start_scheduler(deps, bolt.client) if settings.retro_scheduler else None
+    alerts = await start_alert_runner(deps, bolt.client) if settings.retro_alert_token is not None else None
 
     async def on_stop() -> None:
         if handler is not None:
             await handler.close_async()
+        if alerts is not None:
+            await alerts.stop()
         if reminders is not None:
             await reminders.stop()
         await deps.close()

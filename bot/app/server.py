@@ -1,5 +1,5 @@
-"""The aiohttp application Retro owns: /slack/events, /healthz, /readyz, /metrics and the OAuth routes; and the
-runner that serves it until SIGTERM."""
+"""The aiohttp application Retro owns: /slack/events, /healthz, /readyz, /metrics, the OAuth routes and the alert
+intake (bot/app/alert_routes.py); and the runner that serves it until SIGTERM."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
+from bot.app.alert_routes import add_alert_routes
 from bot.deps import Deps
 from bot.observability import CONTENT_TYPE
 from bot.slack import inbound
@@ -141,6 +142,7 @@ def build_web_app(bolt: AsyncApp, deps: Deps) -> web.Application:
     web_app.router.add_get("/readyz", readyz)
     if deps.settings.retro_metrics_token is not None:
         web_app.router.add_get("/metrics", metrics)
+    add_alert_routes(web_app, deps)  # only with RETRO_ALERT_TOKEN; in Socket Mode too (alerts come over HTTP)
     if deps.settings.socket_mode:
         return web_app
     web_app.router.add_post("/slack/events", slack_events)

@@ -1,11 +1,12 @@
 """Building the process's dependencies from Settings: engine, team configuration, templates, ingest writer, data-check
-workers."""
+workers, the alert intake's wake-up signal."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.alerts.intake import AlertSignal
 from bot.catalog import load_catalog
 from bot.config import Settings
 from bot.deps import Deps, utc_now
@@ -22,5 +23,6 @@ def build_deps(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -
                 sessions=session_factory(engine), templates=template_environment(settings.retro_templates_dir),
                 clock=clock)
     deps.provide(IngestQueue(engine))
+    deps.provide(AlertSignal())
     deps.provide(check_workers(settings))
     return deps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from slack_sdk.models.blocks import (
@@ -55,6 +56,8 @@ def _what(e: TimelineEntry) -> str:
     n = d.get("number")
     late = " _(added after close)_" if d.get("after_close") else ""
     was = f"(was {d.get('previous')}) " if d.get("previous") not in (None, "open", d.get("verdict")) else ""
+    evidence = d.get("evidence")
+    cited: list[Any] = evidence if isinstance(evidence, list) else []  # a verdict's; a chart's is one number
     fixed = {
         "message": "", "bot_message": "(bot) ", "note": f":pushpin: note{late}: ",
         "declared": ":rotating_light: declared: ",
@@ -65,8 +68,7 @@ def _what(e: TimelineEntry) -> str:
         "role_assigned": f"{d.get('role')} → {user(d.get('user'))}",
         "triage_submitted": f"triage template v{d.get('version')} submitted",
         "hypothesis_proposed": f"H{n} proposed: ", "hypothesis_test_planned": f"H{n} test plan: ",
-        "hypothesis_verdict": f"H{n} {d.get('verdict')} {was}" + " ".join(f"E{x}" for x in d.get("evidence") or [])
-                              + " ",
+        "hypothesis_verdict": f"H{n} {d.get('verdict')} {was}" + " ".join(f"E{x}" for x in cited) + " ",
         "action_added": f"A{n} added{late}: ", "action_done": f"A{n} done ", "action_dropped": f"A{n} dropped: ",
         "action_reassigned": f"A{n} → {user(d.get('owner'))}", "action_escalated": f"A{n} overdue, escalated",
         "action_due_changed": f"A{n} due {d.get('due')}", "action_snoozed": f"A{n} snoozed",

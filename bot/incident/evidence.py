@@ -19,7 +19,7 @@ from storage.models import Evidence, Incident
 from storage.safetext import storable
 
 KINDS = ("log", "metric", "dashboard", "query", "model", "dataset", "feature-flag", "config", "deploy", "commit",
-         "notebook", "file", "other")
+         "notebook", "file", "alert", "other")
 EVIDENCE_USAGE = ("/retro evidence <kind> <ref> [note…] [model=name@ver] [snapshot=…] [from=… to=…] "
                   "[flag=name:value] [at=<when>]  (flag=, model= or snapshot= can stand in for <ref>; kinds: "
                   + ", ".join(KINDS) + ")")

@@ -11,6 +11,7 @@ from anyascii import anyascii
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.canonical import iso
 from bot.catalog import Catalog
 from bot.errors import NotFoundError, NotInIncidentError, UsageError
 from bot.record import chain
@@ -34,6 +35,11 @@ class Declaration:
     models: tuple[str, ...] = ()
     description: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    # Declared by the bot (from an alert): `commander` leads (None: nobody until someone takes the role), and
+    # `detected_at` is when the problem was detected (the earliest alert's start) rather than the declaration.
+    automatic: bool = False
+    commander: str | None = None
+    detected_at: datetime | None = None
 
 
 def validate_declaration(catalog: Catalog, *, title: str, severity: str | int | None, category: str | None,
@@ -141,19 +147,23 @@ async def create(session: AsyncSession, *, team_id: str, decl: Declaration, decl
         team_id=team_id, enterprise_id=enterprise_id, channel_id=channel_id, channel_name=channel_name,
         title=decl.title, description=decl.description, severity=decl.severity, category=decl.category,
         private=decl.private, declared_by=declared_by, declared_in=declared_in, models=list(decl.models),
-        created_at=now, detected_at=now, last_update_at=now,
+        created_at=now, detected_at=decl.detected_at or now, last_update_at=now,
     )
     session.add(incident)
     await session.flush()
     assert incident.id is not None
+    auto = {"automatic": True, "detected_at": iso(decl.detected_at)} if decl.automatic else {}
     await chain.append(session, incident_id=incident.id, kind="declared", at=now, actor=declared_by,
                        text=decl.title, key_event=True,
                        data={"severity": decl.severity, "category": decl.category, "private": decl.private,
-                             "models": list(decl.models), "channel": channel_name, "description": decl.description})
-    session.add(RoleAssignment(team_id=team_id, incident_id=incident.id, role="commander", user_id=declared_by,
-                               assigned_by=declared_by, assigned_at=now))
-    await chain.append(session, incident_id=incident.id, kind="role_assigned", at=now, actor=declared_by,
-                       data={"role": "commander", "user": declared_by, "previous": None})
+                             "models": list(decl.models), "channel": channel_name, "description": decl.description,
+                             **auto})
+    lead = decl.commander if decl.automatic else declared_by
+    if lead:
+        session.add(RoleAssignment(team_id=team_id, incident_id=incident.id, role="commander", user_id=lead,
+                                   assigned_by=declared_by, assigned_at=now))
+        await chain.append(session, incident_id=incident.id, kind="role_assigned", at=now, actor=declared_by,
+                           data={"role": "commander", "user": lead, "previous": None})
     await session.commit()
     return incident
 

@@ -40,6 +40,9 @@ async def check_move(session: AsyncSession, *, catalog: Catalog, incident: Incid
         raise UsageError(f"Reopening from {incident.status} to {to} needs a reason.", STATUS_USAGE)
     if (to == "closed" or incident.status == "closed") and catalog.close_permission == "commander":
         roles = await current_roles(session, incident.id)
+        if roles.get("commander") is None:  # declared from an alert with no commander configured
+            raise NotAllowedError("Only the incident commander can close or reopen a closed incident, and nobody "
+                                  "holds the role yet: take it with `/retro role commander @you` first.")
         if roles.get("commander") != actor:
             raise NotAllowedError("Only the incident commander can close or reopen a closed incident.")
     return to

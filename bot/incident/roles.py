@@ -43,9 +43,10 @@ async def assign(session: AsyncSession, *, catalog: Catalog, incident: Incident,
     assert incident.id is not None
     roles = await current_roles(session, incident.id)
     commander = roles.get("commander")
-    if role == "commander" and actor != commander:
+    vacant = role == "commander" and commander is None  # declared from an alert with no commander: anyone takes it
+    if role == "commander" and actor != commander and not vacant:
         raise NotAllowedError("Only the current commander can hand over the commander role.")
-    if catalog.role_assignment == "commander" and actor != commander:
+    if catalog.role_assignment == "commander" and actor != commander and not vacant:
         held = " ({commander})" if commander else ""
         raise NotAllowedError(f"Only the incident commander{held} can assign roles.",
                               people={"commander": commander} if commander else None)

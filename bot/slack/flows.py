@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
@@ -38,20 +39,25 @@ FILE_HINT = ("Give a file's name as listed, its id (F…) or its link; a file ou
 
 
 async def declare(client: AsyncWebClient, deps: Deps, decl: incidents.Declaration, *, team_id: str, actor: str,
-                  from_channel: str) -> Incident:
+                  from_channel: str, recorded: Callable[[Incident], Awaitable[None]] | None = None) -> Incident:
     """Open the incident: channel, record, invite, topic, card (pinned) and roles thread — seven Web API calls (the
-    caller collects its models)."""
+    caller collects its models). An automatic declaration (`decl.automatic`: the bot is the actor) invites nobody;
+    `recorded` is awaited as soon as the incident is in the database, before the Slack calls that follow."""
     channel_id, channel_name = await create_channel(client, deps, team_id=team_id, title=decl.title,
                                                     private=decl.private)
     async with deps.session() as session:
         incident = await incidents.create(session, team_id=team_id, decl=decl, declared_by=actor,
                                           declared_in=from_channel, channel_id=channel_id,
                                           channel_name=channel_name, now=deps.now())
-    await client.conversations_invite(channel=channel_id, users=actor)
+    if recorded is not None:
+        await recorded(incident)
+    lead = decl.commander if decl.automatic else actor
+    if not decl.automatic:  # the bot is in the channel it made; whoever an alert names is invited by its flow
+        await client.conversations_invite(channel=channel_id, users=actor)
     sev = deps.catalog.severity(decl.severity)
     topic = f"{sev.name if sev else decl.severity} · {decl.category} · investigating · {neutralise(decl.title)}"
     await client.conversations_setTopic(channel=channel_id, topic=topic[:250])
-    held = {"commander": actor}
+    held = {"commander": lead} if lead else {}
     card_ts = await post(client, deps, incident, text=f"Incident: {echo(decl.title, 150)}",
                          blocks=card_blocks(incident, held, deps.catalog))
     await client.pins_add(channel=channel_id, timestamp=card_ts)

@@ -1,8 +1,9 @@
-"""Real MLflow and Prometheus servers for the collector scenarios, started on free loopback ports.
+"""Real MLflow, Prometheus and Alertmanager servers for the collector and alert scenarios, on free loopback ports.
 
 MLflow lives in its own virtualenv (`.venv-mlflow`, created on demand from tests/requirements-mlflow.txt) because
-its pins would fight the bot's. Prometheus is Debian's `prometheus` package. When either cannot be had, the tests
-that need it are skipped with the reason, unless RETRO_TEST_REQUIRE_SERVERS=1 (CI), where that is a failure.
+its pins would fight the bot's. Prometheus and Alertmanager are Debian's `prometheus` and `prometheus-alertmanager`
+packages. When one cannot be had, the tests that need it are skipped with the reason, unless
+RETRO_TEST_REQUIRE_SERVERS=1 (CI), where that is a failure.
 """
 
 from __future__ import annotations
@@ -160,22 +161,43 @@ def prometheus_executable() -> str:
     return found
 
 
+def threshold_rule(threshold: float, *, alert: str = "RetroTestValueHigh",
+                   labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None
+                   ) -> dict[str, Any]:
+    """A rule file: `alert` fires at once (`for: 0s`) while the test's gauge is above `threshold`."""
+    return {"groups": [{"name": "retro-test", "interval": "1s", "rules": [{
+        "alert": alert, "expr": f"retro_test_value > {threshold:g}", "for": "0s",
+        "labels": labels or {"severity": "critical"},
+        "annotations": annotations or {"summary": f"retro_test_value above {threshold:g}"}}]}]}
+
+
 @contextmanager
-def prometheus_server(target_port: int) -> Iterator[str]:
-    """Prometheus scraping 127.0.0.1:<target_port> every second; yields its URL."""
+def prometheus_server(target_port: int, *, rules: dict[str, Any] | None = None,
+                      alertmanager: str | None = None) -> Iterator[str]:
+    """Prometheus scraping 127.0.0.1:<target_port> every second; yields its URL.
+
+    With `rules` (a rule file's content) it evaluates them every second and sends alerts to the `alertmanager` URL.
+    """
     exe = prometheus_executable()
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="retro-prom-") as tmp:
-        config = Path(tmp) / "prometheus.yml"
-        config.write_text(json.dumps({
+        config: dict[str, Any] = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "scrape_configs": [{"job_name": "retro-test", "static_configs": [
-                {"targets": [f"127.0.0.1:{target_port}"]}]}]}))
+                {"targets": [f"127.0.0.1:{target_port}"]}]}]}
+        if rules is not None:
+            (Path(tmp) / "rules.yml").write_text(json.dumps(rules))
+            config["rule_files"] = [f"{tmp}/rules.yml"]
+        if alertmanager is not None:
+            config["alerting"] = {"alertmanagers": [{"static_configs": [
+                {"targets": [urllib.parse.urlsplit(alertmanager).netloc]}]}]}
+        (Path(tmp) / "prometheus.yml").write_text(json.dumps(config))
         log = Path(tmp) / "server.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [exe, f"--config.file={config}", f"--storage.tsdb.path={tmp}/data",
-                 f"--web.listen-address=127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+                [exe, f"--config.file={tmp}/prometheus.yml", f"--storage.tsdb.path={tmp}/data",
+                 f"--web.listen-address=127.0.0.1:{port}", f"--web.external-url=http://127.0.0.1:{port}"],
+                stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
         try:
             wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=60, proc=proc, log=log)
             yield f"http://127.0.0.1:{port}"
@@ -188,3 +210,46 @@ def instant(prom: str, query: str) -> list[dict[str, Any]]:
     url = f"{prom}/api/v1/query?" + urllib.parse.urlencode({"query": query})
     with urllib.request.urlopen(url, timeout=5) as resp:
         return list(json.load(resp)["data"]["result"])
+
+
+def alertmanager_executable() -> str:
+    """Debian's Alertmanager binary."""
+    found = shutil.which("prometheus-alertmanager")
+    if found is None:
+        unavailable("prometheus-alertmanager is not installed: `apt-get install -y prometheus-alertmanager` "
+                    "(or `make test-servers`)")
+    assert found is not None
+    return found
+
+
+def webhook_config(url: str, token: str, *, group_by: tuple[str, ...] = ("alertname",)) -> dict[str, Any]:
+    """An Alertmanager configuration: every alert to one webhook receiver with a bearer token, grouped fast."""
+    return {
+        "route": {"receiver": "retro", "group_by": list(group_by), "group_wait": "1s", "group_interval": "1s",
+                  "repeat_interval": "1h"},
+        "receivers": [{"name": "retro", "webhook_configs": [{
+            "url": url, "send_resolved": True,
+            "http_config": {"authorization": {"type": "Bearer", "credentials": token}}}]}]}
+
+
+@contextmanager
+def alertmanager_server(config: dict[str, Any], *, port: int | None = None) -> Iterator[str]:
+    """Alertmanager with `config`, alone (no cluster) and with its own storage; yields its URL.
+
+    `port` lets a test tell Prometheus where Alertmanager will be before starting it.
+    """
+    exe = alertmanager_executable()
+    port = port or free_port()
+    with tempfile.TemporaryDirectory(prefix="retro-am-") as tmp:
+        (Path(tmp) / "alertmanager.yml").write_text(json.dumps(config))
+        log = Path(tmp) / "server.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                [exe, f"--config.file={tmp}/alertmanager.yml", f"--storage.path={tmp}/data",
+                 f"--web.listen-address=127.0.0.1:{port}", f"--web.external-url=http://127.0.0.1:{port}",
+                 "--cluster.listen-address="], stdout=out, stderr=subprocess.STDOUT, cwd=tmp)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=60, proc=proc, log=log)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop(proc)

@@ -47,3 +47,22 @@ def test_paged_never_splits_an_item_and_says_how_many_are_elsewhere() -> None:
     last = [b.to_dict() for b in paged(head, groups, page=99, command="/retro things")]
     assert "Page 3 of 3" in str(last) and "page=2" in str(last) and "*item 8*" in str(last)
     assert paged(head, [], page=1, command="/retro things") == head
+
+
+def test_the_timeline_lists_charts_next_to_verdicts_citing_evidence() -> None:
+    """A chart's entry names one evidence number where a verdict's names a list: both must list (a chart posted
+    once made every timeline page of its incident fail)."""
+    from datetime import UTC, datetime
+
+    from bot.blocks.lists import timeline_page
+    from storage.models import Incident, TimelineEntry
+
+    at = datetime(2026, 12, 7, 1, 0, tzinfo=UTC)
+    incident = Incident(id=1, team_id="T1", key="inc-1", title="Scores drifted", severity=2, category="data-drift",
+                        declared_by="U1", channel_id="C1", channel_name="inc-1", declared_at=at)
+    entries = [TimelineEntry(team_id="T1", incident_id=1, seq=1, at=at, kind="chart_posted", actor="UBOT",
+                             text="*E2* chart", data={"evidence": 2, "files": [{"id": "F1", "name": "E2-x.png"}]}),
+               TimelineEntry(team_id="T1", incident_id=1, seq=2, at=at, kind="hypothesis_verdict", actor="U1",
+                             text="lag", data={"number": 1, "verdict": "confirmed", "evidence": [2, 3]})]
+    listed = str(timeline_page(incident, entries, page=1, show_all=True))
+    assert "chart of E2 posted" in listed and "H1 confirmed E2 E3" in listed

@@ -32,6 +32,16 @@ def test_bad_bot_token_is_named() -> None:
         s.check_for_serve()
 
 
+@pytest.mark.parametrize("token", ["short", "sixteen chars with spaces"])
+def test_a_weak_alert_token_is_refused_at_start(token: str) -> None:
+    s = Settings(slack_bot_token="xoxb-1", slack_signing_secret="s", retro_alert_token=token)
+    with pytest.raises(ConfigError, match="^RETRO_ALERT_TOKEN must be at least 16 characters"):
+        s.check_for_serve()
+    assert token not in repr(s)
+    Settings(slack_bot_token="xoxb-1", slack_signing_secret="s",
+             retro_alert_token="0123456789abcdef").check_for_serve()
+
+
 def test_malformed_variable_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORT", "not-a-port")
     with pytest.raises(ConfigError) as err:

@@ -12,7 +12,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCT = ("bot", "handlers", "storage")
 # The Slack-free domain: one subpackage per concept.
-DOMAIN = ("record", "incident", "followup", "postmortem", "insights", "collectors")
+DOMAIN = ("record", "incident", "followup", "postmortem", "insights", "collectors", "alerts")
 SLACK_LIBS = ("slack_sdk", "slack_bolt")
 
 

@@ -1,0 +1,1 @@
+"""Alert intake: notifications from Alertmanager and other monitors, parsed, recorded once and routed."""
