@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 
 from bot.alert_config import AlertsConfig
 from bot.errors import ConfigError
+from bot.loop_config import AuditConfig, PatternsConfig, RecurrenceConfig, VerifyConfig
 
 
 class Severity(BaseModel):
@@ -127,6 +128,10 @@ class Catalog(BaseModel):
     blameless: BlamelessConfig = Field(default_factory=BlamelessConfig)
     datacheck: DatacheckConfig = Field(default_factory=DatacheckConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    recurrence: RecurrenceConfig = Field(default_factory=RecurrenceConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    patterns: PatternsConfig = Field(default_factory=PatternsConfig)
 
     @field_validator("timezone")
     @classmethod
