@@ -22,6 +22,8 @@ class ActionId(StrEnum):
     EVIDENCE_PAGE = "retro_evidence_page"
     CONFIRM_COMMAND = "retro_confirm_command"
     CANCEL_COMMAND = "retro_cancel_command"
+    RECURRENCE_CONFIRM = "retro_recurrence_confirm"
+    RECURRENCE_DISMISS = "retro_recurrence_dismiss"
 
 
 class CallbackId(StrEnum):

@@ -38,6 +38,7 @@ class RecurrenceConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     window_days: int = Field(default=90, ge=1, le=3650)
     held_days: list[int] = Field(default_factory=lambda: [30, 90])  # "held" horizons in /retro stats
+    offers: int = Field(default=3, ge=0, le=5)  # earlier incidents offered on declaration (0: none)
 
 
 class AuditConfig(BaseModel):

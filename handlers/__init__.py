@@ -5,7 +5,17 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers import action_buttons, buttons, commands, events, guard, middleware, postmortem_cmds, submissions
+from handlers import (
+    action_buttons,
+    buttons,
+    commands,
+    events,
+    guard,
+    middleware,
+    postmortem_cmds,
+    recurrence_buttons,
+    submissions,
+)
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:
@@ -18,3 +28,4 @@ def register_all(app: AsyncApp, deps: Deps) -> None:
     submissions.register(app, deps)
     postmortem_cmds.register(app, deps)
     action_buttons.register(app, deps)
+    recurrence_buttons.register(app, deps)

@@ -6,8 +6,10 @@ import re
 
 from bot.blocks.home import my_items
 from bot.blocks.ledger import action_changed_text, action_list
-from bot.followup import action_items, cadence
+from bot.blocks.verify_texts import settings_text
+from bot.followup import action_items, cadence, verification
 from bot.followup.action_items import Change
+from bot.followup.expectations import spoken
 from bot.slack import flows
 from handlers.context import Ctx
 from handlers.parsing import Parsed, numbered, page_number, user_id
@@ -17,13 +19,22 @@ _LEAD = re.compile(r"^\s*(\S+)\s*(.*)$", re.DOTALL)
 
 
 async def action(ctx: Ctx, cmd: Parsed) -> None:
-    """`/retro action <title> owner=@user due=<date> [kind=] [hypothesis=H<n>]`."""
-    cmd.allow_options("owner", "due", "kind", "hypothesis")
+    """`/retro action <title> owner=@user due=<date> [kind=] [hypothesis=H<n>] [rollback="…"] [recheck=7d]`."""
+    cmd.allow_options("owner", "due", "kind", "hypothesis", "rollback", "recheck")
     owner = user_id(cmd.options["owner"], cmd.usage) if cmd.options.get("owner") else None
     hypothesis = numbered(cmd.options["hypothesis"], "H", cmd.usage) if cmd.options.get("hypothesis") else None
     item = action_items.validate(ctx.deps.catalog, title=cmd.text(), owner=owner, due=cmd.options.get("due"),
                             kind=cmd.options.get("kind"), hypothesis=hypothesis, now=ctx.deps.now())
-    await flows.create_action(ctx.client, ctx.deps, await ctx.incident(), item, actor=ctx.user_id)
+    rollback, recheck = verification.options_of(cmd.options, cmd.usage)
+    if (rollback or recheck) and item.kind not in ctx.deps.catalog.verify.kinds:
+        raise cmd.fail(f"`rollback=` and `recheck=` belong to mitigations (kinds: "
+                       f"{', '.join(ctx.deps.catalog.verify.kinds)}), not a {item.kind} item.")
+    change = await flows.create_action(ctx.client, ctx.deps, await ctx.incident(), item, actor=ctx.user_id)
+    if rollback or recheck:
+        async with ctx.deps.session() as session:
+            _, due = await verification.configure(session, action=change.action, rollback=rollback, recheck=recheck,
+                                                  actor=ctx.user_id, now=ctx.deps.now())
+        await ctx.reply(settings_text(change.action, rollback, spoken(recheck) if recheck else None, due))
 
 
 async def actions_cmd(ctx: Ctx, cmd: Parsed) -> None:
@@ -33,8 +44,9 @@ async def actions_cmd(ctx: Ctx, cmd: Parsed) -> None:
     incident = await ctx.incident()
     async with ctx.deps.session() as session:
         items = await action_items.listing(session, incident.id or 0)
+        states = await verification.action_states(session, incident.id or 0, kinds=ctx.deps.catalog.verify.kinds)
     today = cadence.local_today(ctx.deps.now(), ctx.deps.catalog.tz)
-    await ctx.reply(f"{len(items)} action item(s)", action_list(incident, items, today, page=page))
+    await ctx.reply(f"{len(items)} action item(s)", action_list(incident, items, today, page=page, states=states))
 
 
 async def _target(ctx: Ctx, cmd: Parsed) -> tuple[Incident, int, str]:

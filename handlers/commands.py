@@ -17,13 +17,16 @@ from bot.incident.roles import current_roles
 from bot.safety import escape_mrkdwn
 from handlers import (
     action_cmds,
+    audit_cmds,
     confirmations,
     datacheck_cmds,
     incident_cmds,
     insights_cmds,
     ledger_cmds,
+    pattern_cmds,
     postmortem_cmds,
     review_cmds,
+    verify_cmds,
 )
 from handlers.context import Ctx
 from handlers.guard import guarded
@@ -65,10 +68,14 @@ def subcommands() -> dict[str, Subcommand]:
         # action items
         "action": action_cmds.action, "actions": action_cmds.actions_cmd, "done": action_cmds.done,
         "drop": action_cmds.drop, "reassign": action_cmds.reassign, "due": action_cmds.due, "my": action_cmds.my,
+        "check": verify_cmds.check,
         # the postmortem, and what past incidents say
         "postmortem": postmortem_cmds.postmortem, "lesson": review_cmds.lesson, "trigger": review_cmds.trigger,
         "factor": review_cmds.factor, "review": review_cmds.review_cmd,
         "stats": insights_cmds.stats_cmd, "search": insights_cmds.search_cmd, "similar": insights_cmds.similar_cmd,
+        "pattern": pattern_cmds.pattern, "patterns": pattern_cmds.patterns_cmd,
+        # audits of the process
+        "audit": audit_cmds.audit_cmd, "audits": audit_cmds.audits_cmd,
     }
 
 

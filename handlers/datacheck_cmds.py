@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 from bot.blocks.collected import comparing_text, datacheck_failed_text, datacheck_queued_text, datacheck_stored_text
-from bot.catalog import DatacheckConfig
-from bot.collectors.comparison import Thresholds
-from bot.config import Settings
 from bot.slack import snapshots
 from bot.slack.snapshots import DataCheck
 from handlers.context import Ctx
+from handlers.options import thresholds
 from handlers.parsing import Parsed
-
-
-def thresholds(settings: Settings, team: DatacheckConfig, cmd: Parsed) -> Thresholds:
-    """Settings' thresholds, overridden by the team configuration, then per command by psi= ks= nulls=."""
-    values = {"psi": settings.retro_drift_psi if team.psi is None else team.psi,
-              "ks": settings.retro_drift_ks if team.ks is None else team.ks,
-              "nulls": settings.retro_drift_null_delta if team.null_delta is None else team.null_delta}
-    for k in values:
-        if k in cmd.options:
-            try:
-                values[k] = float(cmd.options[k])
-            except ValueError:
-                raise cmd.fail(f"`{k}=` takes a number, like {values[k]:g}.") from None
-            if not 0 < values[k] <= (10 if k == "psi" else 1):
-                raise cmd.fail(f"`{k}={cmd.options[k]}` is out of range.")
-    return Thresholds(psi=values["psi"], ks=values["ks"], null_delta=values["nulls"])
 
 
 async def datacheck(ctx: Ctx, cmd: Parsed) -> None:

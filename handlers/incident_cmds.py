@@ -10,9 +10,10 @@ from bot.blocks import echo
 from bot.blocks.confirm import close_question, declared_question
 from bot.blocks.lists import evidence_list, timeline_page
 from bot.blocks.modals import ModalMeta, declare_modal, triage_modal
+from bot.blocks.verify_texts import close_warning
 from bot.canonical import iso
 from bot.collectors import promql
-from bot.followup import action_items, cadence
+from bot.followup import action_items, cadence, verification
 from bot.incident import evidence, incidents, lifecycle, roles, triage
 from bot.incident.names import mentioned
 from bot.record import timeline
@@ -142,17 +143,22 @@ async def status(ctx: Ctx, cmd: Parsed) -> None:
 
 
 async def _ask_before_closing(ctx: Ctx, incident: Incident, *, to: str, reason: str, again: str) -> bool:
-    """Whether closing waits for the caller to confirm it (action items are still open), having asked them."""
+    """Whether closing waits for the caller to confirm it (action items are still open, or mitigations not verified
+    while the team's gate is `warn`), having asked them."""
     async with ctx.deps.session() as session:
         if await lifecycle.check_move(session, catalog=ctx.deps.catalog, incident=incident, to=to, actor=ctx.user_id,
                                       reason=reason) != "closed":
             return False
         still_open = [a for a in await action_items.listing(session, incident.id or 0) if a.status == "open"]
-    if still_open:
+        warn = ctx.deps.catalog.verify.close_requires_verified == "warn"
+        pending = await verification.unverified(session, ctx.deps.catalog, incident.id or 0) if warn else []
+    if still_open or pending:
         today = cadence.local_today(ctx.deps.now(), ctx.deps.catalog.tz)
-        await ctx.ask(close_question(incident, still_open, today), again, yes="Close anyway",
+        lines = [*(close_question(incident, still_open, today) if still_open else []),
+                 *(close_warning(incident, pending) if pending else [])]
+        await ctx.ask(lines, again, yes="Close anyway",
                       cancelled=f"Not closed: #{incident.channel_name} stays {incident.status}.")
-    return bool(still_open)
+    return bool(still_open or pending)
 
 
 async def sev(ctx: Ctx, cmd: Parsed) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.blocks.insights import search_blocks, similar_blocks, stats_blocks
 from bot.incident import incidents
-from bot.insights import search, stats
+from bot.insights import outcomes, search, stats
 from handlers.context import Ctx
 from handlers.parsing import Parsed, page_number
 
@@ -22,7 +22,10 @@ async def stats_cmd(ctx: Ctx, cmd: Parsed) -> None:
         found = await stats.compute(session, catalog=ctx.deps.catalog, team_id=ctx.team_id, period=period,
                                     category=cmd.options.get("category") or None, now=ctx.deps.now(),
                                     hidden={i for i in hidden if i is not None})
-    await ctx.reply(f"{found.incidents} incident(s) in the last {period.label}", stats_blocks(found, ctx.deps.catalog))
+        after = await outcomes.compute_outcomes(session, catalog=ctx.deps.catalog, team_id=ctx.team_id,
+                                                incident_ids=found.incident_ids, now=ctx.deps.now())
+    await ctx.reply(f"{found.incidents} incident(s) in the last {period.label}",
+                    stats_blocks(found, ctx.deps.catalog, after))
 
 
 async def search_cmd(ctx: Ctx, cmd: Parsed) -> None:

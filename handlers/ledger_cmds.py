@@ -6,7 +6,9 @@ import re
 from datetime import datetime
 
 from bot.blocks.ledger import ledger_blocks, proposed_text, test_text, verdict_text
+from bot.blocks.pattern_cards import used_text
 from bot.incident import hypotheses
+from bot.insights import pattern_use
 from bot.slack import channels
 from handlers.context import Ctx
 from handlers.parsing import Parsed, numbered, occurred, page_number, tokenize
@@ -20,6 +22,9 @@ async def hypothesis(ctx: Ctx, cmd: Parsed) -> None:
     """`/retro hypothesis <statement> [at=<when>]` (the statement is kept exactly as typed, `=` and all, but for
     `at=`)."""
     cmd, at = occurred(cmd, now=ctx.deps.now(), tz=ctx.deps.catalog.tz)
+    if "from" in cmd.options:
+        await _from_pattern(ctx, cmd, at)
+        return
     if not cmd.rest.strip():
         raise cmd.fail("A hypothesis needs a statement.")
     incident = await ctx.incident()
@@ -27,6 +32,17 @@ async def hypothesis(ctx: Ctx, cmd: Parsed) -> None:
         row = await hypotheses.propose(session, incident=incident, statement=cmd.rest, actor=ctx.user_id,
                                        now=ctx.deps.now(), at=at)
     await channels.post(ctx.client, ctx.deps, incident, text=proposed_text(row) + _happened(ctx, at))
+
+
+async def _from_pattern(ctx: Ctx, cmd: Parsed, at: datetime | None) -> None:
+    """`/retro hypothesis from=P<n> [statement]`: the card's cause (or the statement typed) and its test plan."""
+    number = numbered(cmd.options["from"], "P", cmd.usage)
+    incident = await ctx.incident()
+    async with ctx.deps.session() as session:
+        row, card = await pattern_use.start_hypothesis(session, incident=incident, number=number, actor=ctx.user_id,
+                                                       statement=cmd.without("from").rest.strip(),
+                                                       now=ctx.deps.now(), at=at)
+    await channels.post(ctx.client, ctx.deps, incident, text=used_text(row, card, ctx.user_id) + _happened(ctx, at))
 
 
 async def ledger(ctx: Ctx, cmd: Parsed) -> None:

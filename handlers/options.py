@@ -1,8 +1,12 @@
-"""Options several subcommands share: a reason given as `reason="…"` or as the words after the first one, and a
-`key=` that misspells an option the subcommand takes (refused with a hint rather than kept as text)."""
+"""Options several subcommands share: a reason given as `reason="…"` or as the words after the first one, a
+`key=` that misspells an option the subcommand takes (refused with a hint rather than kept as text), and a data
+check's thresholds (`/retro datacheck`, `/retro check … datacheck`)."""
 
 from __future__ import annotations
 
+from bot.catalog import DatacheckConfig
+from bot.collectors.comparison import Thresholds
+from bot.config import Settings
 from bot.hints import closest
 from handlers.parsing import Parsed
 
@@ -26,3 +30,19 @@ def reason_of(cmd: Parsed) -> tuple[Parsed, str]:
         raise cmd.fail(f"Give the reason once: `reason=\"…\"` or the words after `{cmd.words[0] if cmd.words else ''}`"
                        ", not both.")
     return rest, cmd.options["reason"].strip()
+
+
+def thresholds(settings: Settings, team: DatacheckConfig, cmd: Parsed) -> Thresholds:
+    """Settings' thresholds, overridden by the team configuration, then per command by psi= ks= nulls=."""
+    values = {"psi": settings.retro_drift_psi if team.psi is None else team.psi,
+              "ks": settings.retro_drift_ks if team.ks is None else team.ks,
+              "nulls": settings.retro_drift_null_delta if team.null_delta is None else team.null_delta}
+    for k in values:
+        if k in cmd.options:
+            try:
+                values[k] = float(cmd.options[k])
+            except ValueError:
+                raise cmd.fail(f"`{k}=` takes a number, like {values[k]:g}.") from None
+            if not 0 < values[k] <= (10 if k == "psi" else 1):
+                raise cmd.fail(f"`{k}={cmd.options[k]}` is out of range.")
+    return Thresholds(psi=values["psi"], ks=values["ks"], null_delta=values["nulls"])

@@ -36,14 +36,16 @@ USAGE: dict[str, str] = {
     "evidence": "/retro evidence [<kind> <ref> [note…] [model=…] [snapshot=…] [from=… to=…] [step=…] "
                 "[flag=name:value] [at=<when>]]  (flag=, model= or snapshot= can stand in for <ref>; file takes the "
                 "name, id or link of a file shared here; metric takes PromQL, in backticks when it has spaces)",
-    "hypothesis": "/retro hypothesis <statement> [at=<when>]",
+    "hypothesis": "/retro hypothesis <statement> [at=<when>]  (or from=P<n>: the cause and test of a pattern card)",
     "hypotheses": "/retro hypotheses",
     "test": '/retro test H<n> <plan> expect="<expected outcome>" [criteria="<success criteria>"]',
     "confirm": "/retro confirm H<n> [E<n> …] [note] [at=<when>]",
     "refute": "/retro refute H<n> [E<n> …] [note] [at=<when>]",
     "inconclusive": "/retro inconclusive H<n> [E<n> …] [note] [at=<when>]",
     "action": "/retro action <title> owner=@user due=<date> [kind=guardrail|monitor|test|process|fix] "
-              "[hypothesis=H<n>]",
+              '[hypothesis=H<n>] [rollback="…"] [recheck=7d]',
+    "check": '/retro check A<n> [stage=<s> metric=`<PromQL>` expect="<op> <n>" [window=1h] [at=<when>] | datacheck '
+             'baseline=… current=… | result=pass|fail evidence=E<k> [note]] [rollback="…"] [recheck=7d]',
     "actions": "/retro actions",
     "done": "/retro done A<n> [note]",
     "reassign": "/retro reassign A<n> @user",
@@ -58,6 +60,9 @@ USAGE: dict[str, str] = {
     "stats": "/retro stats [period=90d] [category=<id>]",
     "search": "/retro search <words> [model=<name>] [category=<id>]",
     "similar": "/retro similar",
+    "pattern": '/retro pattern save H<n> [A<m> …] name="<name>"  (a confirmed cause and its mitigations, as a card)',
+    "patterns": "/retro patterns [category=<id>] [model=<name>] [words…] [page=N]",
+    "audit": "/retro audit [period=90d]  (of the incidents closed in it; kept)", "audits": "/retro audits [page=N]",
     "datacheck": "/retro datacheck baseline=<E#|file|runs:/…|models:/…> current=<E#|file|runs:/…|models:/…> "
                  "[key=<column>[,…]] [psi=0.2] [ks=0.15] [nulls=0.05]",
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, update
+from sqlalchemy import ColumnElement, Select, Table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import SQLModel
@@ -37,3 +37,14 @@ async def release_claims(session: AsyncSession, table: Table, *, worker: str, id
     result: Any = await session.exec(stmt)
     await session.commit()
     return int(result.rowcount or 0)
+
+
+def claimable_batch(session: AsyncSession, pick: Select[Any], id_column: Any) -> ColumnElement[bool]:
+    """The WHERE clause that targets the rows whose ids `pick` selects (with its ORDER BY and LIMIT), for an UPDATE
+    that claims them. On PostgreSQL the batch is locked once, skipping rows another worker holds: a materialized CTE,
+    because `id IN (subquery … LIMIT … SKIP LOCKED)` may be rescanned by a semi-join and claim more rows than the
+    limit. Elsewhere (SQLite: one writer) the subquery as it is."""
+    if session.get_bind().dialect.name == "postgresql":
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        return id_column == picked.c.id  # type: ignore[no-any-return]
+    return id_column.in_(pick.scalar_subquery())  # type: ignore[no-any-return]

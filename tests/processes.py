@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -51,3 +52,12 @@ def spawn_serve(*, port: int, api_url: str, database_url: str, extra_env: dict[s
            "LOG_LEVEL": "WARNING", "RETRO_METRICS_TOKEN": METRICS_TOKEN, **(extra_env or {})}
     env.pop("SLACK_APP_TOKEN", None)
     return subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env, cwd=cwd, stderr=log)
+
+
+async def stop_processes(procs: list[subprocess.Popen[bytes]], timeout: float = 30) -> None:
+    """SIGTERM every process still running, then wait for each to exit (the way a deploy stops replicas)."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        await asyncio.to_thread(p.wait, timeout)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import time
 from collections import Counter
@@ -26,7 +25,7 @@ from bot.incident import incidents
 from sandbox import SlackEmulator
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import ActionItem, Incident, Reminder
-from tests.processes import free_port, spawn_serve, wait_http
+from tests.processes import free_port, spawn_serve, stop_processes, wait_http
 
 ROOT = Path(__file__).resolve().parents[1]
 CHUNK = 1000
@@ -114,11 +113,7 @@ async def measure(url: str, *, n: int = 10_000, processes: int = 2, timeout: flo
             await asyncio.sleep(0.05)
         seconds = time.monotonic() - started
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            await asyncio.to_thread(p.wait, 30)
+        await stop_processes(procs)
         counts = delivered(emulator)
         await emulator.stop()
     return {"reminders": n, "processes": processes, "seconds": round(seconds, 2),

@@ -97,20 +97,6 @@ class AlertBatch:
         return min((a.starts_at for a in self.alerts if a.starts_at is not None), default=None)
 
 
-@dataclass(frozen=True)
-class WebhookMapping:
-    """Where the generic webhook finds each field in another monitor's JSON body: dotted paths (`$.a.b`, `a.0.b`);
-    None keeps the documented field of the generic shape (see bot/alerts/webhook.py)."""
-
-    title: str | None = None
-    status: str | None = None
-    group_key: str | None = None
-    labels: str | None = None
-    annotations: str | None = None
-    starts_at: str | None = None
-    fingerprint: str | None = None
-
-
 def _stored_time(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
 

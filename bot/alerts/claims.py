@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.alerts.intake import DONE, FAILED, PENDING
 from storage.alert_tables import AlertGroupRow, AlertNotice
-from storage.core import table_of
+from storage.core import claimable_batch, table_of
 
 MAX_ATTEMPTS = 5
 MAX_ERROR = 500
@@ -42,12 +42,7 @@ async def claim_groups(session: AsyncSession, *, worker: str, now: datetime, lea
                        limit: int) -> list[AlertGroupRow]:
     """Atomically take up to `limit` pending groups nobody holds (or whose claim expired), oldest news first."""
     pick = core_select(_G.c.id).where(_claimable(now)).order_by(_G.c.updated_at, _G.c.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        # As for reminders: a materialized CTE locks the batch once, so the LIMIT holds.
-        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        target: ColumnElement[bool] = _G.c.id == picked.c.id
-    else:
-        target = _G.c.id.in_(pick.scalar_subquery())
+    target = claimable_batch(session, pick, _G.c.id)
     stmt = (update(_G).where(target, _claimable(now))
             .values(claimed_by=worker, claim_expires_at=now + lease).returning(*_G.c))
     rows = [AlertGroupRow(**dict(m)) for m in (await session.exec(stmt)).mappings().all()]

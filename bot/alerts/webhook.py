@@ -17,7 +17,7 @@ The shape (only a title, or an `alertname` label, is required):
 Label and annotation values may be strings, numbers or booleans (kept as text). Status words other monitors use
 are understood: alerting, triggered, active, open, alert mean firing; ok, normal, closed, inactive, recovered,
 resolved mean resolved. Without a `group_key` the alert's labels are its group, so each distinct alert is a group.
-A `WebhookMapping` from the team YAML says where each field sits in another monitor's body (`$.path.to.field`).
+A `AlertWebhook` from the team YAML says where each field sits in another monitor's body (`$.path.to.field`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.alert_config import AlertWebhook
 from bot.alerts.batch import (
     Alert,
     AlertBatch,
     PayloadError,
-    WebhookMapping,
     label_fingerprint,
     load_json,
     string_map,
@@ -43,10 +43,10 @@ RESOLVED = frozenset({"resolved", "ok", "normal", "closed", "inactive", "recover
 MAX_PATH_STEPS = 16
 
 
-def parse_webhook(body: bytes, mapping: WebhookMapping | None) -> AlertBatch:
+def parse_webhook(body: bytes, mapping: AlertWebhook | None) -> AlertBatch:
     """The alert a generic webhook posted; PayloadError says what is wrong with it."""
     data = load_json(body)
-    paths = mapping or WebhookMapping()
+    paths = mapping or AlertWebhook()
 
     def field(name: str) -> tuple[Any, str]:
         path = getattr(paths, name) or name

@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlmodel import col, select
 
+from bot.alert_config import AlertWebhook
 from bot.alerts.alertmanager import parse_alertmanager
-from bot.alerts.batch import AlertBatch, PayloadError, WebhookMapping
+from bot.alerts.batch import AlertBatch, PayloadError
 from bot.alerts.intake import AlertSignal, record
 from bot.alerts.webhook import parse_webhook
 from bot.canonical import sha256_hex
@@ -73,10 +74,9 @@ async def alert_team(deps: Deps) -> str:
     return teams[0]
 
 
-def webhook_mapping(deps: Deps) -> WebhookMapping | None:
+def webhook_mapping(deps: Deps) -> AlertWebhook | None:
     """The team YAML's mapping for the generic webhook, if it has one."""
-    config = deps.catalog.alerts.webhook
-    return None if config is None else WebhookMapping(**config.model_dump())
+    return deps.catalog.alerts.webhook
 
 
 def _receiver(source: str, deps: Deps) -> Callable[[web.Request], Awaitable[web.Response]]:

@@ -15,10 +15,12 @@ from typing import TextIO
 
 from sqlmodel import col, select
 
+from bot.app.demo_loop import LoopResult, play_after
 from bot.app.demo_script import DECLARE, IMPACT_START, SCRIPT, START, TRIAGE, Step
 from bot.app.local import LocalStack, local_stack
 from bot.config import Settings
 from bot.errors import RetroError
+from bot.insights.pattern_use import pattern_records, with_patterns
 from bot.insights.related import related_records
 from bot.postmortem import document, export
 from bot.postmortem.draft import checked, latest_people
@@ -54,6 +56,7 @@ class DemoResult:
     entries: int
     head: str
     verified: bool
+    after: LoopResult | None = None
 
 
 class Player:
@@ -145,6 +148,7 @@ async def export_bundle(stack: LocalStack, incident: Incident, folder: Path) -> 
         people = await latest_people(session, incident.id or 0)
         doc = await document.build(session, incident, catalog=stack.deps.catalog, people=people,
                                    related=await related_records(session, incident, stack.deps.catalog))
+        doc = with_patterns(doc, await pattern_records(session, incident))
     doc = checked(stack.deps.templates, doc, stack.deps.catalog)  # the blameless findings travel in the bundle
     export.write_bundle(stack.deps.templates, doc, folder)
     report = export.verify_bundle(folder)
@@ -153,12 +157,19 @@ async def export_bundle(stack: LocalStack, incident: Incident, folder: Path) -> 
 
 
 async def run_scripted(out_folder: Path, *, out: TextIO = sys.stdout, env: dict[str, str] | None = None,
-                       database_url: str | None = None) -> DemoResult:
-    """Play the demo on a fresh local stack (a throwaway SQLite database unless told) and export it."""
+                       database_url: str | None = None, after: bool = False) -> DemoResult:
+    """Play the demo on a fresh local stack (a throwaway SQLite database unless told) and export it; with `after`,
+    play the weeks after the incident too (demo_loop) before exporting."""
     clock = ScriptClock(START)
     async with local_stack(database_url=database_url, clock=clock, env=env) as stack:
         incident = await play(stack, clock, out)
-        return await export_bundle(stack, incident, out_folder)
+        loop = await play_after(stack, Player(stack, clock, out), out, incident) if after else None
+        if loop is not None:
+            async with stack.deps.session() as session:
+                incident = await session.get(Incident, incident.id, populate_existing=True) or incident
+        result = await export_bundle(stack, incident, out_folder)
+        result.after = loop
+        return result
 
 
 async def run_demo(settings: Settings, *, out: Path) -> int:
@@ -169,7 +180,7 @@ async def run_demo(settings: Settings, *, out: Path) -> int:
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the local Slack's unrelated events are not news here
     try:
-        result = await run_scripted(out, env=env)
+        result = await run_scripted(out, out=sys.stdout, env=env, after=True)  # stdout as it is now
     finally:
         quiet.setLevel(level)
     state = "verified" if result.verified else "written but did NOT verify"

@@ -130,3 +130,59 @@ SCRIPT: tuple[Step, ...] = (
     S(1, "bob", "say", "Drafting the postmortem."),
     S(0.5, "bob", "postmortem"),
 )
+
+# The weeks after: the mitigations are verified stage by stage, the incident is closed and its fix saved as a pattern
+# card; three weeks later the model fails the same way, the new incident is offered as a recurrence and the card is
+# suggested; the stats and a process audit show what held and what the retrospective left undone. `where` is the
+# channel: the first incident's, the second's, or #general.
+Where = Literal["first", "second", "general"]
+AfterKind = Literal["cmd", "say", "close", "declare", "recurrence"]
+
+
+@dataclass(frozen=True)
+class After:
+    """One step of the weeks after the incident; the transcript quotes up to `show` lines of Retro's answer, those
+    matching `pick` when it is given."""
+
+    minutes: float
+    user: str
+    kind: AfterKind
+    text: str = ""
+    where: Where = "first"
+    show: int = 1
+    pick: str = ""
+
+
+SECOND = "start Fraud scorer declines new merchants again sev=2 type=data-quality model=fraud-scorer@4.3"
+A = After
+AFTER: tuple[After, ...] = (
+    A(1440, "dave", "cmd", "evidence dashboard https://grafana.example.com/d/feature-store/freshness staging: the "
+                           "freshness alert fired 4 minutes after a test partition was held back 6 hours", show=0),
+    A(1, "dave", "cmd", "check A1 stage=staging result=pass evidence=E8 alert fired within 5 minutes"),
+    A(1440, "dave", "cmd", "evidence dashboard https://grafana.example.com/d/feature-store/freshness canary: the "
+                           "alert fired for the canary region's delayed partition, nothing else", show=0),
+    A(1, "dave", "cmd", "check A1 stage=canary result=pass evidence=E9 one true alert, no false ones"),
+    A(1440, "dave", "cmd", "evidence dashboard https://grafana.example.com/d/feature-store/freshness prod: a week "
+                           "of partitions, every one fresh within 2 hours; a forced delay alerted in 4 minutes",
+      show=0),
+    A(1, "dave", "cmd", "check A1 stage=prod result=pass evidence=E10 forced delay alerted in 4 minutes", show=2),
+    A(60, "carol", "cmd", "evidence notebook https://notebooks.example.com/fraud/freshness-guard staging replay: "
+                          "requests with features older than 24h fell back to the rules engine", show=0),
+    A(1, "carol", "cmd", 'check A2 stage=staging result=pass evidence=E11 rollback="set '
+                         'fraud.freshness_guard=false" replay fell back as designed', show=2),
+    A(30, "dave", "cmd", "done A1 freshness alert live in every region", show=0),
+    A(1, "dave", "cmd", "done A4 paused-DAG alerts now page the data on-call", show=0),
+    A(1, "bob", "cmd", "review request {erin} owner={bob}", show=0),
+    A(60, "alice", "close", "status closed merchant_risk fresh; freshness alert verified in prod", show=4),
+    A(5, "dave", "cmd", 'pattern save H3 A1 A2 name="Stale feature partition"'),
+    A(27360, "alice", "declare", SECOND, where="general", show=4,
+      pick=r"^(Possible recurrence of #inc-\S+:|Patterns that may fit|P1 )"),
+    A(2, "dave", "say", "Freshness alert fired 10 minutes ago: merchant_risk is 6 hours stale again. The alert "
+                        "worked; the guardrail (A2) never got past staging, so we scored on stale features again.",
+      where="second"),
+    A(1, "dave", "recurrence", where="second", pick="Confirmed by"),
+    A(1, "dave", "cmd", "hypothesis from=P1", where="second"),
+    A(10, "alice", "cmd", "stats period=90d", where="general", show=6,
+      pick=r"^(Verified corrective|Median time from action|Confirmed recurrences|Recurrence by)"),
+    A(1, "alice", "cmd", "audit period=90d", where="general", show=30, pick=r"^(\d+ closed|•|#inc-)"),
+)

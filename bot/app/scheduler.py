@@ -1,5 +1,5 @@
-"""The jobs of one process: the periodic reminder sweep, the weekly digest, the daily retention purge and the
-hourly pruning of old event claims.
+"""The jobs of one process: the periodic reminder sweep, the weekly digest, the monthly process audit, the daily
+retention purge and the hourly pruning of old event claims.
 
 APScheduler only says *when* to look; the reminder rows say *what* is due (bot.slack.sweep sends them).
 """
@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.followup import prompts, reminders
+from bot.insights import audit_log
 from bot.record import dedupe, pending_files, retention
 from bot.slack.app_home import HomeWatch
 from bot.slack.client import WebClient
@@ -37,6 +38,13 @@ def digest_trigger(deps: Deps) -> CronTrigger:
         return CronTrigger(day_of_week=cfg.day_of_week, hour=hour, minute=minute, timezone=tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(f"RETRO_CONFIG: digest: {exc}") from None
+
+
+def audit_trigger(deps: Deps) -> CronTrigger:
+    """The monthly audit's cron trigger: Catalog.audit's day and time, in the digest's time zone."""
+    cfg = deps.catalog.audit
+    hour, minute = (int(x) for x in cfg.time.split(":"))
+    return CronTrigger(day=cfg.day_of_month, hour=hour, minute=minute, timezone=digest_trigger(deps).timezone)
 
 
 def last_fire(trigger: CronTrigger, now: datetime, window: timedelta) -> datetime | None:
@@ -75,6 +83,12 @@ class ReminderScheduler:
             if missed is not None:
                 aps.add_job(self.digest, "date", run_date=datetime.now(UTC), id="retro-digest-catch-up",
                             kwargs={"day": missed.astimezone(ZoneInfo(cfg.digest.timezone)).date()})
+        if cfg.digest.channel and cfg.audit.monthly:  # the month's audit is recorded once, whoever runs it
+            trigger = audit_trigger(self.deps)
+            aps.add_job(self.audit_month, trigger, id="retro-audit", max_instances=1, coalesce=True,
+                        misfire_grace_time=int(DIGEST_CATCH_UP.total_seconds()))
+            if last_fire(trigger, self.deps.now(), DIGEST_CATCH_UP) is not None:
+                aps.add_job(self.audit_month, "date", run_date=datetime.now(UTC), id="retro-audit-catch-up")
         if self.deps.settings.retro_retention_days:  # idempotent, so every replica may run it
             aps.add_job(self.retain, IntervalTrigger(days=1, timezone=UTC), id="retro-retention", max_instances=1,
                         coalesce=True, misfire_grace_time=None, next_run_time=datetime.now(UTC))
@@ -148,6 +162,15 @@ class ReminderScheduler:
         async with self._busy:
             async with self.deps.session() as session:
                 ids = await prompts.enqueue_digests(session, catalog=self.deps.catalog, now=self.deps.now(), day=day)
+            return await deliver_now(self.deps, self.client, ids, worker=self.worker)
+
+    async def audit_month(self) -> SweepReport:
+        """Audit last month for every workspace (once, whichever scheduler is first) and post it to the digest
+        channel."""
+        async with self._busy:
+            async with self.deps.session() as session:
+                ids = await audit_log.enqueue_monthly(session, settings=self.deps.settings, catalog=self.deps.catalog,
+                                                      now=self.deps.now())
             return await deliver_now(self.deps, self.client, ids, worker=self.worker)
 
     async def stop(self, timeout: float = 30.0) -> int:

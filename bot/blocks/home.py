@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -18,8 +19,10 @@ from slack_sdk.models.views import View
 
 from bot.blocks.kit import Blocks, clip, context, echo, paged, render, user
 from bot.blocks.ledger import due_phrase
+from bot.blocks.pattern_cards import home_patterns
 from bot.catalog import Catalog
 from bot.ids import ActionId
+from bot.insights.patterns import Card
 from storage.models import ActionItem, Incident
 
 # The Home tab takes 100 blocks: 30 items (two blocks each) and 30 incidents, each list followed by how many more
@@ -73,8 +76,10 @@ def my_items(items: list[tuple[ActionItem, Incident]], today: date, base_url: st
 
 
 def home_view(items: list[tuple[ActionItem, Incident]], incidents: list[tuple[Incident, str | None]],
-              catalog: Catalog, today: date, base_url: str | None) -> dict[str, Any]:
-    """The App Home: your open action items (overdue first, with buttons), then the open incidents you are in."""
+              catalog: Catalog, today: date, base_url: str | None, *,
+              patterns: Sequence[Card] | None = None) -> dict[str, Any]:
+    """The App Home: your open action items (overdue first, with buttons), then the open incidents you are in, then
+    the workspace's pattern library (when given)."""
     overdue = sum(1 for a, _ in items if a.due < today)
     title = f"Your action items ({len(items)})" + (f" · {overdue} overdue" if overdue else "")
     blocks: list[Block] = [HeaderBlock(text=clip(title, 150))]
@@ -96,8 +101,10 @@ def home_view(items: list[tuple[ActionItem, Incident]], incidents: list[tuple[In
     if len(incidents) > HOME_INCIDENTS_MAX:
         blocks.append(context(f"…and {len(incidents) - HOME_INCIDENTS_MAX} more: `/retro list` lists every open "
                               "incident, page by page."))
+    if patterns is not None:
+        blocks += [DividerBlock(), *home_patterns(patterns)]
     blocks.append(context("Updated whenever one of these changes. `/retro help` lists every command."))
-    view = View(type="home", blocks=blocks)  # at most 96 blocks; slack_sdk refuses a view over 100
+    view = View(type="home", blocks=blocks)  # at most 98 blocks; slack_sdk refuses a view over 100
     data: dict[str, Any] = view.to_dict()
     return data
 

@@ -6,10 +6,12 @@ from slack_sdk.models.blocks import Block, HeaderBlock, MarkdownTextObject, Sect
 
 from bot.blocks.kit import Blocks, clip, context, echo, line_sections, paged, render
 from bot.catalog import Catalog
+from bot.insights.outcomes import Held, Outcomes, Rate
 from bot.insights.search import Hit, Similar
 from bot.insights.stats import Stats
 from bot.postmortem.measures import humanise
 
+RATES_MAX = 10  # models or categories named in a recurrence line, the most recurring first
 STATS_CATEGORIES_MAX = 40  # the busiest categories, one line each; the rest are counted and one command away
 
 
@@ -17,8 +19,32 @@ def _section(text: str) -> SectionBlock:
     return SectionBlock(text=MarkdownTextObject(text=clip(text, 3000)))
 
 
-def stats_blocks(stats: Stats, catalog: Catalog) -> Blocks:
-    """Counts, time-to-X percentiles and how action items fared."""
+def _held(h: Held) -> str:
+    share = f"{h.share:.0%} ({h.held} of {h.counted})" if h.share is not None else "not measurable yet"
+    return f"{h.days} days: {share}" + (f", {h.pending} pending" if h.pending else "")
+
+
+def _rates(rates: list[Rate]) -> str:
+    shown = [f"{echo(r.name, 60)} {r.recurrences}/{r.incidents}" for r in rates[:RATES_MAX]]
+    return ", ".join(shown) + (f" and {len(rates) - RATES_MAX} more" if len(rates) > RATES_MAX else "")
+
+
+def outcome_lines(o: Outcomes, incidents: int) -> list[str]:
+    """What happened after the incidents: verified fixes that held, recurrences, time to verify."""
+    held = " · ".join(_held(h) for h in o.held) or "no horizon configured"
+    lines = [f"*Verified corrective actions:* {o.verified} · held (no confirmed recurrence) over {held}",
+             f"*Median time from action item to verified:* {humanise(o.to_verify_median)}"
+             if o.to_verify_median is not None else "*Median time from action item to verified:* no data",
+             f"*Confirmed recurrences:* {o.recurrences} of {incidents} incident(s)"]
+    if o.by_model:
+        lines.append(f"*Recurrence by model:* {_rates(o.by_model)}")
+    if o.by_category:
+        lines.append(f"*Recurrence by category:* {_rates(o.by_category)}")
+    return lines
+
+
+def stats_blocks(stats: Stats, catalog: Catalog, outcomes: Outcomes | None = None) -> Blocks:
+    """Counts, time-to-X percentiles, how action items fared and, given `outcomes`, whether verified fixes held."""
     chosen = catalog.category(stats.category) if stats.category else None
     scope = f" · {chosen.name if chosen else stats.category}" if stats.category else ""
     blocks: list[Block] = [HeaderBlock(text=clip(f"Incidents in the last {stats.period.label}{scope}", 150))]
@@ -47,6 +73,8 @@ def stats_blocks(stats: Stats, catalog: Catalog) -> Blocks:
         f"*Action items:* {a['total']} · done {a['done']} ({a['on_time']} on time, {a['late']} late) · "
         f"open {a['open']} ({a['overdue']} overdue) · dropped {a['dropped']}\n"
         f"*Closed without a regression on the same model within 30 days:* {rate}{pending}"))
+    if outcomes is not None:
+        blocks.append(_section("\n".join(outcome_lines(outcomes, stats.incidents))))
     reviews = " · ".join(f"{status} {n}" for status, n in stats.reviews.items())
     blocks.append(_section(f"*Postmortem reviews:* {reviews or 'none'}"))
     blocks.append(context("Times to insight, mitigation and resolution are measured from detection; time to detect "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
@@ -99,8 +100,8 @@ def ledger_blocks(incident: Incident, items: list[Hypothesis], *, page: int = 1,
     return render(paged(blocks, groups, page=page, command="/retro hypotheses"))
 
 
-def action_line(a: ActionItem, today: date, *, incident: Incident | None = None) -> str:
-    """One action item as a line of mrkdwn."""
+def action_line(a: ActionItem, today: date, *, incident: Incident | None = None, state: str | None = None) -> str:
+    """One action item as a line of mrkdwn (with a mitigation's verification `state` when given)."""
     where = f"<#{incident.channel_id}> " if incident is not None else ""
     head = f"{STATUS_EMOJI.get(a.status, '')} {where}*A{a.number}* `{a.kind}` {echo(a.title, 300)}"
     tail = f" · {user(a.owner)}"
@@ -112,13 +113,17 @@ def action_line(a: ActionItem, today: date, *, incident: Incident | None = None)
             tail += f": {echo(a.close_note, 200)}"
     if a.hypothesis:
         tail += f" · H{a.hypothesis}"
+    if state:
+        tail += f" · {state}"
     if a.after_close:
         tail += " · _added after the incident was closed_"
     return clip(head + tail, 700)
 
 
-def action_list(incident: Incident, items: list[ActionItem], today: date, *, page: int = 1) -> Blocks:
-    """`/retro actions [page=N]`: open items first (earliest due first), then the closed ones."""
+def action_list(incident: Incident, items: list[ActionItem], today: date, *, page: int = 1,
+                states: Mapping[int, str] | None = None) -> Blocks:
+    """`/retro actions [page=N]`: open items first (earliest due first), then the closed ones; mitigations say
+    where their verification stands (`states`, by A number)."""
     if not items:
         return render([SectionBlock(text=MarkdownTextObject(
             text="No action items yet. Add one with `/retro action <title> owner=@user due=+1w`."))])
@@ -126,7 +131,7 @@ def action_list(incident: Incident, items: list[ActionItem], today: date, *, pag
     open_count = sum(1 for a in items if a.status == "open")
     blocks: list[Block] = [context(f"*Action items* of #{incident.channel_name}: {open_count} open, "
                                    f"{len(items) - open_count} closed")]
-    sections = line_sections([action_line(a, today) for a in ordered])
+    sections = line_sections([action_line(a, today, state=(states or {}).get(a.number)) for a in ordered])
     return render(paged(blocks, [[section] for section in sections], page=page, command="/retro actions"))
 
 

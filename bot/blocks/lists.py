@@ -72,6 +72,10 @@ def _what(e: TimelineEntry) -> str:
         "action_added": f"A{n} added{late}: ", "action_done": f"A{n} done ", "action_dropped": f"A{n} dropped: ",
         "action_reassigned": f"A{n} → {user(d.get('owner'))}", "action_escalated": f"A{n} overdue, escalated",
         "action_due_changed": f"A{n} due {d.get('due')}", "action_snoozed": f"A{n} snoozed",
+        "action_check": f"A{n} {d.get('stage')} {'re-check' if d.get('scheduled') else 'check'}: {d.get('outcome')}",
+        "action_verified": f"A{n} verified", "action_regressed": f"A{n} regressed",
+        "action_verify_set": f"A{n} rollback / re-check noted",
+        "recurrence_confirmed": ":repeat: a recurrence of ", "recurrence_dismissed": "not a recurrence of ",
         "reminder_failed": "a reminder could not be delivered ",
         "chart_posted": f"chart of E{d.get('evidence')} posted",
         "file_hashed": f"file {echo(str((d.get('file') or {}).get('name') or ''), 80)} sha256 "

@@ -1,9 +1,10 @@
 """What a due reminder means now, and what follows once it is sent or given up (Slack-free).
 
 Kinds: `assigned` (DM to a new owner), `due_soon` / `due` / `overdue` / `snoozed` (DMs to the owner),
-`escalation` (DM to the commander), `status_update` (channel prompt to the commander), `triage` (card-thread
-prompt to commander and scribe), `digest` (weekly list in the configured channel) and `failure_notice` (DM to
-the commander after a reminder could not be delivered).
+`escalation` (DM to the commander), `recheck` and `regressed` (a mitigation's metric checks run again, and the DMs
+when one fails: bot.followup.rechecks), `status_update` (channel prompt to the commander), `triage` (card-thread
+prompt to commander and scribe), `digest` (weekly list in the configured channel), `audit` (the monthly process
+audit, in the same channel) and `failure_notice` (DM to the commander after a reminder could not be delivered).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import Catalog
-from bot.followup import action_items, cadence, prompts, reminders
+from bot.followup import action_items, cadence, prompts, rechecks, reminders
 from bot.record import chain
 from storage.core import table_of
 from storage.models import ActionItem, Incident, Reminder, RoleAssignment
@@ -97,12 +98,19 @@ async def prepare(session: AsyncSession, row: Reminder, *, catalog: Catalog, now
                 return "the incident has no commander"
             return Notice(row, commander, incident, action, commander, overdue_days=late)
         return Notice(row, action.owner, incident, action, commander, overdue_days=late)
+    if row.kind in (rechecks.KIND, rechecks.TOLD):
+        found = await rechecks.applies(session, row)
+        if isinstance(found, str):
+            return found
+        return Notice(row, str(row.data.get("to") or found[0].owner), incident, found[0], commander)
     if row.kind == "failure_notice":
         return Notice(row, commander, incident, commander=commander) if commander else "no commander to tell"
-    if row.kind == "digest":
+    if row.kind in ("digest", "audit"):
         channel = catalog.digest.channel
         if not channel:
             return "no digest channel configured"
+        if row.kind == "audit":
+            return Notice(row, channel.lstrip("#"))
         return Notice(row, channel.lstrip("#"), items=await action_items.open_in_team(session, row.team_id,
                                                                                 public_only=True))
     assert incident is not None and incident.id is not None

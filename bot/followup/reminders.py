@@ -20,7 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.core import conflict_insert, release_claims, table_of
+from storage.core import claimable_batch, conflict_insert, release_claims, table_of
 from storage.models import Reminder
 
 PENDING, CLAIMED, SENT, CANCELLED, FAILED = "pending", "claimed", "sent", "cancelled", "failed"
@@ -98,13 +98,7 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
     pick = core_select(_T.c.id).where(_claimable(now)).order_by(_T.c.due_at, _T.c.id).limit(limit)
     if ids is not None:
         pick = pick.where(_T.c.id.in_(tuple(ids)))
-    if session.get_bind().dialect.name == "postgresql":
-        # A materialized CTE locks the batch once; `id IN (subquery … LIMIT … SKIP LOCKED)` may be rescanned
-        # by a semi-join and claim more rows than the limit.
-        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        target: ColumnElement[bool] = _T.c.id == picked.c.id
-    else:
-        target = _T.c.id.in_(pick.scalar_subquery())
+    target = claimable_batch(session, pick, _T.c.id)
     stmt = (update(_T).where(target, _claimable(now))
             .values(status=CLAIMED, claimed_by=worker, claim_expires_at=now + lease,
                     attempts=_T.c.attempts + case((_T.c.status == CLAIMED, 1), else_=0))

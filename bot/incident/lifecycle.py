@@ -8,6 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.catalog import Catalog
 from bot.errors import ConflictError, NotAllowedError, UsageError
+from bot.followup import verification
 from bot.hints import did_you_mean
 from bot.incident.roles import current_roles
 from bot.record import chain
@@ -45,6 +46,10 @@ async def check_move(session: AsyncSession, *, catalog: Catalog, incident: Incid
                                   "holds the role yet: take it with `/retro role commander @you` first.")
         if roles.get("commander") != actor:
             raise NotAllowedError("Only the incident commander can close or reopen a closed incident.")
+    if to == "closed" and catalog.verify.close_requires_verified == "block":
+        pending = await verification.unverified(session, catalog, incident.id)
+        if pending:
+            raise ConflictError(verification.refusal(pending))
     return to
 
 

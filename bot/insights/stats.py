@@ -65,6 +65,7 @@ class Stats:
     actions: dict[str, int] = field(default_factory=dict)
     regression_free: float | None = None
     reviews: dict[str, int] = field(default_factory=dict)
+    incident_ids: list[int] = field(default_factory=list)  # the incidents counted (for bot.insights.outcomes)
 
 
 def model_names(models: list[str]) -> set[str]:
@@ -159,4 +160,4 @@ async def compute(session: AsyncSession, *, catalog: Catalog, team_id: str, peri
               "regression_clean": clean, "regression_pending": pending}
     reviews = Counter(state.status for state in (await review.states(session, found)).values())
     return Stats(period, category, len(found), by_severity, by_category, spans, counts,
-                 clean / eligible if eligible else None, {s: reviews[s] for s in review.STATUSES if reviews[s]})
+                 clean / eligible if eligible else None, {s: reviews[s] for s in review.STATUSES if reviews[s]}, ids)

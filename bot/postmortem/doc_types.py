@@ -209,9 +209,41 @@ class RelatedRecord(TypedDict):
     title: str
 
 
+class PatternRecord(TypedDict):
+    """A card of the pattern library as it stood when the document was built, and how the incident met it
+    (`created` from it, `used` to start a hypothesis, `suggested` when it was declared)."""
+
+    category: str
+    fixes: list[str]
+    how: str
+    name: str
+    number: int
+    source: str
+    statement: str
+    test_plan: str | None
+    validated_at: str | None
+
+
+class RecurrenceRecord(TypedDict):
+    """A confirmed recurrence link, seen from this incident: `of` an earlier incident it recurred, or `as` a later
+    one that recurred it (public incidents only), as that incident stood."""
+
+    channel_name: str
+    confirmed_at: str
+    confirmed_by: str
+    created_at: str
+    direction: str
+    reason: str
+    severity: str
+    status: str
+    title: str
+
+
 class Doc(TypedDict):
     """The incident document: everything a postmortem, its metrics and its timeline picture are drawn from.
-    `blameless` and `related` exist from format retro-incident/3 on."""
+    `blameless` and `related` exist from format retro-incident/3 on; `patterns` only when a pattern was created in,
+    used by or suggested to the incident (a document without it renders without the section); `recurrences` only
+    when a recurrence of or by it was confirmed (likewise)."""
 
     actions: list[ActionRecord]
     blameless: NotRequired[list[FindingRecord]]
@@ -221,7 +253,9 @@ class Doc(TypedDict):
     hypotheses: list[HypothesisRecord]
     incident: IncidentHeader
     labels: Labels
+    patterns: NotRequired[list[PatternRecord]]
     people: dict[str, str]
+    recurrences: NotRequired[list[RecurrenceRecord]]
     related: NotRequired[list[RelatedRecord]]
     roles: list[RoleRecord]
     timezone: str

@@ -33,6 +33,7 @@ from bot.postmortem.doc_types import (
     TriageRecord,
     VerdictRecord,
 )
+from bot.postmortem.recurrence_links import recurrence_records, with_recurrences
 from storage.models import (
     ActionItem,
     Evidence,
@@ -213,7 +214,8 @@ async def build(session: AsyncSession, incident: Incident, *, catalog: Catalog,
     triage = (await session.exec(select(TriageVersion).where(TriageVersion.incident_id == iid)
                                  .order_by(col(TriageVersion.version).desc()).limit(1))).first()
     head = entries[-1]["hash"] if entries else fresh.head_hash
-    return {  # keys in canonical order at every level, like a reader of incident.json gets them
+    recurred = await recurrence_records(session, iid, catalog)
+    return with_recurrences({  # keys in canonical order at every level, like a reader of incident.json gets them
         "actions": [_action(a) for a in actions],
         "blameless": [],
         "entries": entries,
@@ -227,7 +229,7 @@ async def build(session: AsyncSession, incident: Incident, *, catalog: Catalog,
         "roles": [_role(r) for r in roles],
         "timezone": catalog.timezone,
         "triage": None if triage is None else _triage(triage),
-    }
+    }, normalise(recurred))
 
 
 def user_ids(doc: Doc) -> list[str]:
@@ -239,6 +241,7 @@ def user_ids(doc: Doc) -> list[str]:
     found.update(h["proposed_by"] for h in doc["hypotheses"])
     found.update(a["owner"] for a in doc["actions"])
     found.add(doc["incident"]["declared_by"])
+    found.update(r["confirmed_by"] for r in doc.get("recurrences", []))
     for e in doc["entries"]:  # people named in what was said, and reviewers of the postmortem
         found.update(MENTION.findall(e["text"] or ""))
         found.update(u for u in cast(list[Any], e["data"].get("reviewers") or []) if isinstance(u, str))

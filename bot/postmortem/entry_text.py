@@ -46,7 +46,29 @@ def _action(entry: Entry, text: str) -> str:
     if kind == "action_snoozed":
         snoozed = payload(entry, "action_snoozed")
         return f"A{snoozed['number']} reminders snoozed for {snoozed['days']} day(s)"
+    if (verified := _verification(entry)) is not None:
+        return verified
     return f"{kind.replace('_', ' ').capitalize()} A{entry['data'].get('number')}{_reason(text)}"
+
+
+def _verification(entry: Entry) -> str | None:
+    """A mitigation's checks, verification, regression and settings (None for other kinds)."""
+    kind, data = entry["kind"], entry["data"]
+    n = data.get("number")
+    if kind == "action_check":
+        kept = f" (E{data.get('evidence')})" if data.get("evidence") else ""
+        what = "scheduled re-check" if data.get("scheduled") else "check"
+        return f"A{n} {data.get('stage')} {what} ({data.get('method')}): {data.get('outcome')}{kept}"
+    if kind == "action_verified":
+        return f"A{n} verified: every stage passed ({' → '.join(data.get('stages') or [])})"  # type: ignore[arg-type]
+    if kind == "action_regressed":
+        return f"A{n} regressed: its {data.get('stage')} check failed after it was verified"
+    if kind == "action_verify_set":
+        said = [f"rollback: {data.get('rollback')}"] if data.get("rollback") else []
+        if secs := int(str(data.get("recheck_seconds") or 0)):
+            said.append(f"metric checks again every {f'{secs // 86400}d' if secs % 86400 == 0 else f'{secs // 3600}h'}")
+        return f"A{n} verification noted ({'; '.join(said)})"
+    return None
 
 
 def _change(entry: Entry, text: str) -> str | None:

@@ -15,6 +15,8 @@ from bot.postmortem.doc_types import (
     HypothesisRecord,
     IncidentHeader,
     Labels,
+    PatternRecord,
+    RecurrenceRecord,
     RelatedRecord,
     RoleRecord,
     TriageRecord,
@@ -157,6 +159,8 @@ class TemplateContext(TypedDict):
     trigger: Marked | None
     factors: list[Marked]
     related: list[RelatedRecord]
+    recurrences: list[RecurrenceRecord]  # empty for a document without confirmed recurrences
+    patterns: list[PatternRecord]  # present in the document only when a pattern met the incident
     review: ReviewView
     severity: SeverityPath
     resolution: list[Moment]
@@ -269,6 +273,8 @@ def context(doc: Doc) -> TemplateContext:
         "trigger": the_trigger,
         "factors": factors(doc, causes[0]["number"] if causes else None, trigger_of),
         "related": doc.get("related", []),
+        "recurrences": doc.get("recurrences", []),
+        "patterns": doc.get("patterns", []),
         "review": _review(doc),
         "severity": severity_path(doc),
         "resolution": resolution(doc),

@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.record.timeline import Happening, Posted
-from storage.core import conflict_insert, release_claims, table_of
+from storage.core import claimable_batch, conflict_insert, release_claims, table_of
 from storage.direct import Statements
 from storage.models import PendingFileHash
 
@@ -81,12 +81,7 @@ async def claim(session: AsyncSession, *, worker: str, now: datetime, lease: tim
     """Atomically take up to `limit` rows for `worker` (with `every`, pending ones not yet past their grace too);
     taking over an expired claim counts as an attempt. Commits."""
     pick = (core_select(_T.c.id).where(_claimable(now, every=every)).order_by(_T.c.due_at, _T.c.id).limit(limit))
-    if session.get_bind().dialect.name == "postgresql":
-        # As for reminders: a materialized CTE locks the batch once, so no more than `limit` rows are claimed.
-        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
-        target: ColumnElement[bool] = _T.c.id == picked.c.id
-    else:
-        target = _T.c.id.in_(pick.scalar_subquery())
+    target = claimable_batch(session, pick, _T.c.id)
     stmt = (update(_T).where(target, _claimable(now, every=every))
             .values(status=CLAIMED, claimed_by=worker, claim_expires_at=now + lease,
                     attempts=_T.c.attempts + case((_T.c.status == CLAIMED, 1), else_=0))

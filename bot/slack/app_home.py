@@ -13,6 +13,7 @@ from bot.blocks.home import home_view
 from bot.deps import Deps
 from bot.followup import action_items, cadence
 from bot.incident.participants import open_with_roles, participants, participating
+from bot.insights import patterns
 from bot.slack.installs import client_for
 from bot.slack.people import Membership
 from storage.models import Incident
@@ -31,12 +32,13 @@ async def publish(client: AsyncWebClient, deps: Deps, *, team_id: str, user: str
     async with deps.session() as session:
         items = await action_items.open_for_owner(session, team_id, user)
         incidents = await participating(session, team_id, user)
+        library = await patterns.cards(session, team_id)
     # A private incident stays on the Home only while its channel still has them (people leave channels).
     membership = Membership(client, user)
     named = [(i, _role_names(deps, rs)) for i, rs in incidents
              if not i.private or await membership.is_member(i.channel_id)]
     today = cadence.local_today(deps.now(), deps.catalog.tz)
-    view = home_view(items, named, deps.catalog, today, deps.workspace_url.get(team_id))
+    view = home_view(items, named, deps.catalog, today, deps.workspace_url.get(team_id), patterns=library)
     await client.views_publish(user_id=user, view=view)
 
 

@@ -20,6 +20,8 @@ from bot.blocks.notices import digest, failure_text, status_prompt_text, triage_
 from bot.deps import Deps
 from bot.followup import cadence, nudges, reminders
 from bot.record import timeline
+from bot.slack import verify_flow
+from bot.slack.audit_post import monthly_parts
 from bot.slack.installs import client_for
 from storage.models import Incident, Reminder
 
@@ -154,7 +156,7 @@ async def _note_thread(deps: Deps, row: Reminder, channel: str, ts: str, rest: l
 async def _post_digest(client: AsyncWebClient, deps: Deps, row: Reminder, channel: str,
                        parts: list[tuple[str, Any]]) -> None:
     # The first part goes in the channel, the rest as replies in its thread: each within Slack's caps.
-    meta = _metadata(row.id, "digest")
+    meta = _metadata(row.id, row.kind)
     (text, blocks), rest = parts[0], parts[1:]
     try:
         first = await client.chat_postMessage(channel=channel, text=text, blocks=blocks, metadata=meta)
@@ -172,7 +174,7 @@ async def _post_digest(client: AsyncWebClient, deps: Deps, row: Reminder, channe
 
 async def _post_replies(client: AsyncWebClient, deps: Deps, row: Reminder, channel: str, thread: str,
                         rest: list[tuple[str, Any]]) -> None:
-    meta = _metadata(row.id, "digest")
+    meta = _metadata(row.id, row.kind)
     for n, (text, blocks) in enumerate(rest, start=1):
         await client.chat_postMessage(channel=channel, thread_ts=thread, text=text, blocks=blocks, metadata=meta)
         await _note_thread(deps, row, channel, thread, rest[n:])
@@ -186,7 +188,12 @@ async def send(client: AsyncWebClient, deps: Deps, notice: nudges.Notice, now: d
     today = cadence.local_today(now, catalog.tz)
     base = deps.workspace_url.get(row.team_id)
     meta = _metadata(row.id, row.kind)
-    if action is not None and incident is not None:
+    if row.kind == "recheck" and incident is not None and action is not None:
+        await verify_flow.recheck(client, deps, incident, action, now=now)  # regressions add `regressed` rows
+    elif row.kind == "regressed" and incident is not None and action is not None:
+        await verify_flow.send_regressed(client, deps, incident, action, to=notice.to,
+                                         check_id=int(row.data.get("check") or 0), metadata=meta)
+    elif action is not None and incident is not None:
         title = echo(action.title, 150)
         if row.kind == "assigned":
             text, blocks = f"New action item A{action.number}: {title}", assigned_dm(
@@ -206,6 +213,8 @@ async def send(client: AsyncWebClient, deps: Deps, notice: nudges.Notice, now: d
     elif row.kind == "digest":
         parts = digest(notice.items, cadence.local_today(now, catalog.tz))
         await _digest_to(client, deps, row, notice.to, parts)
+    elif row.kind == "audit":
+        await _digest_to(client, deps, row, notice.to, await monthly_parts(deps, row))
     elif row.kind == "status_update" and incident is not None:
         sev = catalog.severity(incident.severity)
         every = sev.update_every_minutes if sev and sev.update_every_minutes else 0

@@ -21,15 +21,17 @@ from bot.deps import Deps
 from bot.followup import action_items, cadence
 from bot.followup.action_items import ActionInput, Change
 from bot.incident import evidence, incidents, roles
+from bot.insights.pattern_use import pattern_records, with_patterns
 from bot.insights.related import related_records
 from bot.postmortem import document, draft
 from bot.postmortem.timeline_picture import timeline_png
 from bot.safety import neutralise
-from bot.slack import app_home
+from bot.slack import app_home, pattern_flow
 from bot.slack.channels import create_channel, invite, post, refresh_card
 from bot.slack.collect import Collection, Progress, collect, collector_for
 from bot.slack.files import file_digest, shared_file_id
 from bot.slack.people import names_of
+from bot.slack.recurrence_flow import offer_recurrences
 from bot.slack.sweep import deliver_now
 from storage.models import Evidence, Incident
 
@@ -67,6 +69,8 @@ async def declare(client: AsyncWebClient, deps: Deps, decl: incidents.Declaratio
         incident.card_ts, incident.roles_ts = card_ts, roles_ts
         session.add(incident)
         await session.commit()
+    await offer_recurrences(client, deps, incident)
+    await pattern_flow.suggest(client, deps, incident)
     return incident
 
 
@@ -150,6 +154,7 @@ async def draft_postmortem(client: AsyncWebClient, deps: Deps, incident: Inciden
         doc = await document.build(session, incident, catalog=deps.catalog,
                                    people=await draft.latest_people(session, incident.id or 0),
                                    related=await related_records(session, incident, deps.catalog))
+        doc = with_patterns(doc, await pattern_records(session, incident))
     doc = document.with_people(doc, await names_of(client, deps, incident.team_id, document.user_ids(doc)))
     markdown, findings = await asyncio.to_thread(draft.prepare, deps.templates, doc, deps.catalog)
     png = await asyncio.to_thread(timeline_png, doc)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import signal
 import subprocess
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from storage.alert_tables import AlertGroupRow, AlertNotice
 from storage.db import create_engine, session_factory
 from storage.models import Incident
 from tests.alert_payloads import am_alert, am_notification
-from tests.processes import free_port, spawn_serve, wait_http
+from tests.processes import free_port, spawn_serve, stop_processes, wait_http
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,10 +84,6 @@ async def test_two_replicas_handle_each_notice_once_and_declare_once_per_group(p
         created = [c for c in emulator.calls_for("conversations.create") if c.ok]
         assert len(created) == GROUPS
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            await asyncio.to_thread(p.wait, 30)
+        await stop_processes(procs)
         await engine.dispose()
         await emulator.stop()

@@ -60,3 +60,17 @@ async def test_retro_demo_writes_the_bundle_where_asked(tmp_path: Path, capsys: 
     out = capsys.readouterr().out
     assert f"verified: {folder.resolve()}" in out and "retro verify" in out
     assert verify_bundle(folder).ok
+    # The weeks after: the monitor verified stage by stage, the close gate, the card, the recurrence, the figures.
+    after = out.split("The weeks after:", 1)[1]
+    assert "retro  A1 is verified: staging → canary → prod all passed." in after
+    assert "has 2 mitigations not verified" in after and "clicked Close anyway" in after
+    assert "saved H3 and A1, A2 as pattern P1 Stale feature partition" in after
+    assert "Patterns that may fit: P1 Stale feature partition" in after
+    assert "Confirmed by @dave as a recurrence of #inc-20260312-fraud-scorer-precision-drop." in after
+    assert "H1 proposed by @dave from pattern P1" in after
+    assert "held (no confirmed recurrence) over 30 days: 0% (0 of 1)" in after
+    assert "1 closed incident(s) · score 0.57" in after and "• Every hypothesis has a verdict: 1/1" in after
+    assert "• Every mitigation verified: A3 is unverified" in after
+    assert "• No action item overdue: A2 is overdue since 2026-03-19 (owner @carol)" in after
+    markdown = (folder / POSTMORTEM).read_text()  # the bundle is exported after the weeks: they are in it
+    assert "## Recurrence" in markdown and "- **P1** Stale feature partition (saved from this incident" in markdown

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from bot.alert_config import AlertWebhook
 from bot.alerts.alertmanager import parse_alertmanager
-from bot.alerts.batch import MAX_ALERTS, AlertBatch, PayloadError, WebhookMapping, label_fingerprint, timestamp
+from bot.alerts.batch import MAX_ALERTS, AlertBatch, PayloadError, label_fingerprint, timestamp
 from bot.alerts.webhook import lookup, parse_webhook
 from tests.alert_payloads import GROUP_KEY, am_alert, am_notification, body
 
@@ -153,7 +154,7 @@ def test_the_generic_webhook_through_a_mapping() -> None:
     grafana_like = {"title": "[FIRING:1] Drift", "state": "alerting", "ruleId": 7,
                     "alert": {"tags": {"model": "fraud-scorer"}, "notes": {"runbook": "https://wiki.test/drift"},
                               "since": 1772431200}, "evalMatches": [{"metric": "psi", "value": 0.4}]}
-    mapping = WebhookMapping(title="$.title", status="$.state", group_key="$.ruleId", labels="$.alert.tags",
+    mapping = AlertWebhook(title="$.title", status="$.state", group_key="$.ruleId", labels="$.alert.tags",
                              annotations="alert.notes", starts_at="$.alert.since", fingerprint="$.ruleId")
     batch = parse_webhook(body(grafana_like), mapping)
     (alert,) = batch.alerts

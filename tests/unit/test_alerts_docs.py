@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.alerts.batch import WebhookMapping
+from bot.alert_config import AlertWebhook
 from bot.alerts.routing import decide
 from bot.alerts.webhook import parse_webhook
 from bot.catalog import load_catalog
@@ -68,7 +68,7 @@ def test_the_grafana_mapping_reads_grafanas_webhook(tmp_path: Path) -> None:
             "alerts": [{"status": "firing", "labels": {"alertname": "HighLatency"}, "annotations": {},
                         "startsAt": "2026-03-01T09:51:03.157076+02:00", "endsAt": "0001-01-01T00:00:00Z",
                         "fingerprint": "c6eadffa33fcdf37", "generatorURL": "", "values": {"B": 2.4}}]}
-    paths = WebhookMapping(**mapping.model_dump())
+    paths = AlertWebhook(**mapping.model_dump())
     batch = parse_webhook(json.dumps(body).encode(), paths)
     (alert,) = batch.alerts
     assert batch.group_key == '{}:{alertname="HighLatency"}' and batch.status == "firing"

@@ -25,7 +25,7 @@ from bot.collectors.datacheck import Snapshot, run_check
 from bot.collectors.worker import run_bounded
 from bot.config import Settings
 from bot.errors import ConfigError
-from handlers.datacheck_cmds import thresholds
+from handlers.options import thresholds
 from handlers.parsing import parse
 
 RNG = np.random.default_rng(20261206)
