@@ -29,7 +29,7 @@ demo: $(STAMP)  ## run the scripted ML incident end to end and write its verifie
 	$(BIN)/retro demo
 
 test: $(STAMP) test-servers  ## set up, then run the whole test suite (PostgreSQL too when RETRO_TEST_DATABASE_URL is set)
-	$(BIN)/pytest -q
+	$(BIN)/python -m tests.shards -q
 
 $(MLFLOW_STAMP): tests/requirements-mlflow.txt
 	$(PYTHON) -m venv $(MLFLOW_VENV)
