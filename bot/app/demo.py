@@ -20,9 +20,8 @@ from bot.app.demo_script import DECLARE, IMPACT_START, SCRIPT, START, TRIAGE, St
 from bot.app.local import LocalStack, local_stack
 from bot.config import Settings
 from bot.errors import RetroError
-from bot.insights.pattern_use import pattern_records, with_patterns
-from bot.insights.related import related_records
-from bot.postmortem import document, export
+from bot.insights.pattern_use import incident_document
+from bot.postmortem import export
 from bot.postmortem.draft import checked, latest_people
 from storage.models import Incident, TimelineEntry
 
@@ -146,9 +145,7 @@ async def export_bundle(stack: LocalStack, incident: Incident, folder: Path) -> 
     """Write the incident's bundle and verify it offline."""
     async with stack.deps.session() as session:
         people = await latest_people(session, incident.id or 0)
-        doc = await document.build(session, incident, catalog=stack.deps.catalog, people=people,
-                                   related=await related_records(session, incident, stack.deps.catalog))
-        doc = with_patterns(doc, await pattern_records(session, incident))
+        doc = await incident_document(session, incident, catalog=stack.deps.catalog, people=people)
     doc = checked(stack.deps.templates, doc, stack.deps.catalog)  # the blameless findings travel in the bundle
     export.write_bundle(stack.deps.templates, doc, folder)
     report = export.verify_bundle(folder)

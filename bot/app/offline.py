@@ -15,8 +15,7 @@ from bot.config import Settings
 from bot.errors import ConfigError
 from bot.incident import incidents
 from bot.incident.names import names as kept_names
-from bot.insights.pattern_use import pattern_records, with_patterns
-from bot.insights.related import related_records
+from bot.insights.pattern_use import incident_document
 from bot.postmortem import document, export
 from bot.postmortem.draft import checked, latest_people, template_environment
 from bot.record import chain
@@ -75,9 +74,7 @@ async def export_incident(settings: Settings, ref: str, out: Path | None) -> int
         async with session_factory(engine)() as session:
             incident = await incidents.by_reference(session, ref)
             people = await latest_people(session, incident.id or 0)
-            doc = await document.build(session, incident, catalog=catalog, people=people,
-                                       related=await related_records(session, incident, catalog))
-            doc = with_patterns(doc, await pattern_records(session, incident))
+            doc = await incident_document(session, incident, catalog=catalog, people=people)
             # The names are captured into the bundle now: a bundle re-renders from its own incident.json alone.
             doc = document.with_people(doc, await kept_names(session, incident.team_id, document.user_ids(doc)))
     finally:

@@ -11,8 +11,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.canonical import iso
+from bot.catalog import Catalog
 from bot.incident import hypotheses
 from bot.insights.patterns import Card, card, cards
+from bot.insights.related import related_records
+from bot.postmortem import document
 from bot.postmortem.doc_types import Doc, PatternRecord
 from bot.record import chain
 from storage.loop_tables import PatternUse
@@ -101,3 +104,12 @@ def with_patterns(doc: Doc, records: list[PatternRecord]) -> Doc:
     """The document with its patterns, when there are any (a document without them reads and renders as before);
     top-level keys kept in canonical order."""
     return cast(Doc, dict(sorted({**doc, "patterns": records}.items()))) if records else doc
+
+
+async def incident_document(session: AsyncSession, incident: Incident, *, catalog: Catalog,
+                            people: dict[str, str] | None = None) -> Doc:
+    """The postmortem document with what the insights add to it: earlier incidents like this one, and the patterns
+    suggested, used or created here (the one place the draft, the export and the demo get it from)."""
+    doc = await document.build(session, incident, catalog=catalog, people=people,
+                               related=await related_records(session, incident, catalog))
+    return with_patterns(doc, await pattern_records(session, incident))

@@ -21,8 +21,7 @@ from bot.deps import Deps
 from bot.followup import action_items, cadence
 from bot.followup.action_items import ActionInput, Change
 from bot.incident import evidence, incidents, roles
-from bot.insights.pattern_use import pattern_records, with_patterns
-from bot.insights.related import related_records
+from bot.insights.pattern_use import incident_document
 from bot.postmortem import document, draft
 from bot.postmortem.timeline_picture import timeline_png
 from bot.safety import neutralise
@@ -151,10 +150,8 @@ async def create_action(client: AsyncWebClient, deps: Deps, incident: Incident, 
 async def draft_postmortem(client: AsyncWebClient, deps: Deps, incident: Incident, *, actor: str) -> draft.Draft:
     """Render (failing before anything is posted), record the version, post the summary and attach the files."""
     async with deps.session() as session:
-        doc = await document.build(session, incident, catalog=deps.catalog,
-                                   people=await draft.latest_people(session, incident.id or 0),
-                                   related=await related_records(session, incident, deps.catalog))
-        doc = with_patterns(doc, await pattern_records(session, incident))
+        doc = await incident_document(session, incident, catalog=deps.catalog,
+                                      people=await draft.latest_people(session, incident.id or 0))
     doc = document.with_people(doc, await names_of(client, deps, incident.team_id, document.user_ids(doc)))
     markdown, findings = await asyncio.to_thread(draft.prepare, deps.templates, doc, deps.catalog)
     png = await asyncio.to_thread(timeline_png, doc)
