@@ -9,7 +9,7 @@ MLFLOW_VENV ?= .venv-mlflow
 MLFLOW_STAMP := $(MLFLOW_VENV)/.installed
 # Every install takes its versions from the lock: the whole set (runtime, dev, extras) for Python 3.11.
 LOCK := constraints.txt
-EXTRAS := dev,parquet
+EXTRAS := dev,parquet,notebook
 LOCK_PYTHON ?= python3.11
 # A clone, bare or not, of https://github.com/pypa/advisory-database (for `make advisories`).
 ADVISORY_DB ?= ../advisory-database

@@ -78,8 +78,13 @@ class Settings(BaseSettings):
     retro_fetch_allow_private: bool = False
     retro_fetch_timeout: float = Field(default=20.0, gt=0, le=300)
     retro_fetch_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Sent as a bearer token only to the Grafana API of allow-listed hosts (dashboard links), never to pages.
+    retro_grafana_token: SecretStr | None = None
     retro_artifact_inline_max: int = Field(default=256 * 1024, ge=0)
     retro_datacheck_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    # A data check's snapshots are kept (content-addressed) up to this size each, so it can be run again from the
+    # record and the export bundle; 0 keeps none (docs/postmortem-and-export.md, "Running analyses again").
+    retro_keep_inputs_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
     # Each data check runs in its own worker process, bounded (docs/collectors.md, "Data checks").
     retro_datacheck_max_columns: int = Field(default=1000, ge=1)
     retro_datacheck_max_cells: int = Field(default=50_000_000, ge=1)
@@ -134,6 +139,14 @@ class Settings(BaseSettings):
             file_origin(entry)
         return value
 
+    def with_collector_urls(self, **urls: str) -> Settings:
+        """These settings with other Prometheus / MLflow URLs (`prometheus_url=`, `mlflow_tracking_uri=`), each
+        checked as the environment's would be."""
+        try:
+            return self.model_copy(update={k: self._collector_url(v) for k, v in urls.items()})
+        except ValueError as exc:
+            raise ConfigError(f"{', '.join(urls)}: {exc}") from None
+
     @field_validator("mlflow_tracking_uri", "prometheus_url", mode="before")
     @classmethod
     def _collector_url(cls, value: object) -> object:
@@ -144,7 +157,7 @@ class Settings(BaseSettings):
         return value.strip().rstrip("/")
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "retro_metrics_token",
-                     "retro_alert_token", "retro_alert_team", mode="before")
+                     "retro_alert_token", "retro_alert_team", "retro_grafana_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

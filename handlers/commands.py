@@ -25,6 +25,7 @@ from handlers import (
     ledger_cmds,
     pattern_cmds,
     postmortem_cmds,
+    rerun_cmds,
     review_cmds,
     verify_cmds,
 )
@@ -61,7 +62,7 @@ def subcommands() -> dict[str, Subcommand]:
         "start": incident_cmds.start, "role": incident_cmds.role, "roles": incident_cmds.roles_cmd,
         "triage": incident_cmds.triage_cmd, "status": incident_cmds.status, "sev": incident_cmds.sev,
         "note": incident_cmds.note, "timeline": incident_cmds.timeline_cmd, "evidence": incident_cmds.evidence_cmd,
-        "datacheck": datacheck_cmds.datacheck,
+        "datacheck": datacheck_cmds.datacheck, "rerun": rerun_cmds.rerun_cmd,
         # the hypothesis ledger
         "hypothesis": ledger_cmds.hypothesis, "hypotheses": ledger_cmds.ledger, "test": ledger_cmds.test,
         "confirm": ledger_cmds.verdict, "refute": ledger_cmds.verdict, "inconclusive": ledger_cmds.verdict,

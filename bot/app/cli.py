@@ -50,6 +50,15 @@ def _parser() -> argparse.ArgumentParser:
     render.add_argument("bundle", type=Path, help="an exported bundle folder")
     render.add_argument("-o", "--out", type=Path, help="write the Markdown here instead of standard output")
     render.add_argument("--check", action="store_true", help="compare with the bundle's postmortem.md (exit 1 if not)")
+    again = sub.add_parser("rerun", help="run an incident's recorded analyses again (data checks offline, Prometheus "
+                                         "and MLflow live); exit 0 reproduced, 3 source unavailable, 4 differs")
+    again.add_argument("incident", help="an exported bundle folder, or an incident channel name (inc-…) or id")
+    again.add_argument("evidence", nargs="*", metavar="E<n>",
+                       help="only these evidence items (default: every analysis)")
+    again.add_argument("--prometheus", metavar="URL", help="the Prometheus to ask (instead of PROMETHEUS_URL)")
+    again.add_argument("--mlflow", metavar="URL", help="the MLflow tracking server to ask (instead of "
+                                                       "MLFLOW_TRACKING_URI)")
+    _database_option(again)
     demo = sub.add_parser("demo", help="run a scripted ML incident in the sandbox and write its verified bundle")
     demo.add_argument("-o", "--out", type=Path, default=Path("retro-demo"), help="bundle folder (default ./retro-demo)")
     db = sub.add_parser("db", help="database schema")
@@ -136,6 +145,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.cmd == "export":
             return await offline.export_incident(settings, args.incident, args.out)
         return offline.render_bundle(settings, args.bundle, args.out, args.check)
+    if args.cmd == "rerun":
+        from bot.app.reruns import rerun_command
+
+        live = {k: v for k, v in (("prometheus_url", args.prometheus), ("mlflow_tracking_uri", args.mlflow)) if v}
+        return await rerun_command(settings.with_collector_urls(**live), args.incident, args.evidence)
     if args.cmd == "keys":
         from bot.app import keys
 

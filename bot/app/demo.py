@@ -20,8 +20,9 @@ from bot.app.demo_script import DECLARE, IMPACT_START, SCRIPT, START, TRIAGE, St
 from bot.app.local import LocalStack, local_stack
 from bot.config import Settings
 from bot.errors import RetroError
+from bot.incident import evidence
 from bot.insights.pattern_use import incident_document
-from bot.postmortem import export
+from bot.postmortem import bundle_sources, export
 from bot.postmortem.draft import checked, latest_people
 from storage.models import Incident, TimelineEntry
 
@@ -146,8 +147,10 @@ async def export_bundle(stack: LocalStack, incident: Incident, folder: Path) -> 
     async with stack.deps.session() as session:
         people = await latest_people(session, incident.id or 0)
         doc = await incident_document(session, incident, catalog=stack.deps.catalog, people=people)
+        rows = await evidence.listing(session, incident.id or 0)
     doc = checked(stack.deps.templates, doc, stack.deps.catalog)  # the blameless findings travel in the bundle
-    export.write_bundle(stack.deps.templates, doc, folder)
+    export.write_bundle(stack.deps.templates, doc, folder,
+                        attached=bundle_sources.attachments(stack.deps.settings, doc, rows))
     report = export.verify_bundle(folder)
     inc = doc["incident"]
     return DemoResult(folder, inc["channel_name"], inc["entry_count"], inc["head_hash"], report.ok)

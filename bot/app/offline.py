@@ -13,10 +13,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.catalog import load_catalog
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.incident import incidents
+from bot.incident import evidence, incidents
 from bot.incident.names import names as kept_names
 from bot.insights.pattern_use import incident_document
-from bot.postmortem import document, export
+from bot.postmortem import bundle_sources, document, export
 from bot.postmortem.draft import checked, latest_people, template_environment
 from bot.record import chain
 from bot.signing import KeyFormatError, key_id, load_private_key, load_public_key, parse_public_keys
@@ -77,12 +77,13 @@ async def export_incident(settings: Settings, ref: str, out: Path | None) -> int
             doc = await incident_document(session, incident, catalog=catalog, people=people)
             # The names are captured into the bundle now: a bundle re-renders from its own incident.json alone.
             doc = document.with_people(doc, await kept_names(session, incident.team_id, document.user_ids(doc)))
+            rows = await evidence.listing(session, incident.id or 0)
     finally:
         await engine.dispose()
     doc = checked(env, doc, catalog)  # and so are the blameless check's findings
     unnamed = sorted(set(document.user_ids(doc)) - set(doc["people"]))
     folder = out or Path(f"{incident.channel_name}-bundle")
-    export.write_bundle(env, doc, folder, key)
+    export.write_bundle(env, doc, folder, key, attached=bundle_sources.attachments(settings, doc, rows))
     report = export.verify_bundle(folder, [key.public_key()] if key is not None else [])
     status = "verified" if report.ok else "written, but it does NOT verify (run `retro verify` on it)"
     signed = f"signed by {key_id(key.public_key())}" if key is not None else "unsigned (RETRO_SIGNING_KEY is not set)"

@@ -10,10 +10,12 @@ import hashlib
 import mimetypes
 import os
 import re
+import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from bot.collectors.base import Artifact
 from bot.config import Settings
@@ -21,6 +23,7 @@ from bot.errors import NotFoundError, RetroError
 from storage.models import Evidence
 
 _SAFE_EXT = re.compile(r"^\.[a-z0-9]{1,8}$")
+_SHA = re.compile(r"^[0-9a-f]{64}$")
 EXTENSIONS = {"application/json": ".json", "text/csv": ".csv", "image/png": ".png", "application/zip": ".zip",
               "text/markdown": ".md", "text/plain": ".txt", "text/html": ".html"}
 
@@ -52,6 +55,45 @@ def extension(media_type: str, name: str = "") -> str:
     return ext if _SAFE_EXT.match(ext) else ".bin"
 
 
+def _install(target: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file atomically: a private temporary file in the target's folder, synced, then renamed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def input_path(settings: Settings, sha256: str) -> Path:
+    """Where a kept analysis input lives: `inputs/<sha[:2]>/<sha256>` in the artifacts folder."""
+    if not _SHA.match(sha256):
+        raise RetroError("An input digest must be 64 hexadecimal digits.")
+    return settings.retro_artifacts_dir / "inputs" / sha256[:2] / sha256
+
+
+def keep_input(settings: Settings, source: Path, sha256: str, size: int) -> bool:
+    """Keep a file an analysis read (a data check's snapshot) under its digest, unless it is over
+    RETRO_KEEP_INPUTS_MAX_BYTES; True when it is kept (already or now). The caller hashed it while reading it."""
+    if size > settings.retro_keep_inputs_max_bytes:
+        return False
+    target = input_path(settings, sha256)
+    if target.is_file() and target.stat().st_size == size:
+        return True
+
+    def copy(out: BinaryIO) -> None:
+        with source.open("rb") as src:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+
+    _install(target, copy)
+    return True
+
+
 def store(settings: Settings, data: bytes, *, media_type: str, name: str = "") -> Stored:
     """Keep small artifacts inline; write larger ones to the artifacts folder (idempotent by digest)."""
     sha = hashlib.sha256(data).hexdigest()
@@ -60,17 +102,7 @@ def store(settings: Settings, data: bytes, *, media_type: str, name: str = "") -
     rel = f"{sha[:2]}/{sha}{extension(media_type, name)}"
     target = settings.retro_artifacts_dir / rel
     if not (target.is_file() and target.stat().st_size == len(data)):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _install(target, lambda fh: fh.write(data))
     return Stored(sha, len(data), None, rel)
 
 

@@ -67,6 +67,7 @@ class Collected:
     options: dict[str, str] = field(default_factory=dict)
     chart: Artifact | None = None
     caption: str = ""
+    analysis: dict[str, Any] | None = None  # the pinned record of what was computed (bot/insights/analyses.py)
 
     def artifact(self) -> Artifact:
         """The single artifact to store: the file itself, or a deterministic ZIP of all files."""

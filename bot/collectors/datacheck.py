@@ -18,6 +18,7 @@ from bot.collectors.drift_chart import MAX_CHARTS
 from bot.collectors.spool import Folder, Spool
 from bot.collectors.worker import WorkerError, run_bounded
 from bot.config import Settings
+from bot.insights import analyses
 
 
 def _text(v: str | None) -> str | None:
@@ -120,9 +121,21 @@ class Snapshot:
         return {**self.source, "ref": self.ref, "name": self.name, "sha256": self.sha256, "size": self.size}
 
 
+def analysis_of(report: dict[str, Any], base: Snapshot, cur: Snapshot, *, key: list[str], thresholds: Thresholds,
+                limits: Limits) -> dict[str, Any]:
+    """The pinned record of a check: both inputs by digest, every parameter, and the digest of the report as computed
+    (before its custody lines are added)."""
+    inputs = {side: {"name": s.name, "sha256": s.sha256, "size": s.size} for side, s in (("baseline", base),
+                                                                                          ("current", cur))}
+    params = {"method": f"{comparison.NAME} {comparison.VERSION}", "key": list(key),
+              "thresholds": thresholds.as_text(), "limits": {"columns": limits.columns, "cells": limits.cells}}
+    return analyses.record(analyses.DATACHECK, inputs=inputs, params=params, output=report)
+
+
 def package(report: dict[str, Any], base: Snapshot, cur: Snapshot, *, key: list[str],
-            thresholds: Thresholds) -> Collected:
-    """The report (JSON + Markdown) with both inputs' custody lines, as a collection."""
+            thresholds: Thresholds, limits: Limits = DEFAULT_LIMITS) -> Collected:
+    """The report (JSON + Markdown) with both inputs' custody lines and its analysis record, as a collection."""
+    analysis = analysis_of(report, base, cur, key=key, thresholds=thresholds, limits=limits)
     inputs = {"baseline": base.record(), "current": cur.record()}
     report["inputs"] = inputs
     files = (Artifact("datacheck-report.json", JSON_TYPE,
@@ -135,7 +148,8 @@ def package(report: dict[str, Any], base: Snapshot, cur: Snapshot, *, key: list[
     return Collected(files=files, source_url=f"baseline {base.ref} ({base.name}), current {cur.ref} ({cur.name})",
                      request={"baseline": base.ref, "current": cur.ref, "key": key,
                               "thresholds": thresholds.as_text()},
-                     metadata={**metadata(report), "inputs": inputs}, summary=summary(report), options=options)
+                     metadata={**metadata(report), "inputs": inputs}, summary=summary(report), options=options,
+                     analysis=analysis)
 
 
 class Spooled:
@@ -170,7 +184,7 @@ def check(base: Snapshot, cur: Snapshot, *, key: list[str], thresholds: Threshol
     """Read, compare and package in this process (CPU-bound; the bot itself uses `run_check`)."""
     with Spooled(base, cur) as (b, c):
         report = comparison.report(b, c, key, thresholds, limits)
-    return package(report, base, cur, key=key, thresholds=thresholds)
+    return package(report, base, cur, key=key, thresholds=thresholds, limits=limits)
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -196,11 +210,13 @@ async def run_check(base: Snapshot, cur: Snapshot, *, key: list[str], thresholds
                     settings: Settings) -> Collected:
     """Compare in a worker process within the configured limits; a failed worker becomes a DataError."""
     spooled = await asyncio.to_thread(Spooled, base, cur)  # bytes given are written off the loop; spools are as is
+    limits = limits_of(settings)
     with spooled as (b, c):
         try:
-            report = await run_bounded(comparison.report, (b, c, key, thresholds, limits_of(settings)),
+            report = await run_bounded(comparison.report, (b, c, key, thresholds, limits),
                                        memory_mb=settings.retro_datacheck_max_memory_mb,
                                        timeout=settings.retro_datacheck_timeout)
         except WorkerError as exc:
             raise DataError(failure(exc, settings)) from None
-    return await asyncio.to_thread(package, report, base, cur, key=key, thresholds=thresholds)  # charts drawn
+    return await asyncio.to_thread(package, report, base, cur, key=key, thresholds=thresholds,
+                                   limits=limits)  # charts drawn

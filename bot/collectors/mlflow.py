@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from bot.canonical import iso
+from bot.collectors import mlflow_facts
 from bot.collectors.base import JSON_TYPE, Artifact, Collected, CollectEnv, CollectRequest
 from bot.collectors.http import Http, Response, redact
 from bot.config import Settings
@@ -97,13 +98,15 @@ class MlflowCollector:
             listing = await api.artifacts(http, mv, run, model_id)
         doc = document(base, ref, mv, run.get("run") if run else None, listing)
         doc["logged_model"] = logged
+        pinned = mlflow_facts.facts(mv, doc["run"])
         return Collected(
             files=(Artifact(f"mlflow-{_slug(mv['name'])}-v{mv['version']}.json", JSON_TYPE,
                             json.dumps(doc, indent=2, sort_keys=True).encode()),),
             source_url=f"{redact(base)}/#/models/{mv['name']}/versions/{mv['version']}",
             request={"tracking_uri": redact(base), "name": ref.name, "version": ref.version, "alias": ref.alias,
                      "stage": ref.stage},
-            metadata=summary_of(doc), summary=one_line(doc), options=options_of(doc))
+            metadata=summary_of(doc), summary=one_line(doc), options=options_of(doc),
+            analysis=mlflow_facts.analysis_of(redact(base), request.ref.strip(), pinned))
 
 
 def logged_model_id(mv: dict[str, Any]) -> str | None:

@@ -12,11 +12,13 @@ from typing import Any, ClassVar
 from yarl import URL
 
 from bot.canonical import iso
+from bot.collectors import prom_range
 from bot.collectors.base import JSON_TYPE, Artifact, Collected, CollectEnv, CollectRequest
 from bot.collectors.http import redact
 from bot.collectors.png import PALETTE_NAMES, line_chart
 from bot.config import Settings
-from bot.errors import CollectorError, UsageError
+from bot.errors import UsageError
+from bot.followup.expectations import parse_expect
 
 MAX_POINTS = 11_000  # Prometheus refuses more points per series than this
 NICE_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
@@ -154,18 +156,11 @@ class PrometheusCollector:
         label = f"Prometheus at {redact(base)}"
         params = {"query": request.ref, "start": f"{start.timestamp():.3f}", "end": f"{end.timestamp():.3f}",
                   "step": f"{step:g}"}
+        expect = request.options.get("expect")  # a mitigation check's expectation, pinned with the range
+        expected = str(parse_expect(expect, METRIC_USAGE)) if expect is not None else None
         async with env.http(trusted=True) as http:
             resp = await http.get(f"{base}/api/v1/query_range", label=label, params=params)
-        body = resp.json(label)
-        if not isinstance(body, dict):
-            raise CollectorError(f"{label} answered something other than a JSON object.")
-        if resp.status != 200 or body.get("status") != "success":
-            raise CollectorError(f"{label} answered {resp.status} for the query: "
-                                 f"{body.get('errorType', 'error')}: {body.get('error', resp.excerpt(150))}")
-        data = body.get("data") or {}
-        result = data.get("result") or []
-        if data.get("resultType") != "matrix" or not isinstance(result, list):
-            raise CollectorError(f"{label} answered a {data.get('resultType')} instead of a range (matrix).")
+        body, result = prom_range.matrix(resp, label)
         samples = sum(len(s.get("values") or []) for s in result)
         png = chart(result, start, end)
         files = (Artifact("prometheus-range.json", JSON_TYPE, resp.body),
@@ -180,4 +175,5 @@ class PrometheusCollector:
         return Collected(files=files, source_url=redact(URL(f"{base}/graph").with_query({"g0.expr": request.ref})),
                          request={"url": f"{redact(base)}/api/v1/query_range", **params},
                          metadata=meta, summary=summary, chart=files[2], caption=legend(per_series, len(result)),
-                         options={"from": iso(start) or "", "to": iso(end) or "", "step": step_text(step)})
+                         options={"from": iso(start) or "", "to": iso(end) or "", "step": step_text(step)},
+                         analysis=prom_range.analysis_of(redact(base), params, result, expected))

@@ -44,9 +44,10 @@ def json_safe(value: Any) -> Any:
 def custody_of(*, name: str, version: str, collected: Collected, stored: dict[str, Any], actor: str,
                requested_at: datetime, now: datetime) -> dict[str, Any]:
     """Who collected what, from where, with which parameters, when, at whose request, and what was kept."""
-    return {"collector": {"name": name, "version": version}, "source_url": collected.source_url,
-            "request": json_safe(collected.request), "requested_by": actor, "requested_at": iso(requested_at),
-            "retrieved_at": iso(now), "artifact": stored, "metadata": json_safe(collected.metadata)}
+    custody = {"collector": {"name": name, "version": version}, "source_url": collected.source_url,
+               "request": json_safe(collected.request), "requested_by": actor, "requested_at": iso(requested_at),
+               "retrieved_at": iso(now), "artifact": stored, "metadata": json_safe(collected.metadata)}
+    return custody if collected.analysis is None else {**custody, "analysis": json_safe(collected.analysis)}
 
 
 async def record_collected(session: AsyncSession, *, deps: Deps, incident: Incident, item: EvidenceInput,

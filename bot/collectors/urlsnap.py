@@ -1,4 +1,5 @@
-"""URL snapshots: a log, dashboard or config page fetched and kept, for hosts in RETRO_FETCH_ALLOW only."""
+"""URL snapshots: a log, dashboard or config page fetched and kept (a Grafana dashboard with its JSON model), for
+hosts in RETRO_FETCH_ALLOW only."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import ClassVar
 
 from yarl import URL
 
+from bot.collectors import grafana
 from bot.collectors.artifacts import extension
 from bot.collectors.base import Artifact, Collected, CollectEnv, CollectRequest
 from bot.collectors.http import mib, redact
@@ -45,7 +47,7 @@ class UrlSnapshotCollector:
     """Fetches the page behind a log, dashboard or config link."""
 
     name: ClassVar[str] = "url"
-    version: ClassVar[str] = "1.0"
+    version: ClassVar[str] = "1.1"  # 1.1: Grafana dashboard links also keep the JSON model
     kinds: ClassVar[frozenset[str]] = frozenset({"log", "dashboard", "config"})
 
     def accepts(self, request: CollectRequest, settings: Settings) -> bool:
@@ -59,24 +61,34 @@ class UrlSnapshotCollector:
         return f"a snapshot of {redact(url) if url else request.ref}"
 
     async def collect(self, request: CollectRequest, env: CollectEnv) -> Collected:
-        """Fetch under the guard (allow-list, public addresses, checked redirects, size cap, timeout)."""
+        """Fetch under the guard (allow-list, public addresses, checked redirects, size cap, timeout); for a Grafana
+        dashboard link, also keep the dashboard's JSON model from the same host's API."""
         url = parse_url(request.ref)
         assert url is not None
         label = host_of(url)
+        link = grafana.dashboard_link(url)
         async with env.http(trusted=False) as http:
             resp = await http.get(url, label=label, follow=True)
-        if resp.status in (301, 302, 303, 307, 308):
-            raise CollectorError(f"{label} answered a redirect without a usable Location.")
-        if resp.status != 200:
-            detail = f": {resp.excerpt(120)}" if resp.body else ""
-            raise CollectorError(f"{redact(url)} answered HTTP {resp.status}{detail}")
+            if resp.status in (301, 302, 303, 307, 308):
+                raise CollectorError(f"{label} answered a redirect without a usable Location.")
+            if resp.status != 200:
+                detail = f": {resp.excerpt(120)}" if resp.body else ""
+                raise CollectorError(f"{redact(url)} answered HTTP {resp.status}{detail}")
+            model = await grafana.fetch_model(http, link, env.settings) if link else None
         media = resp.media_type
         hops = f" after {len(resp.redirects)} redirect(s)" if resp.redirects else ""
+        page = Artifact(file_name(URL(resp.url), media), media, resp.body)
+        if model is not None and model.file is not None and page.name == model.file.name:
+            page = Artifact(f"page-{page.name}", media, resp.body)
+        metadata = {"url": resp.url, "status": resp.status, "redirects": list(resp.redirects),
+                    "headers": resp.headers, "size": len(resp.body)}
+        if model is not None:
+            metadata["grafana"] = model.metadata
+        summary = (f"{mib(len(resp.body)) if len(resp.body) >= 1024 else f'{len(resp.body)} bytes'} of {media} "
+                   f"from {host_of(URL(resp.url))}{hops}")
         return Collected(
-            files=(Artifact(file_name(URL(resp.url), media), media, resp.body),),
+            files=(page,) if model is None or model.file is None else (page, model.file),
             source_url=resp.url,
             request={"method": "GET", "url": redact(url)},
-            metadata={"url": resp.url, "status": resp.status, "redirects": list(resp.redirects),
-                      "headers": resp.headers, "size": len(resp.body)},
-            summary=f"{mib(len(resp.body)) if len(resp.body) >= 1024 else f'{len(resp.body)} bytes'} of {media} "
-                    f"from {host_of(URL(resp.url))}{hops}")
+            metadata=metadata,
+            summary=" · ".join(w for w in (model.headline, summary, model.note) if w) if model else summary)

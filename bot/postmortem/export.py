@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -22,17 +22,19 @@ import jinja2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.orm import configure_mappers
 
-from bot.canonical import canonical_json, sha256_hex
+from bot.canonical import canonical_json
 from bot.incident.evidence import digest_of
-from bot.postmortem import bundle_signature
+from bot.postmortem import bundle_signature, bundle_sources
 from bot.postmortem.bundle_read import MAX_DOCUMENT_BYTES, file_sha256, inside, read_capped, read_text, shown
 from bot.postmortem.bundle_read import BundleError as BundleError
 from bot.postmortem.bundle_signature import SIGNATURE, SignatureFileError
+from bot.postmortem.bundle_sources import write_file
 from bot.postmortem.doc_check import DocumentError, check_document
 from bot.postmortem.doc_types import Doc, Entry, EvidenceRecord, IncidentHeader
 from bot.postmortem.document import LEGACY_FORMATS, READABLE
 from bot.postmortem.draft import render
 from bot.postmortem.entry_data import payload
+from bot.postmortem.notebook import NOTEBOOK, notebook_bytes
 from bot.postmortem.picture import png, svg
 from bot.postmortem.timeline_picture import layout
 from bot.record.chain import verify_entries
@@ -49,44 +51,41 @@ _META = re.compile(r"^# ([a-z-]+): (.*)$")
 
 
 def bundle_files(env: jinja2.Environment, doc: Doc) -> dict[str, bytes]:
-    """The bundle's content files, each a pure function of the document (the PNG from format retro-incident/3 on)."""
+    """The bundle's content files, each a pure function of the document (the PNG and the notebook from format
+    retro-incident/3 on)."""
     pic = layout(doc)  # laid out once, drawn twice
     files = {DOCUMENT: (canonical_json(doc) + "\n").encode("utf-8"), POSTMORTEM: render(env, doc).encode("utf-8"),
              PICTURE: svg(pic).encode("utf-8")}
-    return files if doc["format"] in LEGACY_FORMATS else {**files, PICTURE_PNG: png(pic)}
+    if doc["format"] in LEGACY_FORMATS:
+        return files
+    return {**files, PICTURE_PNG: png(pic), NOTEBOOK: notebook_bytes(doc)}
 
 
-def manifest_text(doc: Doc, files: dict[str, bytes]) -> str:
+def manifest_text(doc: Doc, digests: Mapping[str, str]) -> str:
     """MANIFEST: metadata as comments, then one `sha256  name` line per file (`sha256sum -c MANIFEST` works)."""
     inc = doc["incident"]
     lines = ["# Retro incident bundle. Check the files with `sha256sum -c MANIFEST`; check everything (hash chain",
              "# and evidence digests too) with `retro verify <this folder>`.",
              f"# format: {BUNDLE_FORMAT}", f"# incident: {inc['channel_name']}",
              f"# chain-head: {inc['head_hash']}", f"# entries: {inc['entry_count']}"]
-    lines += [f"{sha256_hex(data)}  {name}" for name, data in sorted(files.items())]
+    lines += [f"{sha}  {name}" for name, sha in sorted(digests.items())]
     return "\n".join(lines) + "\n"
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.unlink(missing_ok=True)  # a link left at this name is replaced, never written through
-    path.write_bytes(data)
-
-
-def write_bundle(env: jinja2.Environment, doc: Doc, out: Path,
-                 signing_key: Ed25519PrivateKey | None = None) -> dict[str, str]:
-    """Render everything first, then write the files, the MANIFEST and (with a key) the SIGNATURE last; returns
-    each file's SHA-256."""
-    files = bundle_files(env, doc)
+def write_bundle(env: jinja2.Environment, doc: Doc, out: Path, signing_key: Ed25519PrivateKey | None = None,
+                 attached: Mapping[str, bytes | Path] | None = None) -> dict[str, str]:
+    """Render everything first, then write the files (and the `attached` artifacts and inputs), the MANIFEST and
+    (with a key) the SIGNATURE last; returns each file's SHA-256."""
+    files: dict[str, bytes | Path] = {**(attached or {}), **bundle_files(env, doc)}
     out.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        _write(out / name, data)
-    manifest = manifest_text(doc, files).encode("utf-8")
-    _write(out / MANIFEST, manifest)
+    digests = {name: write_file(out / name, data) for name, data in files.items()}
+    manifest = manifest_text(doc, digests).encode("utf-8")
+    write_file(out / MANIFEST, manifest)
     (out / SIGNATURE).unlink(missing_ok=True)  # an earlier export's signature would not match this one
     if signing_key is not None:
         head = doc["incident"]["head_hash"]
-        _write(out / SIGNATURE, bundle_signature.signature_text(signing_key, manifest, head).encode("utf-8"))
-    return {name: sha256_hex(data) for name, data in files.items()}
+        write_file(out / SIGNATURE, bundle_signature.signature_text(signing_key, manifest, head).encode("utf-8"))
+    return digests
 
 
 @dataclass
@@ -271,6 +270,8 @@ def verify_bundle(folder: Path, trusted: Sequence[Ed25519PublicKey] = ()) -> Bun
     doc = load_document(folder)
     _check_files(report, folder, digests, doc["format"])
     check_values(doc)
+    for ok, line in bundle_sources.check(doc, digests):
+        report.add(ok, line)
     try:
         _check_chain(report, doc, meta)
         _check_evidence(report, doc)
@@ -278,6 +279,13 @@ def verify_bundle(folder: Path, trusted: Sequence[Ed25519PublicKey] = ()) -> Bun
         raise BundleError(f"{DOCUMENT} holds a value of the wrong kind ({type(exc).__name__}: {exc})") from None
     _check_signature(report, folder, manifest, doc, trusted)
     return report
+
+
+def open_bundle(folder: Path) -> tuple[Doc, bundle_sources.BundleSources]:
+    """A bundle's document (its structure and values checked) and its files as the source of re-runs."""
+    doc = load_document(folder)
+    check_values(doc)
+    return doc, bundle_sources.BundleSources(folder, doc)
 
 
 def render_bundle(env: jinja2.Environment, folder: Path) -> str:

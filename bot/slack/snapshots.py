@@ -4,6 +4,7 @@ MLflow) compared, the report kept as evidence and summarised in the channel."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from bot.slack.collect import share_charts
 from bot.slack.files import read_shared_file, shared_file_id
 from storage.models import Evidence, Incident
 
+log = logging.getLogger("retro.datacheck")
 _EVIDENCE = re.compile(r"^[Ee](\d{1,6})$")
 POSTED_CHARTS = 4  # charts posted with a check's summary (the most drifted features); all are kept in the evidence
 
@@ -153,6 +155,16 @@ async def read(client: AsyncWebClient, deps: Deps, incident: Incident, at: Locat
     return Snapshot(at.ref, name, await _artifact(deps, row, at.ref, folder), source)
 
 
+def _keep_inputs(settings: Settings, *snaps: Snapshot) -> None:
+    """Keep both snapshots under their digests, so the check can be run again from the record and its bundle."""
+    for snap in snaps:
+        assert isinstance(snap.data, Spool)
+        try:
+            artifacts.keep_input(settings, snap.data.path, snap.data.sha256, snap.data.size)
+        except OSError as exc:  # the check stands; running it again will say its input was not kept
+            log.warning("snapshot %s not kept: %s", snap.data.sha256, exc.strerror or exc)
+
+
 def _refuse_empty(base: Snapshot, cur: Snapshot, usage: str) -> None:
     """An input with nothing to compare is refused (nothing is recorded), saying which and why."""
     for side, snap in (("baseline", base), ("current", cur)):
@@ -189,6 +201,7 @@ async def run(client: AsyncWebClient, deps: Deps, incident: Incident, check: Dat
                 _refuse_empty(base, cur, check.usage)
                 collected = await datacheck.run_check(base, cur, key=check.key, thresholds=check.thresholds,
                                                       settings=deps.settings)
+                await asyncio.to_thread(_keep_inputs, deps.settings, base, cur)
     except (CollectorError, DataError) as exc:
         async with deps.session() as session:
             row = await record_failed(session, incident=incident, item=EvidenceInput("dataset", check.ref),

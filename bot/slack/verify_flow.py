@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from slack_sdk.errors import SlackApiError
@@ -84,6 +84,7 @@ async def metric(client: AsyncWebClient, deps: Deps, incident: Incident, action:
     start = check.end - check.window
     item = evidence.validate("metric", check.query, f"A{action.number} {stage} check: expect {check.expect}",
                              {"from": iso(start) or "", "to": iso(check.end) or ""}, now=deps.now())
+    item = replace(item, options={**item.options, "expect": str(check.expect)})  # pinned in the range's analysis
     found = collector_for(deps, item)
     if found is None:
         raise UsageError("Metric checks query Prometheus, and PROMETHEUS_URL is not set for this Retro.", usage)

@@ -66,7 +66,8 @@ def _rewrite(folder: Path, change: dict[str, object] | None = None, *, fix_manif
 
 async def test_an_exported_bundle_verifies_and_re_renders_byte_for_byte(database_url: str, tmp_path: Path) -> None:
     folder = await _bundle(database_url, tmp_path / "b")
-    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, DOCUMENT, POSTMORTEM, "timeline.png", "timeline.svg"]
+    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, "incident.ipynb", DOCUMENT, POSTMORTEM,
+                                                       "timeline.png", "timeline.svg"]
     report = verify_bundle(folder)
     assert report.ok, report.checks
     assert any(line.startswith("chain: ") and "entries, head" in line for _, line in report.checks)
@@ -94,7 +95,7 @@ async def test_sha256sum_can_check_the_manifest(database_url: str, tmp_path: Pat
     folder = await _bundle(database_url, tmp_path / "b")
     done = subprocess.run(["sha256sum", "--strict", "-c", MANIFEST], cwd=folder, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count(": OK") == 4
+    assert done.stdout.count(": OK") == 5
 
 
 async def test_an_edited_entry_is_named_even_with_a_consistent_manifest(database_url: str, tmp_path: Path) -> None:

@@ -1,0 +1,21 @@
+"""Running any recorded analysis again: the runner of each kind, and the loop over a list of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bot.config import Settings
+from bot.insights import rerun, rerun_live
+from bot.insights.analyses import DATACHECK, Analysis
+from bot.insights.rerun_outcome import Rerun, Runner, Sources
+
+
+def runners() -> dict[str, Runner]:
+    """The re-run of each kind of analysis."""
+    return {DATACHECK: rerun.datacheck, **rerun_live.RUNNERS}
+
+
+async def rerun_all(items: Iterable[Analysis], sources: Sources, settings: Settings) -> list[Rerun]:
+    """Each analysis run again, one after the other (data checks are heavy; live sources are asked gently)."""
+    table = runners()
+    return [await table[a.kind](a, sources, settings) for a in items]
