@@ -41,7 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--key", action="append", default=[], metavar="PUBLIC",
                         help="a public key (base64) the bundle must be signed by; repeatable, added to "
                              "RETRO_VERIFY_KEYS")
-    export = sub.add_parser("export", help="write an incident's bundle: postmortem, incident.json, timeline, MANIFEST "
+    export = sub.add_parser("export", help="write an incident's bundle: postmortem, incident.json, timeline, notebook, "
+                                           "evidence artifacts and data-check inputs, MANIFEST "
                                            "(and SIGNATURE when RETRO_SIGNING_KEY is set)")
     export.add_argument("incident", help="incident channel name (inc-…) or numeric id")
     export.add_argument("-o", "--out", type=Path, help="folder to write (default ./<channel>-bundle)")
