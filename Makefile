@@ -36,13 +36,16 @@ $(MLFLOW_STAMP): tests/requirements-mlflow.txt
 	$(MLFLOW_VENV)/bin/python -m pip install --quiet -r tests/requirements-mlflow.txt
 	touch $(MLFLOW_STAMP)
 
-test-servers: $(MLFLOW_STAMP)  ## MLflow (own virtualenv), Debian's prometheus and prometheus-alertmanager for the collector and alert tests
+test-servers: $(MLFLOW_STAMP)  ## MLflow (own virtualenv), Debian's prometheus, prometheus-alertmanager and chromium for the collector, alert and browser tests
 	@command -v prometheus >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { apt-get update -q >/dev/null && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
 	@command -v prometheus >/dev/null 2>&1 || echo "note: no prometheus binary (apt-get install prometheus as root); its tests will say they skip"
 	@command -v prometheus-alertmanager >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { apt-get update -q >/dev/null && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus-alertmanager >/dev/null; }
 	@command -v prometheus-alertmanager >/dev/null 2>&1 || echo "note: no prometheus-alertmanager binary (apt-get install prometheus-alertmanager as root); the alert tests will say they skip"
+	@command -v chromium >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || { apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || echo "note: no chromium binary (apt-get install chromium as root); the browser tests will say they skip"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

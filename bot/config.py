@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     # Alert intake (docs/alerts.md): the endpoints exist only with a token; the team alerts belong to (else the
     # only installed workspace); the body cap; how often the alert runner looks for work besides being woken.
     retro_alert_token: SecretStr | None = None
+    # The read-only web view under /web/ (docs/web.md): Sign in with Slack with the app's client id and secret
+    # (SLACK_CLIENT_* in multi-workspace mode, RETRO_WEB_CLIENT_* beside a bot token), sessions in signed cookies.
+    retro_web: bool = True
+    retro_public_url: str | None = None
+    retro_web_client_id: str | None = None
+    retro_web_client_secret: SecretStr | None = None
+    retro_web_session_key: SecretStr | None = None
+    retro_web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
     retro_alert_team: str | None = None
     retro_alert_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     retro_alert_sweep_seconds: float = Field(default=2.0, gt=0, le=3600)
@@ -157,7 +165,8 @@ class Settings(BaseSettings):
         return value.strip().rstrip("/")
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "retro_metrics_token",
-                     "retro_alert_token", "retro_alert_team", "retro_grafana_token", mode="before")
+                     "retro_alert_token", "retro_alert_team", "retro_grafana_token", "retro_web_client_secret",
+                     "retro_web_session_key", "retro_web_client_id", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -176,6 +185,30 @@ class Settings(BaseSettings):
     def reply_hosts(self) -> frozenset[Origin]:
         """RETRO_REPLY_HOSTS as (scheme, host, port) origins, read like RETRO_FILE_HOSTS."""
         return frozenset(file_origin(e) for e in self.retro_reply_hosts.replace(",", " ").split())
+
+    @field_validator("retro_public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or not value.strip().startswith(("http://", "https://")):
+            raise ValueError("must be the web view's external http(s) address, like https://retro.example.com")
+        return value.strip().rstrip("/")
+
+    @property
+    def web_client(self) -> tuple[str, str] | None:
+        """The client id and secret Sign in with Slack uses (None: the web view cannot sign anyone in)."""
+        for cid, secret in ((self.slack_client_id, self.slack_client_secret),
+                            (self.retro_web_client_id, self.retro_web_client_secret)):
+            if cid and secret is not None:
+                return cid, secret.get_secret_value()
+        return None
+
+    @property
+    def web_base(self) -> str | None:
+        """The web view's external address (`<RETRO_PUBLIC_URL>/web`) for links from Slack; None when it is off or
+        its address is not known."""
+        return f"{self.retro_public_url}/web" if self.retro_web and self.retro_public_url else None
 
     @property
     def socket_mode(self) -> bool:

@@ -18,6 +18,7 @@ class ActionId(StrEnum):
     ACTION_SNOOZE_DAY = "retro_action_snooze_day"
     ACTION_SNOOZE_WEEK = "retro_action_snooze_week"
     OPEN_INCIDENT = "retro_open_incident"
+    OPEN_IN_RETRO = "retro_open_in_retro"  # a link to the web view: Slack opens it, the app only acknowledges
     TIMELINE_PAGE = "retro_timeline_page"
     EVIDENCE_PAGE = "retro_evidence_page"
     CONFIRM_COMMAND = "retro_confirm_command"

@@ -82,7 +82,8 @@ def register(app: AsyncApp, deps: Deps) -> None:
         await snooze(body, client, respond, 7)
 
     @app.action(ActionId.OPEN_INCIDENT)
-    async def open_incident(ack: AsyncAck) -> None:
+    @app.action(ActionId.OPEN_IN_RETRO)
+    async def open_link(ack: AsyncAck) -> None:
         await ack()  # a link button: Slack opens the URL, the app only acknowledges the click
 
     @app.action(ActionId.ADD_ACTION)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from aiohttp import web
 
-from . import actions, install, views
+from . import actions, install, signin, views
 from .events import Activity, EventBus
 from .hosted import HostedRoutes
 from .interactions import LateAck
@@ -60,6 +60,7 @@ class SlackEmulator:
         app.router.add_route("*", "/api/{method}", self.api.handle)
         self.hosted.register(app)
         self.oauth.register(app)
+        self.api.openid.register(app)  # Sign in with Slack: /openid/connect/authorize and /openid/connect/keys
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -237,13 +238,18 @@ class SlackEmulator:
         return live[-1].token
 
     def configure_oauth(self, client_id: str, client_secret: str, *, redirect_uris: Iterable[str] = ()) -> None:
-        """Set the app's OAuth credentials and (optionally) its configured redirect URLs."""
+        """Set the app's OAuth credentials and its configured redirect URLs (Sign in with Slack uses them too)."""
         self.oauth.configure(client_id, client_secret, list(redirect_uris))
 
     @property
     def authorize_url(self) -> str:
         """The OAuth v2 authorize page, for `AsyncOAuthSettings(authorization_url=...)`."""
         return self._base + AUTHORIZE_PATH
+
+    async def openid_sign_in(self, start_url: str, *, user: str = "alice") -> signin.SignedIn:
+        """Sign in with Slack like a browser: the app's start URL, "Continue as <user>", the app's callback;
+        returns the final response and the cookies the app set."""
+        return await signin.sign_in(self._base, start_url, user=user)
 
     def app_settings(self, *, org_deploy_enabled: bool, token_rotation_enabled: bool) -> None:
         """Set the app's manifest settings: org-wide installs allowed, expiring tokens issued by OAuth."""

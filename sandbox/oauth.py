@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -46,6 +47,33 @@ class AuthCode:
     issued: float
     used: bool = False
     enterprise_id: str | None = None  # set for an org-wide install (then team_id is "")
+
+
+class OneTimeCode(Protocol):
+    """What redeeming a code reads of it (OAuth's and Sign in with Slack's codes alike)."""
+
+    client_id: str
+    redirect_uri: str
+    explicit_redirect: bool
+    issued: float
+    used: bool
+
+
+CodeT = TypeVar("CodeT", bound=OneTimeCode)
+
+
+def redeem(codes: Mapping[str, CodeT], p: Params, client_id: str, now: float) -> CodeT:
+    """The code a token request names, used up: one time, within CODE_TTL_SECONDS, for this app, and with the
+    redirect_uri the authorize request gave (required then, and the same URL)."""
+    code = codes.get(p.text("code") or "")
+    expired = code is not None and now - code.issued > CODE_TTL_SECONDS
+    if code is None or code.used or expired or code.client_id != client_id:
+        raise SlackError("invalid_code")
+    redirect = p.text("redirect_uri")
+    if (redirect or code.explicit_redirect) and redirect != code.redirect_uri:
+        raise SlackError("bad_redirect_uri")
+    code.used = True
+    return code
 
 
 def _scopes(raw: str | None) -> list[str]:
@@ -161,38 +189,34 @@ class OAuthServer:
             return oauth_pages.error_page(err.error)
         raise web.HTTPFound(url)
 
-    def _client_credentials(self, p: Params, authorization: str) -> tuple[str, str]:
+    def authenticate(self, p: Params, authorization: str) -> OAuthClient:
+        """The app, from its client id and secret: HTTP Basic auth (what slack_sdk sends) or form arguments (what
+        the method pages list); a wrong id or secret is refused as Slack does."""
         if authorization.startswith("Basic "):
             try:
                 decoded = base64.b64decode(authorization.removeprefix("Basic ").strip()).decode()
             except (binascii.Error, UnicodeDecodeError):
                 raise SlackError("invalid_client_id") from None
             client_id, _, secret = decoded.partition(":")
-            return client_id, secret
-        return p.text("client_id") or "", p.text("client_secret") or ""
-
-    def access(self, p: Params, authorization: str) -> JSON:
-        """oauth.v2.access: exchange a code for a bot token (credentials via Basic auth or the form)."""
-        client_id, secret = self._client_credentials(p, authorization)
+        else:
+            client_id, secret = p.text("client_id") or "", p.text("client_secret") or ""
         client = self.client
         if client is None or client_id != client.client_id:
             raise SlackError("invalid_client_id")
         if not secrets.compare_digest(secret, client.client_secret):
             raise SlackError("bad_client_secret")
+        return client
+
+    def access(self, p: Params, authorization: str) -> JSON:
+        """oauth.v2.access: exchange a code for a bot token (credentials via Basic auth or the form)."""
+        client_id = self.authenticate(p, authorization).client_id
         grant_type = p.text("grant_type")
         if grant_type == "refresh_token":
             # Token rotation: a refresh token for a new pair (https://docs.slack.dev/authentication/using-token-rotation)
             return self._answer(self.tenancy.refresh(p.text("refresh_token") or ""))
         if grant_type not in (None, "", "authorization_code"):
             raise SlackError("invalid_grant_type")
-        code = self.codes.get(p.text("code") or "")
-        expired = code is not None and self.clock() - code.issued > CODE_TTL_SECONDS
-        if code is None or code.used or expired or code.client_id != client_id:
-            raise SlackError("invalid_code")
-        redirect = p.text("redirect_uri")
-        if (redirect or code.explicit_redirect) and redirect != code.redirect_uri:
-            raise SlackError("bad_redirect_uri")
-        code.used = True
+        code = redeem(self.codes, p, client_id, self.clock())
         rotating = self.token_rotation_enabled
         if code.enterprise_id is not None:
             grant = self.tenancy.grant_org(code.enterprise_id, scopes=code.scopes, installer=code.user_id,

@@ -8,6 +8,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlencode
 
 from . import api_files, views
 from .driver import SlackDriver
@@ -32,9 +33,11 @@ HELP = """\
   upload <path> [comment]  upload a local file into this channel (e.g. CSVs for /retro datacheck)
   snippet <name> <text>    share a small text file holding <text>
   dm <text>                message the app directly
+  web                      the web view's address and a sign-in link per person (Sign in with Slack)
   channels | history [n] | who | help | quit
   (N) is a message's number and [B …] a button's: both keep their number for the whole session.
   Declaring an incident takes you to its channel."""
+WEB_CALLBACK = "/web/auth/callback"  # the web view's Sign in with Slack redirect URL, below the bot's address
 _PATH_AND_REST = re.compile(r"""(?:"([^"]+)"|'([^']+)'|(\S+))\s*(.*)""", re.DOTALL)
 
 
@@ -98,7 +101,7 @@ class Repl:
             self._followed.add(found.id)
             self.screen.say(f"now in #{found.name}")
             return True
-        if word in ("channels", "history", "who", "modal"):
+        if word in ("channels", "history", "who", "modal", "web"):
             self._show(word, rest, acting)
             return True
         acting_id = self.driver.user(acting).id
@@ -118,6 +121,17 @@ class Repl:
         """Print what changed for the current user (results that arrived later) and follow a new incident."""
         self.screen.show_changes(self.me())
         self._follow_new_channel()
+
+    def web_lines(self) -> list[str]:
+        """The web view's address and one sign-in link per person; empty when the app has no web view callback."""
+        client = self.emulator.oauth.client
+        callback = next((u for u in (client.redirect_uris if client else []) if u.endswith(WEB_CALLBACK)), None)
+        if callback is None:
+            return []
+        base = callback.removesuffix(WEB_CALLBACK)
+        people = [u.name for u in self.ws.users.values() if not u.is_bot and not u.deleted]
+        return [f"Web view: {base}/web/ (sign in with the sandbox's Slack; one link per person)",
+                *(f"  {name:<10} {base}/web/auth/start?{urlencode({'login_hint': name})}" for name in people)]
 
     def _follow_new_channel(self) -> None:
         # Membership decides, not creation: the app creates the channel first and invites the person afterwards.
@@ -151,6 +165,9 @@ class Repl:
         elif word == "who":
             self.screen.say(f"you are {acting} in {self.screen.names().get(self.channel, self.channel)}")
             for line in who_lines(self.ws, uid, self.channel):
+                self.screen.say(line)
+        elif word == "web":
+            for line in self.web_lines() or ["no web view: the app has no Sign in with Slack redirect URL here"]:
                 self.screen.say(line)
         elif word == "modal":
             stack = views.open_modals(self.ws, uid)

@@ -9,7 +9,7 @@ from .workspace import Workspace
 
 ROLE_LABELS = {"primary_owner": "primary owner", "owner": "owner", "admin": "admin", "member": "member"}
 COMMANDS = ("/retro", "as", "user", "thread", "edit", "react", "pin", "click", "submit", "close", "modal", "home",
-            "upload", "snippet", "dm", "channels", "history", "who", "help", "quit")
+            "upload", "snippet", "dm", "channels", "history", "who", "web", "help", "quit")
 
 
 def _visible_channels(ws: Workspace, user_id: str) -> list[Channel]:

@@ -28,6 +28,8 @@ async def run_repl(emulator: SlackEmulator, driver: SlackDriver, *, stdin: TextI
     terminal = Terminal(stdin, stdout, complete=repl.complete)
     repl.screen.mark_seen(repl.me())
     repl.screen.say(f"Sandbox Slack · you are {repl.user} in {default_channel} · type 'help'")
+    for link in repl.web_lines():  # the web view's sign-in links (`web` prints them again)
+        repl.screen.say(link)
     watcher = asyncio.create_task(_watch(repl, terminal, on_change), name="sandbox-repl-watch")
     try:
         while True:

@@ -21,6 +21,7 @@ METHOD_TIERS = {
     "conversations.members": 4, "conversations.list": 2, "users.info": 4, "users.list": 2,
     "chat.postEphemeral": 4, "views.open": 4, "views.update": 4, "views.push": 4, "views.publish": 4,
     "files.getUploadURLExternal": 4, "files.completeUploadExternal": 4, "files.info": 4,
+    "openid.connect.token": 4,  # https://api.slack-gov.com/methods/openid.connect.token ("Rate limits: Tier 4")
 }
 # chat.postMessage is "special": about 1 message per second per channel, short bursts allowed
 # (https://api.slack.com/methods/chat.postMessage#rate_limiting). The burst size is undocumented; 3 is modelled.

@@ -15,6 +15,8 @@ from . import api_chat, api_conversations, api_files, api_users, api_views, scop
 from .api_common import ApiContext, Handler, Params
 from .events import Activity
 from .oauth import OAuthServer
+from .openid import METHODS as OPENID_METHODS
+from .openid import OpenIdServer
 from .state import JSON, ApiCall, Clock, SlackError
 from .tenancy import Tenancy
 from .tiers import RateTiers
@@ -56,6 +58,7 @@ class WebApi:
     def __init__(self, *, activity: Activity, tenancy: Tenancy, oauth: OAuthServer, trigger_ttl: float,
                  clock: Clock = time.monotonic) -> None:
         self.activity, self.tenancy, self.oauth, self.trigger_ttl = activity, tenancy, oauth, trigger_ttl
+        self.openid = OpenIdServer(tenancy, oauth, clock=clock)  # Sign in with Slack, with the same OAuth client
         self.tiers = RateTiers(clock)
         self.latency: dict[str, tuple[float, float]] = {}  # method -> (least, most) seconds before answering
         self.calls: list[ApiCall] = []
@@ -99,6 +102,9 @@ class WebApi:
         header = request.headers.get("Authorization", "")
         if method == "oauth.v2.access":
             return self._dispatch(call, lambda: self.oauth.access(Params(call.params), header))
+        if method in OPENID_METHODS:  # client credentials or the user token openid.connect.token issued
+            openid_token = token
+            return self._dispatch(call, lambda: self.openid.call(method, Params(call.params), header, openid_token))
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else token
         if not token:
             return reply(call, {"ok": False, "error": "not_authed"})

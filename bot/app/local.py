@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Callable
@@ -95,12 +96,19 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
     if prepare is not None:
         prepare(emulator)
     await emulator.start()
+    # The bot's port is taken first: its own address goes into its settings (the web view's public URL).
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     with tempfile.TemporaryDirectory(prefix="retro-") as tmp:
         url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'retro.db'}"
+        # Sign in with Slack uses the app's client id and secret: SLACK_CLIENT_* in OAuth mode, else RETRO_WEB_CLIENT_*.
         credentials = ({"slack_client_id": SANDBOX_CLIENT_ID, "slack_client_secret": SANDBOX_CLIENT_SECRET} if oauth
-                       else {"slack_bot_token": SANDBOX_TOKEN})
+                       else {"slack_bot_token": SANDBOX_TOKEN, "retro_web_client_id": SANDBOX_CLIENT_ID,
+                             "retro_web_client_secret": SANDBOX_CLIENT_SECRET})
         settings = Settings.model_validate({
             **credentials, "slack_signing_secret": SANDBOX_SECRET, "slack_api_url": emulator.api_url,
+            "retro_public_url": base_url,
             "database_url": url, "retro_artifacts_dir": artifacts_dir or Path(tmp) / "artifacts",
             "retro_file_hosts": emulator.base_url,  # the sandbox's file host: http, on a loopback port
             **(env or {})})
@@ -112,14 +120,13 @@ async def local_stack(*, database_url: str | None = None, clock: Callable[[], da
             await learn_identity(deps, client)
         runner = web.AppRunner(build_web_app(bolt, deps))
         await runner.setup()
-        site = web.TCPSite(runner, host="127.0.0.1", port=0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        events_url = f"http://127.0.0.1:{port}/slack/events"
+        await web.SockSite(runner, sock).start()
+        events_url = f"{base_url}/slack/events"
         emulator.events_url = events_url
-        if oauth:
-            emulator.configure_oauth(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
-                                     redirect_uris=[events_url.replace("/slack/events", "/slack/oauth_redirect")])
+        # The app's redirect URLs: the install's (OAuth mode) and the web view's Sign in with Slack callback.
+        redirects = [f"{base_url}/slack/oauth_redirect"] if oauth else []
+        emulator.configure_oauth(SANDBOX_CLIENT_ID, SANDBOX_CLIENT_SECRET,
+                                 redirect_uris=[*redirects, f"{base_url}/web/auth/callback"])
         reminders = await start_scheduler(deps, client) if scheduler else None
         run_alerts = settings.retro_alert_token is not None if alerts is None else alerts
         alert_runner = await start_alert_runner(deps, client) if run_alerts else None

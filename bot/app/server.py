@@ -143,6 +143,10 @@ def build_web_app(bolt: AsyncApp, deps: Deps) -> web.Application:
     if deps.settings.retro_metrics_token is not None:
         web_app.router.add_get("/metrics", metrics)
     add_alert_routes(web_app, deps)  # only with RETRO_ALERT_TOKEN; in Socket Mode too (alerts come over HTTP)
+    if deps.settings.retro_web:
+        from bot.app.web import add_web_routes
+
+        add_web_routes(web_app, deps, bolt)  # the read-only web view, Socket Mode or not
     if deps.settings.socket_mode:
         return web_app
     web_app.router.add_post("/slack/events", slack_events)

@@ -24,6 +24,7 @@ from bot.blocks.kit import (
     render,
     text_size,
     user,
+    web_button,
     when,
 )
 from bot.catalog import Catalog, Role
@@ -38,7 +39,7 @@ STATUS_EMOJI = {"investigating": ":mag:", "mitigated": ":adhesive_bandage:", "re
 NAME_MAX = 80  # a configured name (severity, category, role) as the card and the roles prompt show it
 
 
-def card_blocks(incident: Incident, roles: dict[str, str], catalog: Catalog) -> Blocks:
+def card_blocks(incident: Incident, roles: dict[str, str], catalog: Catalog, web_base: str | None = None) -> Blocks:
     """The pinned incident card: title, severity, category, status, every role and the main buttons."""
     sev = catalog.severity(incident.severity)
     cat = catalog.category(incident.category)
@@ -65,6 +66,7 @@ def card_blocks(incident: Incident, roles: dict[str, str], catalog: Catalog) -> 
         ButtonElement(text="Add evidence", action_id=ActionId.ADD_EVIDENCE, value=value),
         ButtonElement(text="Add action item", action_id=ActionId.ADD_ACTION, value=value),
         ButtonElement(text="Postmortem", action_id=ActionId.POSTMORTEM, value=value),
+        *([link] if (link := web_button(web_base, incident.id)) else []),
     ]))
     return render(blocks)
 

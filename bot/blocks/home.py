@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.blocks.kit import Blocks, clip, context, echo, paged, render, user
+from bot.blocks.kit import Blocks, clip, context, echo, paged, render, user, web_button
 from bot.blocks.ledger import due_phrase
 from bot.blocks.pattern_cards import home_patterns
 from bot.catalog import Catalog
@@ -77,7 +77,7 @@ def my_items(items: list[tuple[ActionItem, Incident]], today: date, base_url: st
 
 def home_view(items: list[tuple[ActionItem, Incident]], incidents: list[tuple[Incident, str | None]],
               catalog: Catalog, today: date, base_url: str | None, *,
-              patterns: Sequence[Card] | None = None) -> dict[str, Any]:
+              patterns: Sequence[Card] | None = None, web_base: str | None = None) -> dict[str, Any]:
     """The App Home: your open action items (overdue first, with buttons), then the open incidents you are in, then
     the workspace's pattern library (when given)."""
     overdue = sum(1 for a, _ in items if a.due < today)
@@ -97,13 +97,15 @@ def home_view(items: list[tuple[ActionItem, Incident]], incidents: list[tuple[In
         role_text = f" · you are *{clip(role, 300)}*" if role else ""
         blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(
             f"*{clip(sev.name if sev else str(incident.severity), 80)}* <#{incident.channel_id}> — "
-            f"{echo(incident.title, 200)}\n{incident.status} · {incident.category}{role_text}", 3000))))
+            f"{echo(incident.title, 200)}\n{incident.status} · {incident.category}{role_text}", 3000)),
+            accessory=web_button(web_base, incident.id)))
     if len(incidents) > HOME_INCIDENTS_MAX:
         blocks.append(context(f"…and {len(incidents) - HOME_INCIDENTS_MAX} more: `/retro list` lists every open "
                               "incident, page by page."))
     if patterns is not None:
         blocks += [DividerBlock(), *home_patterns(patterns)]
-    blocks.append(context("Updated whenever one of these changes. `/retro help` lists every command."))
+    web = f" Every incident, postmortem and trend: <{web_base}/|Retro on the web>." if web_base else ""
+    blocks.append(context(f"Updated whenever one of these changes. `/retro help` lists every command.{web}"))
     view = View(type="home", blocks=blocks)  # at most 98 blocks; slack_sdk refuses a view over 100
     data: dict[str, Any] = view.to_dict()
     return data

@@ -8,9 +8,10 @@ from datetime import datetime
 from string import Formatter
 from typing import Any
 
-from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
+from slack_sdk.models.blocks import Block, ButtonElement, ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.errors import RetroError
+from bot.ids import ActionId
 from bot.safety import escape_mrkdwn
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
@@ -27,6 +28,14 @@ MESSAGE_TEXT_BUDGET = 11_000
 def clip(text: str, limit: int) -> str:
     """Shorten to `limit` characters with an ellipsis."""
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def web_button(web_base: str | None, incident_id: int | None, page: str = "") -> ButtonElement | None:
+    """"Open in Retro": the incident's page of the web view (None when the web view has no public address)."""
+    if not web_base or incident_id is None:
+        return None
+    return ButtonElement(text="Open in Retro", action_id=ActionId.OPEN_IN_RETRO, value=str(incident_id),
+                         url=f"{web_base}/incidents/{incident_id}{page}")
 
 
 def echo(text: str | None, limit: int = SECTION_MAX, names: Mapping[str, str] | None = None) -> str:

@@ -14,7 +14,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.blocks.kit import Blocks, clip, context, echo, render
+from bot.blocks.kit import Blocks, clip, context, echo, render, web_button
 from bot.ids import ActionId
 from bot.postmortem.blameless import Finding
 from bot.postmortem.doc_types import Doc
@@ -88,7 +88,8 @@ def _finding(f: Finding) -> str:
     return clip(f"> {echo(f.sentence, 350)}\n_{echo(f.why, 150)}_ {echo(f.suggestion, 250)}{reframed}", 3000)
 
 
-def draft_summary(doc: Doc, *, version: int, sha256: str, findings: list[Finding]) -> Blocks:
+def draft_summary(doc: Doc, *, version: int, sha256: str, findings: list[Finding],
+                  web_base: str | None = None) -> Blocks:
     """The message posted in the incident channel with each draft (the full draft is attached in its thread)."""
     inc = doc["incident"]
     metrics = incident_metrics(doc)
@@ -131,8 +132,9 @@ def draft_summary(doc: Doc, *, version: int, sha256: str, findings: list[Finding
     blocks.append(context(
         f"Full draft `{draft_filename(inc['channel_name'])}` and the timeline picture are in the thread · "
         f"sha256 `{sha256[:16]}…` · rendered from {inc['entry_count']} entries, chain head `{inc['head_hash'][:16]}…`"))
+    link = web_button(web_base, inc["id"], "/postmortem")
     blocks.append(ActionsBlock(elements=[ButtonElement(text="Draft again", action_id=ActionId.POSTMORTEM,
-                                                       value=str(inc["id"]))]))
+                                                       value=str(inc["id"])), *([link] if link else [])]))
     return render(blocks)
 
 

@@ -58,8 +58,11 @@ class Similar:
     actions: list[ActionItem] = field(default_factory=list)
 
 
-async def _candidates(session: AsyncSession, team_id: str, model: str | None, category: str | None) -> list[Incident]:
-    query = select(Incident).where(Incident.team_id == team_id, col(Incident.private).is_(False))
+async def _candidates(session: AsyncSession, team_id: str, model: str | None, category: str | None,
+                      include_private: bool = False) -> list[Incident]:
+    query = select(Incident).where(Incident.team_id == team_id)
+    if not include_private:
+        query = query.where(col(Incident.private).is_(False))
     if category:
         query = query.where(Incident.category == category.lower())
     found = list((await session.exec(query)).all())
@@ -113,12 +116,14 @@ def _snippet(pieces: list[tuple[str, str]], terms: list[str]) -> tuple[str, str]
 
 
 async def search(session: AsyncSession, *, team_id: str, query: str, model: str | None = None,
-                 category: str | None = None, limit: int = MAX_HITS) -> list[Hit]:
-    """Incidents whose titles, notes, evidence or hypotheses match every word, best first."""
+                 category: str | None = None, limit: int = MAX_HITS, include_private: bool = False) -> list[Hit]:
+    """Incidents whose titles, notes, evidence or hypotheses match every word, best first (public ones only unless
+    `include_private`: the caller then keeps only those the asker may see)."""
     terms = terms_of(query)
     if not terms:
         raise UsageError("Give at least one word to search for.", SEARCH_USAGE)
-    candidates = {i.id: i for i in await _candidates(session, team_id, model, category) if i.id is not None}
+    candidates = {i.id: i for i in await _candidates(session, team_id, model, category, include_private)
+                  if i.id is not None}
     if not candidates:
         return []
     ids = list(candidates)

@@ -185,9 +185,11 @@ def _action(a: ActionItem) -> ActionRecord:
 
 
 async def build(session: AsyncSession, incident: Incident, *, catalog: Catalog,
-                people: dict[str, str] | None = None, related: list[RelatedRecord] | None = None) -> Doc:
+                people: dict[str, str] | None = None, related: list[RelatedRecord] | None = None,
+                entries: list[Entry] | None = None) -> Doc:
     """Read the incident and everything recorded about it into the canonical document (`related`: earlier
     incidents like it, bot.insights.related; the blameless findings are added by bot.postmortem.draft.check).
+    `entries`, when given, stand for the chain (a view that needs only some of them reads those itself).
 
     The incident row is read first and only entries and numbered items it already counts are taken, so the
     document is a consistent snapshot even while people keep posting.
@@ -196,7 +198,8 @@ async def build(session: AsyncSession, incident: Incident, *, catalog: Catalog,
     fresh = await session.get(Incident, incident.id, populate_existing=True)
     assert fresh is not None
     iid = incident.id
-    entries = await _entries(session, iid, fresh.entry_count)
+    if entries is None:
+        entries = await _entries(session, iid, fresh.entry_count)
     evidence = (await session.exec(select(Evidence).where(
         Evidence.incident_id == iid, col(Evidence.number) <= fresh.evidence_seq).order_by(col(Evidence.number)))).all()
     hypotheses = (await session.exec(select(Hypothesis).where(

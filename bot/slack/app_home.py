@@ -38,7 +38,8 @@ async def publish(client: AsyncWebClient, deps: Deps, *, team_id: str, user: str
     named = [(i, _role_names(deps, rs)) for i, rs in incidents
              if not i.private or await membership.is_member(i.channel_id)]
     today = cadence.local_today(deps.now(), deps.catalog.tz)
-    view = home_view(items, named, deps.catalog, today, deps.workspace_url.get(team_id), patterns=library)
+    view = home_view(items, named, deps.catalog, today, deps.workspace_url.get(team_id), patterns=library,
+                     web_base=deps.settings.web_base)
     await client.views_publish(user_id=user, view=view)
 
 

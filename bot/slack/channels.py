@@ -59,7 +59,7 @@ async def refresh_card(client: AsyncWebClient, deps: Deps, incident: Incident) -
         if incident.card_ts:
             await client.chat_update(channel=incident.channel_id, ts=incident.card_ts,
                                      text=f"Incident: {echo(incident.title, 150)}",
-                                     blocks=card_blocks(incident, roles, deps.catalog))
+                                     blocks=card_blocks(incident, roles, deps.catalog, deps.settings.web_base))
         if incident.roles_ts:
             await client.chat_update(channel=incident.channel_id, ts=incident.roles_ts, text="Roles for this incident",
                                      blocks=roles_prompt_blocks(incident, roles, deps.catalog))

@@ -60,7 +60,7 @@ async def declare(client: AsyncWebClient, deps: Deps, decl: incidents.Declaratio
     await client.conversations_setTopic(channel=channel_id, topic=topic[:250])
     held = {"commander": lead} if lead else {}
     card_ts = await post(client, deps, incident, text=f"Incident: {echo(decl.title, 150)}",
-                         blocks=card_blocks(incident, held, deps.catalog))
+                         blocks=card_blocks(incident, held, deps.catalog, deps.settings.web_base))
     await client.pins_add(channel=channel_id, timestamp=card_ts)
     roles_ts = await post(client, deps, incident, text="Roles for this incident",
                           blocks=roles_prompt_blocks(incident, held, deps.catalog), thread_ts=card_ts)
@@ -159,7 +159,8 @@ async def draft_postmortem(client: AsyncWebClient, deps: Deps, incident: Inciden
         recorded = await draft.record_draft(session, incident=incident, doc=doc, markdown=markdown,
                                             findings=findings, actor=actor, now=deps.now())
     ts = await post(client, deps, incident, text=summary_text(doc, recorded.version),
-                    blocks=draft_summary(doc, version=recorded.version, sha256=recorded.sha256, findings=findings))
+                    blocks=draft_summary(doc, version=recorded.version, sha256=recorded.sha256, findings=findings,
+                                         web_base=deps.settings.web_base))
     try:
         await client.files_upload_v2(file_uploads=file_uploads(doc, markdown, png, recorded.version),
                                      channel=incident.channel_id, thread_ts=ts,

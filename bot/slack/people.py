@@ -12,12 +12,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.incident import names as kept_names
+from bot.slack.installs import client_for
 
 log = logging.getLogger("retro.people")
 NAME_LOOKUPS = 8
 # How long a display name Slack gave is used before users.info is asked again (people rename themselves rarely).
 NAME_TTL = timedelta(days=1)
 MEMBERSHIP_PAGE = 999  # users.conversations' largest page
+
+
+async def membership_in(client: AsyncWebClient, deps: Deps, team_id: str, user_id: str) -> Membership:
+    """Someone's channel membership in a workspace, asked with that workspace's bot token (not yet: on first use)."""
+    return Membership(await client_for(client, deps, team_id), user_id)
 
 
 class Membership:

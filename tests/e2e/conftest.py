@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 
 import pytest
 
@@ -29,3 +29,12 @@ async def clocked(database_url: str, t0: FakeClock) -> AsyncIterator[LocalStack]
     """The local stack on the test's clock, the periodic scheduler off: the test sweeps by hand."""
     async with local_stack(database_url=database_url, clock=t0) as s:
         yield s
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keep each phase's report on the test (`item.rep_call`), so fixtures can tell at teardown that it failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

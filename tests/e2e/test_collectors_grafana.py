@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import json
@@ -10,32 +9,17 @@ import logging
 import zipfile
 
 import pytest
-from sqlmodel import select
 
-from bot.app.local import LocalStack, local_stack
-from sandbox import CommandResult
+from bot.app.local import local_stack
 from storage.models import Evidence
 from tests.e2e.helpers import declare, entries, run
+from tests.e2e.test_collectors_url import only_item, settled
 from tests.grafana_fake import LOGIN, PAGE, grafana, latency_model
 
 ALLOW = {"retro_fetch_allow": "127.0.0.1", "retro_fetch_allow_private": "true"}
 TOKEN = "glsa_Xq81kd0PzL3mTq6vB2nW9cR4yH7uJ5eA_5f3c2b1a"
 PANELS = ["p99 latency", "Requests per second", "Scorer timeouts", "Latency heatmap", "Feature lag",
           "Stale features"]
-
-
-async def settled(result: CommandResult, *needles: str) -> str:
-    deadline = asyncio.get_running_loop().time() + 20
-    while not any(n in result.text() for n in needles):
-        assert asyncio.get_running_loop().time() < deadline, result.text()
-        await asyncio.sleep(0.05)
-    return result.text()
-
-
-async def only_item(stack: LocalStack, incident_id: int) -> Evidence:
-    async with stack.deps.session() as s:
-        (row,) = (await s.exec(select(Evidence).where(Evidence.incident_id == incident_id))).all()
-        return row
 
 
 def members(row: Evidence) -> dict[str, bytes]:
