@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     retro_web_client_id: str | None = None
     retro_web_client_secret: SecretStr | None = None
     retro_web_session_key: SecretStr | None = None
-    retro_web_session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    retro_web_session_hours: float = Field(default=12.0, gt=0, le=24 * 7)
     retro_alert_team: str | None = None
     retro_alert_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     retro_alert_sweep_seconds: float = Field(default=2.0, gt=0, le=3600)
@@ -225,6 +225,10 @@ class Settings(BaseSettings):
         token = self.slack_bot_token.get_secret_value() if self.slack_bot_token else None
         if self.retro_config is not None and not self.retro_config.is_file():
             raise ConfigError(f"RETRO_CONFIG points at {self.retro_config}, which is not a file")
+        public = urlsplit(self.retro_public_url or "")
+        if self.retro_web and public.scheme == "http" and public.hostname not in ("localhost", "127.0.0.1", "::1"):
+            raise ConfigError("RETRO_PUBLIC_URL must be https:// (browsers keep the web view's session cookies for "
+                              "https only; plain http works on this machine's own address alone)")
         if self.retro_templates_dir is not None and not self.retro_templates_dir.is_dir():
             raise ConfigError(f"RETRO_TEMPLATES_DIR points at {self.retro_templates_dir}, which is not a folder")
         if token is not None and not token.startswith("xoxb-"):

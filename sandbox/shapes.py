@@ -31,8 +31,10 @@ def user_json(ws: Workspace, u: User) -> JSON:
         # Workspace roles (https://docs.slack.dev/reference/objects/user-object): the primary owner is also an owner,
         # and owners are admins, so users.info of the primary owner has all three flags true (observed).
         "is_admin": u.role in ("primary_owner", "owner", "admin"), "is_owner": u.role in ("primary_owner", "owner"),
-        "is_primary_owner": u.role == "primary_owner", "is_restricted": False,
-        "is_ultra_restricted": False, "is_bot": u.is_bot, "is_app_user": False, "updated": int(time.time()),
+        "is_primary_owner": u.role == "primary_owner",
+        "is_restricted": u.role in ("guest", "single_channel_guest"),
+        "is_ultra_restricted": u.role == "single_channel_guest", "is_bot": u.is_bot, "is_app_user": False,
+        "updated": int(time.time()),
     }
 
 

@@ -31,7 +31,9 @@ class User:
     bot_id: str | None = None
     email: str | None = None
     deleted: bool = False
-    # Workspace role: "primary_owner", "owner", "admin" or "member" (bots are members).
+    # Workspace role: "primary_owner", "owner", "admin", "member" (bots are members), or a guest: "guest"
+    # (multi-channel, users.info `is_restricted`) or "single_channel_guest" (`is_ultra_restricted` too)
+    # (https://docs.slack.dev/reference/objects/user-object).
     role: str = "member"
 
 

@@ -42,20 +42,28 @@ def _print(reruns: Sequence[rerun.Rerun], where: str) -> int:
 
 
 async def rerun_command(settings: Settings, target: str, given: Sequence[str]) -> int:
-    """Run the analyses of a bundle folder (offline where its inputs are in it) or of an incident in the database;
-    exit 0 all reproduced, 3 a source was unavailable, 4 something differs, 2 when nothing could be run."""
+    """Run the analyses of a bundle folder (offline where its inputs are in it; the bundle is verified first) or of
+    an incident in the database; exit 0 all reproduced, 3 a source was unavailable, 4 something differs (or the
+    bundle does not verify), 2 when nothing could be run."""
     try:
         asked = numbers_of(given)
     except ValueError as exc:
         print(f"retro: {exc}", file=sys.stderr)
         return 2
     sources: rerun.Sources
+    failed: list[str] = []
     if Path(target).is_dir():
         try:
             doc, sources = export.open_bundle(Path(target))
+            failed = [line for ok, line in export.verify_bundle(Path(target)).checks if not ok]
         except BundleError as exc:
             print(f"retro: {exc}", file=sys.stderr)
             return 2
+        for line in failed[:5]:  # what was recorded no longer holds: whatever runs again, this bundle differs
+            print(f"BAD  {line}")
+        if failed:
+            print(f"The bundle does not verify ({len(failed)} check(s) failed, `retro verify {target}`); its analyses "
+                  "are run again all the same.")
         chosen = bundle_sources.analyses(doc, numbers=asked)
         where, total = f"the bundle {target}", len(bundle_sources.analyses(doc))
     else:
@@ -76,4 +84,5 @@ async def rerun_command(settings: Settings, target: str, given: Sequence[str]) -
     if not chosen:
         print(f"No analyses to run again in {where} ({total} recorded).")
         return 0
-    return _print(await replay.rerun_all(chosen, sources, settings), where)
+    status = _print(await replay.rerun_all(chosen, sources, settings), where)
+    return max(status, rerun.EXIT[rerun.DIFFERS]) if failed else status

@@ -18,4 +18,11 @@ def runners() -> dict[str, Runner]:
 async def rerun_all(items: Iterable[Analysis], sources: Sources, settings: Settings) -> list[Rerun]:
     """Each analysis run again, one after the other (data checks are heavy; live sources are asked gently)."""
     table = runners()
-    return [await table[a.kind](a, sources, settings) for a in items]
+    done = []
+    for a in items:
+        try:
+            done.append(await table[a.kind](a, sources, settings))
+        except (TypeError, KeyError, ValueError, AttributeError, IndexError) as exc:  # a record from outside
+            done.append(rerun.unavailable(a, f"the analysis record is malformed ({type(exc).__name__}); it cannot "
+                                             "be run again"))
+    return done

@@ -52,6 +52,9 @@ class Sources(Protocol):
         """The stored artifact of evidence E<number> (checked against its recorded digest), or None."""
 
 
+MAX_MEMBER = 256 * 1024 * 1024  # the largest member of a stored artifact a re-run reads
+
+
 def member(artifact: bytes | None, name: str) -> bytes | None:
     """A file inside a stored artifact: the artifact itself when it is not a ZIP, else the member of that name."""
     if artifact is None:
@@ -60,8 +63,10 @@ def member(artifact: bytes | None, name: str) -> bytes | None:
         return artifact
     try:
         with zipfile.ZipFile(io.BytesIO(artifact)) as zf:
-            return zf.read(name) if name in zf.namelist() else None
-    except (zipfile.BadZipFile, OSError, KeyError):
+            info = next((i for i in zf.infolist() if i.filename == name), None)
+            # an artifact from outside (a bundle) may claim anything: a member over the cap is not read
+            return zf.read(info) if info is not None and info.file_size <= MAX_MEMBER else None
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, NotImplementedError):
         return None
 
 

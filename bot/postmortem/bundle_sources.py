@@ -123,8 +123,9 @@ class BundleSources:
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
             return None
         try:
-            return regular_file(self.folder, input_file(sha256), MAX_FILE_BYTES)
-        except BundleError:
+            path = regular_file(self.folder, input_file(sha256), MAX_FILE_BYTES)
+            return None if path is None else path.resolve()  # the file checked, not a link swapped in later
+        except (BundleError, OSError):
             return None
 
     def artifact(self, number: int) -> bytes | None:

@@ -149,6 +149,13 @@ class TokenRefresher(AsyncTokenRotator):
             return fresh
 
 
+async def acting_bot(deps: Deps, team_id: str) -> bool:
+    """Whether an installed bot acts in this workspace (its own install or its organization's); False with a single
+    bot token, whose one workspace has its row."""
+    store = deps.installation_store
+    return isinstance(store, RetroInstallationStore) and await store.bot_for(team_id) is not None
+
+
 async def client_for(client: AsyncWebClient, deps: Deps, team_id: str, *, refused: str | None = None) \
         -> AsyncWebClient:
     """The client for one workspace: the app's own with a bot token, else one with the bot token installed for that

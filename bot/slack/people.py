@@ -22,8 +22,31 @@ MEMBERSHIP_PAGE = 999  # users.conversations' largest page
 
 
 async def membership_in(client: AsyncWebClient, deps: Deps, team_id: str, user_id: str) -> Membership:
-    """Someone's channel membership in a workspace, asked with that workspace's bot token (not yet: on first use)."""
-    return Membership(await client_for(client, deps, team_id), user_id)
+    """Someone's channel membership in a workspace, asked with that workspace's bot token (not yet: on first use).
+    Without a usable token, Slack cannot say: they are in no private channel."""
+    try:
+        return Membership(await client_for(client, deps, team_id), user_id)
+    except SlackApiError as exc:
+        log.warning("no bot token for %s (%s): private channels count as not theirs", team_id,
+                    exc.response.get("error"))
+        known = Membership(client, user_id)
+        known._channels = frozenset()
+        return known
+
+
+async def refusal(client: AsyncWebClient, deps: Deps, team_id: str, user_id: str) -> str | None:
+    """Why someone may not use the web view (a guest, a deactivated account, one Slack does not know), or None.
+    Guests see only the channels they are invited to in Slack, so Retro, which shows the workspace's public
+    incidents, is not for them."""
+    try:
+        user = (await (await client_for(client, deps, team_id)).users_info(user=user_id))["user"]
+    except SlackApiError as exc:
+        return f"Slack could not say who you are ({exc.response.get('error')})."
+    if user.get("deleted"):
+        return "This Slack account is deactivated."
+    if user.get("is_restricted") or user.get("is_ultra_restricted"):
+        return "Guests of the workspace cannot use Retro on the web: ask in the incident's channel instead."
+    return None
 
 
 class Membership:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -85,6 +86,8 @@ async def exchange(api_url: str, *, client_id: str, client_secret: str, code: st
                                     timeout=int(timeout)).openid_connect_userInfo()
     except SlackApiError as exc:
         raise SignInError(f"Slack refused the sign-in ({exc.response.get('error')}).") from None
+    except (TimeoutError, aiohttp.ClientError, KeyError) as exc:
+        raise SignInError(f"Slack could not be asked who signed in ({type(exc).__name__}); sign in again.") from None
     user, team = info.get(USER_CLAIM) or info.get("sub"), info.get(TEAM_CLAIM)
     if not user or not team or user != (claims.get(USER_CLAIM) or claims.get("sub")) or team != claims.get(TEAM_CLAIM):
         raise SignInError("Slack's answers about who signed in do not agree.")

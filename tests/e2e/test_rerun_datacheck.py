@@ -76,13 +76,18 @@ async def test_a_data_check_reruns_from_its_bundle_and_from_the_record(
     out = capsys.readouterr().out
     assert "E2 datacheck: differs" in out and "the current snapshot today.csv is not the one compared" in out
     assert "rows (current): 800 → 700 (-100)" in out and "`amount` psi:" in out
+    assert f"BAD  inputs/{sha_today}: SHA-256 is" in out and "The bundle does not verify" in out
     capsys.readouterr()
     assert await offline.verify(settings, str(folder)) == 1  # and the bundle no longer verifies
 
-    # The snapshot is gone: the source is unavailable.
+    # The snapshot is gone (and the MANIFEST says so: a bundle whose snapshots were not kept still verifies): the
+    # source is unavailable.
     (folder / f"inputs/{sha_today}").unlink()
+    manifest = (folder / MANIFEST).read_text().splitlines()
+    (folder / MANIFEST).write_text("\n".join(line for line in manifest if f"inputs/{sha_today}" not in line) + "\n")
     assert await rerun_command(settings, str(folder), ["e2"]) == 3
-    assert "E2 datacheck: source unavailable" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "E2 datacheck: source unavailable" in out and "does not verify" not in out
     assert await rerun_command(settings, str(folder), ["E1"]) == 2  # E1 is a file: nothing to run
     assert "E1 records no analysis" in capsys.readouterr().err
     assert await rerun_command(settings, str(folder), ["E2x"]) == 2

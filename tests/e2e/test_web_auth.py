@@ -99,3 +99,20 @@ async def test_without_the_web_view_there_is_no_web_route(database_url: str) -> 
         for path in ("/web/", "/web/signin", "/web/auth/start"):
             status, _, _ = await fetch(stack, path)
             assert status == 404
+
+
+async def test_guests_and_deactivated_accounts_cannot_sign_in(stack: LocalStack) -> None:
+    ws = stack.emulator.workspace_for(stack.driver.team_id)
+    ws.add_user("gus", role="guest")
+    ws.add_user("sam", role="single_channel_guest")
+    for name in ("gus", "sam"):
+        done = await stack.emulator.openid_sign_in(f"{stack.base_url}/web/auth/start?login_hint={name}", user=name)
+        assert done.status == 403 and "Guests of the workspace cannot use Retro" in done.text
+        assert session.COOKIE not in done.cookies
+
+
+async def test_an_id_no_database_can_hold_is_simply_not_found(stack: LocalStack) -> None:
+    for raw in ("2147483648", "99999999999999999999", "-1", "１２"):
+        status, _, headers = await fetch(stack, f"/web/incidents/{raw}", cookie(stack, "alice"))
+        assert status == 404, raw
+        assert headers["Referrer-Policy"] == "no-referrer"

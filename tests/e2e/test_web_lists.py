@@ -227,3 +227,5 @@ async def test_trends_count_closed_and_verified_actions_and_link_recurrences(sta
             and f'<a href="/web/incidents/{first.id}">Fraud scores drift</a>' in recurrences)
     assert "1 of 2 incident(s) were confirmed as recurrences" in body
     assert '<tr><th scope="row">fraud</th><td>2</td><td>1</td></tr>' in body
+    assert '<tr><th scope="row">fraud</th><td>2</td><td>1</td><td>50%</td></tr>' in body  # the recurrence rate
+    assert "Recurrence rate by model. fraud 50%" in body

@@ -78,3 +78,16 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
                  retro_config=tmp_path / "absent.yml")
     with pytest.raises(ConfigError, match="RETRO_CONFIG"):
         s.check_for_serve()
+
+
+def test_the_web_views_public_address_is_https_or_this_machines_own() -> None:
+    base = {"slack_bot_token": "xoxb-1", "slack_signing_secret": "s"}
+    with pytest.raises(ConfigError, match="^RETRO_PUBLIC_URL must be https://"):
+        Settings(**base, retro_public_url="http://retro.example.com").check_for_serve()  # type: ignore[arg-type]
+    for fine in ("https://retro.example.com", "http://127.0.0.1:3000", "http://localhost:3000"):
+        Settings(**base, retro_public_url=fine).check_for_serve()  # type: ignore[arg-type]
+    Settings(**base, retro_public_url="http://retro.example.com", retro_web=False).check_for_serve()  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="RETRO_PUBLIC_URL"):
+        load_settings(retro_public_url="ftp://retro.example.com")
+    assert Settings(retro_public_url="https://retro.example.com/").web_base == "https://retro.example.com/web"
+    assert Settings(retro_public_url="https://retro.example.com", retro_web=False).web_base is None

@@ -10,7 +10,8 @@ from datetime import timedelta
 from aiohttp import web
 
 from bot.app.web import session
-from bot.app.web.pages import DEPS, render, workspace_installed
+from bot.app.web.pages import BOLT, DEPS, render, workspace_installed
+from bot.slack.people import refusal
 from bot.slack.signin import SignInError, authorize_url, exchange
 
 log = logging.getLogger("retro.web")
@@ -88,6 +89,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
     if not await workspace_installed(deps, person.team_id):
         return _refused(request, "Retro is not installed in that workspace: only people of the workspaces it "
                                  "serves can sign in.")
+    if (why := await refusal(request.app[BOLT].client, deps, person.team_id, person.user_id)) is not None:
+        return _refused(request, why)
     expires = deps.now() + timedelta(hours=deps.settings.retro_web_session_hours)
     me = session.Session(person.user_id, person.team_id, person.name[:80], expires)
     resp = web.HTTPFound(safe_next(str(pending.get("next", ""))))

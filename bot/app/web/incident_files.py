@@ -105,7 +105,16 @@ async def chart(deps: Deps, incident: Incident, number: int, index: int) -> byte
     return png if png is not None and png.startswith(b"\x89PNG\r\n\x1a\n") else None
 
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False})
+class _Postmortem(MarkdownIt):
+    """CommonMark with raw HTML off, whose links lead to web pages, mail or a place on the page only (every other
+    scheme stays text)."""
+
+    def validateLink(self, url: str) -> bool:
+        """Only http(s), mailto and in-page links."""
+        return url.strip().lower().startswith(("http://", "https://", "mailto:", "#"))
+
+
+_MARKDOWN = _Postmortem("commonmark", {"html": False})
 
 
 def html_of(markdown: str) -> Markup:

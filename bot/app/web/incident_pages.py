@@ -3,12 +3,14 @@ time), its postmortem, and its files. Each request checks again that the person 
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from bot.app.web import incident_files as files
 from bot.app.web.incident_record import draft_text, draft_versions, people
 from bot.app.web.incident_view import build_view, story_document
-from bot.app.web.pages import DEPS, HEADERS, Viewer, render, signed_in
+from bot.app.web.pages import DEPS, Viewer, headers_for, render, signed_in
 from bot.app.web.session import PATH
 from bot.postmortem import document
 from bot.postmortem.picture import svg
@@ -17,6 +19,8 @@ from bot.slack.people import names_of
 from storage.models import Incident
 
 BASE = f"{PATH}/incidents/{{id}}"
+# Bundles and notebooks are built on request, whole: two at a time per process, the others wait their turn.
+BUILDS = asyncio.Semaphore(2)
 
 
 async def _visible(request: web.Request) -> tuple[Viewer, Incident | None]:
@@ -71,9 +75,9 @@ async def bundle_zip(request: web.Request) -> web.StreamResponse:
     viewer, incident = await _visible(request)
     if incident is None:
         return not_found(request, viewer)
-    async with files.bundle_file(request.app[DEPS], incident) as (name, path):
+    async with BUILDS, files.bundle_file(request.app[DEPS], incident) as (name, path):
         # Sent before the middleware sees the answer: the strict headers go with it from here.
-        resp = web.StreamResponse(headers={**HEADERS, "Cache-Control": "no-store", "Content-Type": "application/zip",
+        resp = web.StreamResponse(headers={**headers_for(request.app[DEPS]), "Content-Type": "application/zip",
                                            "Content-Disposition": f'attachment; filename="{name}"'})
         resp.content_length = path.stat().st_size
         await resp.prepare(request)
@@ -87,7 +91,8 @@ async def notebook(request: web.Request) -> web.StreamResponse:
     viewer, incident = await _visible(request)
     if incident is None:
         return not_found(request, viewer)
-    body = await files.notebook(request.app[DEPS], incident)
+    async with BUILDS:
+        body = await files.notebook(request.app[DEPS], incident)
     return web.Response(body=body, content_type="application/x-ipynb+json", headers={
         "Content-Disposition": f'attachment; filename="{incident.channel_name}.ipynb"'})
 

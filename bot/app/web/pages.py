@@ -17,6 +17,7 @@ from sqlmodel import select
 import templates
 from bot.app.web import session
 from bot.deps import Deps
+from bot.slack.installs import acting_bot
 from bot.slack.people import Membership, membership_in
 from storage.models import Incident, Workspace
 
@@ -38,22 +39,26 @@ def environment() -> jinja2.Environment:
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
+def headers_for(deps: Deps) -> dict[str, str]:
+    """The strict headers of every /web/ answer, with HSTS when the public address is https."""
+    public = deps.settings.retro_public_url
+    hsts = {"Strict-Transport-Security": "max-age=31536000"} if public and public.startswith("https://") else {}
+    return {**HEADERS, "Cache-Control": "no-store", **hsts}
+
+
 @web.middleware
 async def security_headers(request: web.Request,
                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
     """Every /web/ answer (pages, files, redirects, errors) carries the strict headers; pages are never cached."""
+    ours = request.path.startswith(session.PATH + "/") or request.path == session.PATH
     try:
         resp = await handler(request)
     except web.HTTPException as exc:
-        if request.path.startswith(session.PATH + "/") or request.path == session.PATH:
-            exc.headers.update(HEADERS)
-            exc.headers.setdefault("Cache-Control", "no-store")
+        if ours:
+            exc.headers.update(headers_for(request.app[DEPS]))
         raise
-    if request.path.startswith(session.PATH + "/") or request.path == session.PATH:
-        resp.headers.update(HEADERS)
-        resp.headers.setdefault("Cache-Control", "no-store")
-        if (public := request.app[DEPS].settings.retro_public_url) and public.startswith("https://"):
-            resp.headers["Strict-Transport-Security"] = "max-age=31536000"
+    if ours and not resp.prepared:
+        resp.headers.update(headers_for(request.app[DEPS]))
     return resp
 
 
@@ -87,10 +92,9 @@ class Viewer:
     async def incident(self, raw_id: str) -> Incident:
         """An incident they may see, by its id; one answer (404) for missing, elsewhere and private, so ids leak
         nothing."""
-        try:
-            number = int(raw_id)
-        except ValueError:
-            raise web.HTTPNotFound() from None
+        if not (raw_id.isascii() and raw_id.isdigit() and len(raw_id) <= 9):  # ids fit every database's integer
+            raise web.HTTPNotFound()
+        number = int(raw_id)
         async with self.deps.session() as s:
             found = await s.get(Incident, number)
         if found is None or not await self.can_see(found):
@@ -104,10 +108,13 @@ def signin_redirect(request: web.Request) -> web.HTTPFound:
 
 
 async def workspace_installed(deps: Deps, team_id: str) -> bool:
-    """Whether Retro serves this workspace (installed, not uninstalled)."""
+    """Whether Retro serves this workspace: installed and not uninstalled, or (multi-workspace) a bot acts in it
+    (an org-wide install serves workspaces of the organization before Retro has heard from them)."""
     async with deps.session() as s:
         row = (await s.exec(select(Workspace).where(Workspace.team_id == team_id))).first()
-    return row is not None and row.uninstalled_at is None
+    if row is not None:
+        return row.uninstalled_at is None
+    return await acting_bot(deps, team_id)
 
 
 async def signed_in(request: web.Request) -> Viewer:
@@ -120,6 +127,9 @@ async def signed_in(request: web.Request) -> Viewer:
     if me is None or not await workspace_installed(deps, me.team_id):
         raise signin_redirect(request)
     return Viewer(request, me, await membership_in(request.app[BOLT].client, deps, me.team_id, me.user_id))
+
+
+
 
 
 def render(request: web.Request, name: str, *, status: int = 200, **context: Any) -> web.Response:

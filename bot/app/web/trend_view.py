@@ -99,13 +99,26 @@ def model_figure(t: Trends) -> Figure:
                   "Models without their versions; an incident naming two models counts for both.")
 
 
+def recurrence_figure(t: Trends, by: str) -> Figure:
+    """The share of incidents that were confirmed recurrences, by category or by model."""
+    rates = t.after.by_category if by == "category" else t.after.by_model
+    shares = [round(100 * r.recurrences / r.incidents, 1) if r.incidents else 0.0 for r in rates]
+    svg = svg_charts.bar_chart(f"Recurrence rate by {by}", [r.name for r in rates], shares,
+                               fmt=lambda v: f"{v:g}", unit="%")
+    return Figure(f"recurrence-{by}", f"Recurrence rate by {by}", svg,
+                  [by.capitalize(), "Incidents", "Confirmed recurrences", "Recurrence rate"],
+                  [[r.name, str(r.incidents), str(r.recurrences), f"{s:g}%"] for r, s in zip(rates, shares,
+                                                                                          strict=True)],
+                  "Recurrence rate: the incidents confirmed as a recurrence of an earlier one, of all the incidents.")
+
+
 def figures(t: Trends) -> list[Figure]:
     """Every figure of the page (those by model and category only when there is something to draw)."""
     out = [times_figure(t), count_figure(t), actions_figure(t)]
     if t.after.by_category:
-        out.append(category_figure(t))
+        out += [category_figure(t), recurrence_figure(t, "category")]
     if t.after.by_model:
-        out.append(model_figure(t))
+        out += [model_figure(t), recurrence_figure(t, "model")]
     return out
 
 
