@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.followup.action_items import ACTION_USAGE
 from bot.timeparse import DUE_FORMS, OCCURRED_FORMS
 
 USAGE: dict[str, str] = {
@@ -26,8 +27,7 @@ USAGE: dict[str, str] = {
     "confirm": "/retro confirm H<n> [E<n> …] [note] [at=<when>]",
     "refute": "/retro refute H<n> [E<n> …] [note] [at=<when>]",
     "inconclusive": "/retro inconclusive H<n> [E<n> …] [note] [at=<when>]",
-    "action": "/retro action <title> owner=@user due=<date> [kind=guardrail|monitor|test|process|fix] "
-              '[hypothesis=H<n>] [rollback="…"] [recheck=7d]',
+    "action": ACTION_USAGE,
     "check": '/retro check A<n> [stage=<s> metric=`<PromQL>` expect="<op> <n>" [window=1h] [at=<when>] | datacheck '
              'baseline=… current=… | result=pass|fail evidence=E<k> [note]] [rollback="…"] [recheck=7d]',
     "actions": "/retro actions",

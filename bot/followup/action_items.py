@@ -23,7 +23,7 @@ from storage.safetext import storable
 
 KINDS = ("guardrail", "monitor", "test", "process", "fix")
 ACTION_USAGE = ("/retro action <title> owner=@user due=<date> [kind=guardrail|monitor|test|process|fix] "
-                "[hypothesis=H<n>]")
+                '[hypothesis=H<n>] [rollback="…"] [recheck=7d]')
 DUE_USAGE = "/retro due A<n> <date>"
 MAX_TITLE = 300
 # The first reminder after an assignment or a new due date comes at least this long after it.

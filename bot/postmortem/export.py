@@ -1,5 +1,4 @@
-"""Incident bundles: write (postmortem, canonical incident.json, timeline.svg and .png, MANIFEST, SIGNATURE),
-verify, re-render.
+"""Incident bundles: write (postmortem, incident.json, timeline, notebook, attachments, MANIFEST, SIGNATURE), verify.
 
 A bundle to verify comes from outside: every path it names stays inside its folder (no absolute paths, no `..`, no
 links out), every file is size-capped before it is read, and a malformed file is one BundleError line, never a
@@ -40,7 +39,8 @@ from bot.postmortem.timeline_picture import layout
 from bot.record.chain import verify_entries
 from storage.models import Evidence, TimelineEntry
 
-BUNDLE_FORMAT = "retro-bundle/1"
+BUNDLE_FORMAT = "retro-bundle/2"  # 2: the notebook is a required file (of documents from retro-incident/3 on)
+BUNDLE_FORMATS = ("retro-bundle/1", BUNDLE_FORMAT)
 MANIFEST = "MANIFEST"
 DOCUMENT = "incident.json"
 POSTMORTEM = "postmortem.md"
@@ -202,8 +202,9 @@ def entry_of(d: Entry) -> TimelineEntry:
     return cast(TimelineEntry, row)
 
 
-def _check_files(report: BundleReport, folder: Path, digests: dict[str, str], fmt: object) -> None:
-    for name in (DOCUMENT, POSTMORTEM, PICTURE) + (() if fmt in LEGACY_FORMATS else (PICTURE_PNG,)):
+def _check_files(report: BundleReport, folder: Path, digests: dict[str, str], fmt: object, bundle: object) -> None:
+    current = () if fmt in LEGACY_FORMATS else (PICTURE_PNG, NOTEBOOK) if bundle == BUNDLE_FORMAT else (PICTURE_PNG,)
+    for name in (DOCUMENT, POSTMORTEM, PICTURE, *current):
         if name not in digests:
             report.add(False, f"{name}: not listed in {MANIFEST}")
     for name, expected in sorted(digests.items()):
@@ -242,8 +243,9 @@ def _check_evidence(report: BundleReport, doc: Doc) -> None:
         if digest != item["sha256"]:
             report.add(False, f"evidence E{item['number']}: content does not match its SHA-256")
             return
-        if item["number"] in chained and chained[item["number"]] != item["sha256"]:
-            report.add(False, f"evidence E{item['number']}: SHA-256 differs from the one chained when it was added")
+        if chained.get(item["number"]) != item["sha256"]:  # an item the chain never recorded is no evidence either
+            report.add(False, f"evidence E{item['number']}: " + ("SHA-256 differs from the one chained when it was "
+                              "added" if item["number"] in chained else "was never chained (no evidence_added entry)"))
             return
     report.add(True, f"evidence: {len(doc['evidence'])} digest(s) match")
 
@@ -265,10 +267,10 @@ def verify_bundle(folder: Path, trusted: Sequence[Ed25519PublicKey] = ()) -> Bun
     meta, digests = read_manifest(folder, manifest)
     configure_mappers()  # rows are rebuilt without a session, so the ORM may not have set itself up yet
     report = BundleReport()
-    if meta.get("format") != BUNDLE_FORMAT:
-        report.add(False, f"{MANIFEST}: format is {meta.get('format')!r}, expected {BUNDLE_FORMAT}")
+    if meta.get("format") not in BUNDLE_FORMATS:
+        report.add(False, f"{MANIFEST}: format is {meta.get('format')!r}, expected {' or '.join(BUNDLE_FORMATS)}")
     doc = load_document(folder)
-    _check_files(report, folder, digests, doc["format"])
+    _check_files(report, folder, digests, doc["format"], meta.get("format"))
     check_values(doc)
     for ok, line in bundle_sources.check(doc, digests):
         report.add(ok, line)

@@ -23,6 +23,8 @@ from bot.postmortem.export import (
     MANIFEST,
     POSTMORTEM,
     BundleError,
+    BundleReport,
+    _check_evidence,
     load_document,
     read_manifest,
     render_bundle,
@@ -208,3 +210,22 @@ async def _main(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(cli.main, argv)
+
+
+async def test_a_bundle_without_its_notebook_does_not_verify(database_url: str, tmp_path: Path) -> None:
+    folder = await _bundle(database_url, tmp_path / "b")
+    (folder / "incident.ipynb").unlink()
+    lines = (folder / MANIFEST).read_text().splitlines()
+    (folder / MANIFEST).write_text("\n".join(line for line in lines if not line.endswith("incident.ipynb")) + "\n")
+    report = verify_bundle(folder)
+    assert not report.ok and (False, "incident.ipynb: not listed in MANIFEST") in report.checks
+
+
+async def test_an_evidence_item_the_chain_never_recorded_does_not_verify(database_url: str, tmp_path: Path) -> None:
+    folder = await _bundle(database_url, tmp_path / "b")
+    doc = json.loads((folder / DOCUMENT).read_text())
+    assert doc["evidence"], "the scenario has evidence"
+    doc["entries"] = [e for e in doc["entries"] if e["kind"] != "evidence_added"]
+    report = BundleReport()
+    _check_evidence(report, doc)
+    assert not report.ok and "was never chained (no evidence_added entry)" in report.checks[0][1]
