@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="re-render a bundle's postmortem from its incident.json")
     render.add_argument("bundle", type=Path, help="an exported bundle folder")
     render.add_argument("-o", "--out", type=Path, help="write the Markdown here instead of standard output")
-    render.add_argument("--check", action="store_true", help="compare with the bundle's postmortem.md (exit 1 if not)")
+    render.add_argument("--check", action="store_true", help="render every file the bundle renders from incident.json "
+                                                              "(postmortem, pictures, notebook) and compare each "
+                                                              "(exit 1 if one differs)")
     again = sub.add_parser("rerun", help="run an incident's recorded analyses again (data checks offline, Prometheus "
                                          "and MLflow live); exit 0 reproduced, 3 source unavailable, 4 differs")
     again.add_argument("incident", help="an exported bundle folder, or an incident channel name (inc-…) or id")

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import jinja2
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -118,8 +119,30 @@ def verify_bundle(folder: Path, trusted: Sequence[Ed25519PublicKey] = ()) -> int
     return 0 if report.ok else 1
 
 
+def check_rendering(env: jinja2.Environment, folder: Path) -> int:
+    """Every file the bundle renders from its incident.json (postmortem, pictures, notebook) rendered again and
+    compared byte for byte with the exported one; a file the bundle does not have (written before it existed) is
+    said, not failed."""
+    try:
+        files = export.bundle_files(env, export.load_document(folder))
+    except (export.BundleError, OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"retro: {exc}", file=sys.stderr)
+        return 2
+    differs = 0
+    for name, data in sorted(files.items()):
+        exported = folder / name
+        if not exported.is_file():
+            print(f"not in this bundle: {name}")
+            continue
+        same = exported.read_bytes() == data
+        differs += not same
+        print(f"{'identical to' if same else 'DIFFERS from'} {exported}")
+    return 1 if differs else 0
+
+
 def render_bundle(settings: Settings, folder: Path, out: Path | None, check: bool) -> int:
-    """Re-render a bundle's postmortem from its incident.json; with --check, compare it to the exported one."""
+    """Re-render a bundle's postmortem from its incident.json; with --check, render every file it renders and
+    compare each with the exported one."""
     env = template_environment(settings.retro_templates_dir)
     try:
         markdown = export.render_bundle(env, folder)
@@ -127,10 +150,7 @@ def render_bundle(settings: Settings, folder: Path, out: Path | None, check: boo
         print(f"retro: {exc}", file=sys.stderr)
         return 2
     if check:
-        exported = folder / export.POSTMORTEM
-        same = exported.is_file() and exported.read_bytes() == markdown.encode("utf-8")
-        print(f"{'identical to' if same else 'DIFFERS from'} {folder / export.POSTMORTEM}")
-        return 0 if same else 1
+        return check_rendering(env, folder)
     if out is None:
         sys.stdout.write(markdown)
     else:

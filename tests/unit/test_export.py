@@ -192,7 +192,12 @@ async def test_the_command_line_exports_verifies_and_renders(sqlite_database_url
     assert await _main(["verify", str(folder)]) == 0
     assert capsys.readouterr().out.rstrip().endswith(f"OK {folder}")
     assert await _main(["render", str(folder), "--check"]) == 0
-    assert "identical to" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    for name in ("incident.ipynb", "incident.json", "postmortem.md", "timeline.png", "timeline.svg"):
+        assert f"identical to {folder / name}" in said
+    (folder / "timeline.svg").write_bytes((folder / "timeline.svg").read_bytes().replace(b"</svg>", b"<g/></svg>"))
+    assert await _main(["render", str(folder), "--check"]) == 1
+    assert f"DIFFERS from {folder / 'timeline.svg'}" in capsys.readouterr().out
     assert await _main(["render", str(folder), "-o", str(tmp_path / "again.md")]) == 0
     assert (tmp_path / "again.md").read_bytes() == (folder / POSTMORTEM).read_bytes()
     assert await _main(["verify", inc.channel_name]) == 0
