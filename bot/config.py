@@ -113,6 +113,7 @@ class Settings(BaseSettings):
     retro_alert_team: str | None = None
     retro_alert_max_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     retro_alert_sweep_seconds: float = Field(default=2.0, gt=0, le=3600)
+    retro_alert_keep_days: int = Field(default=30, ge=1, le=3650)  # handled notifications kept, then pruned hourly
 
     @field_validator("retro_encryption_key", "retro_signing_key")
     @classmethod

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import and_, delete, exists, or_, update
 from sqlalchemy import select as core_select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
@@ -148,3 +148,20 @@ async def release_worker(session: AsyncSession, *, worker: str) -> int:
                                      .values(claimed_by=None, claim_expires_at=None))
     await session.commit()
     return int(result.rowcount or 0)
+
+
+async def forget_notices(session: AsyncSession, *, days: int, now: datetime, chunk: int = 1000) -> int:
+    """Delete notifications handled (done or failed) more than `days` before `now`, in bounded chunks each in its own
+    transaction; returns how many went. A pending one is never touched; a notification sent again after its twin
+    was forgotten is handled again (it joins the incident its group is linked to). Idempotent: every replica may run
+    it."""
+    oldest = (core_select(_N.c.id).where(_N.c.status != PENDING, _N.c.finished_at < now - timedelta(days=days))
+              .order_by(_N.c.id).limit(chunk))
+    removed = 0
+    while True:
+        result: Any = await session.exec(delete(_N).where(_N.c.id.in_(oldest)))
+        await session.commit()
+        count = int(result.rowcount or 0)
+        removed += count
+        if count < chunk:
+            return removed

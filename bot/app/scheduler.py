@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.alerts.claims import forget_notices
 from bot.deps import Deps
 from bot.errors import ConfigError
 from bot.followup import prompts, reminders
@@ -115,20 +116,23 @@ class ReminderScheduler:
         return purged
 
     async def forget_deliveries(self) -> int:
-        """The hourly pruning of event claims older than RETRO_EVENT_DEDUPE_HOURS (idempotent: every replica runs
-        it); returns how many went."""
+        """The hourly pruning of event claims older than RETRO_EVENT_DEDUPE_HOURS and of alert notifications
+        handled more than RETRO_ALERT_KEEP_DAYS ago (idempotent: every replica runs it); returns how many went."""
         hours = self.deps.settings.retro_event_dedupe_hours
         if self._stop.is_set():
             return 0
+        days = self.deps.settings.retro_alert_keep_days
         try:
             async with self.deps.session() as session:
                 removed = await dedupe.prune(session, hours=hours, now=self.deps.now())
+                notices = await forget_notices(session, days=days, now=self.deps.now())
         except Exception:
-            log.exception("pruning event claims failed; it runs again within the hour")
+            log.exception("pruning event claims or alert notifications failed; it runs again within the hour")
             return 0
-        if removed:
-            log.info("pruned old event claims", extra={"claims": removed, "hours": hours})
-        return removed
+        if removed or notices:
+            log.info("pruned old event claims and alert notifications", extra={"claims": removed, "hours": hours,
+                                                                              "notices": notices, "days": days})
+        return removed + notices
 
     async def tick(self) -> SweepReport | None:
         """One sweep plus the Home refresh; skipped while the previous one still runs."""

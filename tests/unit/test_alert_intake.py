@@ -146,3 +146,27 @@ async def test_a_storm_makes_one_incident_per_group_and_loses_no_notice(database
             await runner.stop()
         await one.close()
         await two.close()
+
+
+async def test_handled_notifications_are_forgotten_after_their_days_and_pending_ones_never(database_url: str) -> None:
+    deps = make_deps(database_url)
+    try:
+        old_done, _ = await post(deps, 1, 1)
+        old_pending, _ = await post(deps, 1, 2)
+        recent_done, _ = await post(deps, 1, 3)
+        now = deps.now()
+        async with deps.session() as session:
+            for notice, status, finished in ((old_done, "done", now - timedelta(days=31)),
+                                             (old_pending, "pending", None),
+                                             (recent_done, "failed", now - timedelta(days=29))):
+                row = await session.get(AlertNotice, notice.id)
+                assert row is not None
+                row.status, row.finished_at, row.received_at = status, finished, now - timedelta(days=40)
+                session.add(row)
+            await session.commit()
+            assert await claims.forget_notices(session, days=30, now=now, chunk=1) == 1
+            left = {n.id for n in (await session.exec(select(AlertNotice))).all()}
+            assert left == {old_pending.id, recent_done.id}
+            assert await claims.forget_notices(session, days=30, now=now) == 0  # idempotent
+    finally:
+        await deps.close()
