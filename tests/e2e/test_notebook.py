@@ -9,6 +9,7 @@ import base64
 import hashlib
 import io
 import json
+import os
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -38,15 +39,57 @@ def _exported_notebook(folder: Path) -> None:
     assert data == notebook.notebook_bytes(load_document(folder))
 
 
+# Loaded by the kernel's Python at start (sitecustomize): any connection or name lookup beyond this machine is refused
+# and written down, so the notebook is shown to run offline (the kernel itself talks to the runner over loopback).
+OFFLINE_GUARD = """
+import ipaddress, os, sys
+
+_LOG = os.environ["RETRO_OFFLINE_LOG"]
+
+
+def _local(host):
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "")
+
+
+def _guard(event, args):
+    host = None
+    if event == "socket.connect" and isinstance(args[1], tuple):
+        host = str(args[1][0])
+    elif event == "socket.getaddrinfo":
+        host = "" if args[0] is None else str(args[0])
+    if host is not None and not _local(host):
+        with open(_LOG, "a") as log:
+            log.write(host + "\\n")
+        raise OSError("the network is off: this notebook runs from its bundle alone")
+
+
+with open(_LOG, "a") as log:
+    log.write("guard\\n")
+sys.addaudithook(_guard)
+"""
+
+
 async def _execute(folder: Path) -> nbformat.NotebookNode:
-    """The bundle's notebook run top to bottom in a fresh kernel whose working folder is the bundle."""
+    """The bundle's notebook run top to bottom in a fresh kernel whose working folder is the bundle, with the
+    network off (anything beyond loopback is refused and logged; the log must show the guard and nothing else)."""
     text = (folder / notebook.NOTEBOOK).read_text(encoding="utf-8")
     nb: nbformat.NotebookNode = nbformat.reads(text, as_version=4)  # type: ignore[no-untyped-call]
+    guard = folder.parent / f"{folder.name}-offline"
+    guard.mkdir(exist_ok=True)
+    (guard / "sitecustomize.py").write_text(OFFLINE_GUARD)
+    log = guard / "refused.log"
+    log.unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(guard), os.environ.get("PYTHONPATH")])),
+           "RETRO_OFFLINE_LOG": str(log)}
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
-    await client.async_execute()
+    await client.async_execute(env=env)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(c.execution_count for c in code)
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    assert log.read_text().split() and set(log.read_text().split()) == {"guard"}, log.read_text()
     return nb
 
 
