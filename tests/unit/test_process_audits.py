@@ -97,3 +97,24 @@ def test_a_long_audit_is_split_within_slack_caps_and_loses_no_incident() -> None
     text = "\n".join(str(blocks) for _, blocks in parts)
     assert all(f"<#C{n:08d}>" in text for n in range(1, 61))
     assert "(part 1 of" in parts[0][0]
+
+
+async def test_the_scheduler_registers_the_monthly_audit_only_with_a_digest_channel_and_monthly_on() -> None:
+    from bot.app.scheduler import ReminderScheduler
+
+    deps = build_deps(Settings.model_validate({"database_url": "sqlite+aiosqlite:///:memory:"}))
+    for digest, monthly, expected in (({"channel": "#ml", "timezone": "Europe/Berlin"}, True, True),
+                                      ({"channel": "#ml"}, False, False), ({"channel": None}, True, False)):
+        deps.catalog = catalog_with(digest=digest, audit={"monthly": monthly, "day_of_month": 3, "time": "08:15"})
+        scheduler = ReminderScheduler(deps, client=None)  # type: ignore[arg-type]
+        await scheduler.start()
+        try:
+            assert scheduler._aps is not None
+            job = scheduler._aps.get_job("retro-audit")
+            assert (job is not None) is expected, (digest, monthly)
+            if job is not None:
+                assert str(job.trigger) == str(audit_trigger(deps))
+        finally:
+            if scheduler._aps is not None:
+                scheduler._aps.shutdown(wait=False)
+    await deps.close()
