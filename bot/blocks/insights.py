@@ -72,7 +72,8 @@ def stats_blocks(stats: Stats, catalog: Catalog, outcomes: Outcomes | None = Non
     blocks.append(_section(
         f"*Action items:* {a['total']} · done {a['done']} ({a['on_time']} on time, {a['late']} late) · "
         f"open {a['open']} ({a['overdue']} overdue) · dropped {a['dropped']}\n"
-        f"*Closed without a regression on the same model within 30 days:* {rate}{pending}"))
+        f"*Done action items not followed by another incident on the same model within 30 days:* {rate}{pending} "
+        "_(any done item; the verified fixes that held are below)_"))
     if outcomes is not None:
         blocks.append(_section("\n".join(outcome_lines(outcomes, stats.incidents))))
     reviews = " · ".join(f"{status} {n}" for status, n in stats.reviews.items())
