@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypedDict, overload
 
 from bot.postmortem.doc_types import JSON, Entry
+from bot.postmortem.entry_shapes import LATER_SHAPES
 
 
 class Numbered(TypedDict):
@@ -246,7 +247,7 @@ SHAPES: dict[str, object] = {
     "action_snoozed": ActionSnoozed, "action_escalated": ActionEscalated, "reminder_failed": ReminderFailed,
     "retention_purged": RetentionPurged, "postmortem_drafted": PostmortemDrafted, "lesson": Lesson,
     "trigger": MarkedCause, "contributing_factor": MarkedCause, "review_requested": ReviewRequested,
-    "review_verdict": ReviewVerdict,
+    "review_verdict": ReviewVerdict, **LATER_SHAPES,
 }
 
 

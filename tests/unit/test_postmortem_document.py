@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
 from bot.canonical import canonical_json, sha256_hex
-from bot.postmortem.doc_check import check_document
+from bot.insights.recurrence import CONFIRMED, DISMISSED
+from bot.postmortem.doc_check import DocumentError, check_document
 from bot.postmortem.document import FORMAT, build, key_seqs, user_ids
 from bot.postmortem.draft import latest_people, prepare, record_draft, template_environment
-from bot.postmortem.entry_data import payload
-from bot.postmortem.export import entry_of
+from bot.postmortem.entry_data import SHAPES, payload
+from bot.postmortem.entry_shapes import LATER_SHAPES
+from bot.postmortem.export import DOCUMENT, BundleError, entry_of, load_document
+from bot.postmortem.learning import FACTOR, TRIGGER
 from bot.postmortem.measures import humanise, incident_metrics, percentile
 from bot.record import chain, timeline
 from storage.models import PostmortemDraft
@@ -155,3 +162,116 @@ def test_the_fast_time_text_is_the_canonical_one() -> None:
     for at in (T0, T0.replace(microsecond=7), datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=paris),
                datetime(2030, 1, 1, tzinfo=UTC), datetime(999, 5, 1, tzinfo=UTC)):
         assert fast_iso(at) == iso(at)
+
+
+BOT = Path(__file__).resolve().parents[2] / "bot"
+OLD = Path(__file__).resolve().parent.parent / "data" / "bundle-with-event-times"
+ITEMS = "followup/action_items.py"
+# Kinds a scan cannot read from the call itself, by (module, expression): keep this in step with the code.
+COMPUTED: dict[tuple[str, str], frozenset[str]] = {
+    ("insights/recurrence.py", "f'recurrence_{state}'"): frozenset(f"recurrence_{s}" for s in (CONFIRMED, DISMISSED)),
+    ("postmortem/learning.py", "kind"): frozenset({TRIGGER, FACTOR}),  # `mark` takes one of the two
+    (ITEMS, "kind"): frozenset(),  # `_chain`: its callers' literal kinds are scanned
+}
+
+
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """The module's top-level string constants, `A = "a"` and `A, B = "a", "b"` alike."""
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            names, values = node.targets[0], node.value
+            pairs = zip(names.elts, values.elts, strict=False) if isinstance(names, ast.Tuple) and isinstance(
+                values, ast.Tuple) else [(names, values)]
+            found |= {n.id: v.value for n, v in pairs if isinstance(n, ast.Name) and isinstance(v, ast.Constant)
+                      and isinstance(v.value, str)}
+    return found
+
+
+def _kinds_of(expr: ast.expr, constants: dict[str, str]) -> set[str] | None:
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return {expr.value}
+    if isinstance(expr, ast.Name) and expr.id in constants:
+        return {constants[expr.id]}
+    if isinstance(expr, ast.IfExp):
+        both = _kinds_of(expr.body, constants), _kinds_of(expr.orelse, constants)
+        return both[0] | both[1] if both[0] is not None and both[1] is not None else None
+    return None
+
+
+def _kind_expr(call: ast.Call, module: str) -> ast.expr | None:
+    """The kind a call chains: `chain.append(kind=…)`, `chain.NewEntry(kind, …)`, action items' `_chain(…, kind)`."""
+    func, named = call.func, {k.arg: k.value for k in call.keywords}
+    if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "chain":
+        if func.attr == "append":
+            return named.get("kind")
+        if func.attr == "NewEntry":
+            return call.args[0] if call.args else named.get("kind")
+    if module == ITEMS and isinstance(func, ast.Name) and func.id == "_chain" and len(call.args) > 2:
+        return call.args[2]
+    return None
+
+
+def test_every_kind_the_code_chains_has_a_shape() -> None:
+    written, computed = set(), set()
+    for path in sorted(BOT.rglob("*.py")):
+        tree, module = ast.parse(path.read_text(), str(path)), path.relative_to(BOT).as_posix()
+        constants = _constants(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and (expr := _kind_expr(node, module)) is not None:
+                kinds = _kinds_of(expr, constants)
+                if kinds is None:
+                    computed.add((module, ast.unparse(expr)))
+                written |= kinds or set()
+    assert computed == set(COMPUTED)  # a new computed kind must be listed above
+    written |= {kind for kinds in COMPUTED.values() for kind in kinds}
+    assert {"declared", "message", "alert", "action_check", "action_snoozed", "review_verdict"} <= written
+    assert sorted(written - SHAPES.keys()) == []
+
+
+LATER: dict[str, dict[str, object]] = {
+    "alert": {"change": "firing", "ends_at": None, "evidence_number": 4, "fingerprint": "f1", "notice": 1,
+              "payload_sha256": "ab" * 32, "starts_at": "2026-03-12T12:15:00.000000Z", "status": "firing"},
+    "action_verify_set": {"number": 2, "recheck_seconds": 86400, "rollback": "flip the flag back"},
+    "action_check": {"check": 3, "evidence": None, "evidence_sha256": None, "method": "manual", "number": 2,
+                     "outcome": "pass", "scheduled": False, "spec": {}, "stage": "staging"},
+    "action_verified": {"number": 2, "stages": ["staging", "canary", "prod"]},
+    "action_regressed": {"check": 5, "number": 2, "scheduled": True, "stage": "prod"},
+    "recurrence_confirmed": {"earlier": "inc-1", "earlier_id": 1, "reason": "model"},
+    "recurrence_dismissed": {"earlier": "inc-1", "earlier_id": 1, "reason": "category"},
+    "pattern_saved": {"actions": [1, 2], "hypothesis": 2, "number": 1},
+    "pattern_used": {"hypothesis": 4, "number": 1},
+    "patterns_suggested": {"numbers": [1, 3]},
+}
+
+
+def _bundle_with(folder: Path, kind: str, data: dict[str, object]) -> int:
+    """A copy of a stored bundle whose incident.json ends with one more entry of that kind; returns its index."""
+    shutil.copytree(OLD, folder)
+    raw = json.loads((folder / DOCUMENT).read_text())
+    raw["entries"].append({**raw["entries"][-1], "kind": kind, "data": data})
+    (folder / DOCUMENT).write_text(canonical_json(raw) + "\n")
+    return len(raw["entries"]) - 1
+
+
+def test_a_bundle_entry_of_a_later_kind_must_carry_its_keys(tmp_path: Path) -> None:
+    assert set(LATER) == set(LATER_SHAPES)
+    for kind, data in LATER.items():
+        last = _bundle_with(tmp_path / kind, kind, data)
+        assert load_document(tmp_path / kind)["entries"][last]["data"] == data
+    last = _bundle_with(tmp_path / "bare", "action_verify_set", {"number": 2})  # rollback, re-check: when given
+    assert load_document(tmp_path / "bare")["entries"][last]["data"] == {"number": 2}
+    short = {k: v for k, v in LATER["action_check"].items() if k != "outcome"}
+    last = _bundle_with(tmp_path / "short", "action_check", short)
+    with pytest.raises(BundleError, match=re.escape(f"well-formed retro-incident/2 document: entries[{last}].data: "
+                                                    "missing 'outcome'")):
+        load_document(tmp_path / "short")
+    last = _bundle_with(tmp_path / "flat", "action_verified", {"number": 2, "stages": "prod"})
+    with pytest.raises(BundleError, match=re.escape(f"entries[{last}].data.stages: not a list")):
+        load_document(tmp_path / "flat")
+    base = load_document(OLD)
+    for kind, data in LATER.items():
+        for key in sorted(set(data) - ({"recheck_seconds", "rollback"} if kind == "action_verify_set" else set())):
+            entry = {**base["entries"][0], "kind": kind, "data": {k: v for k, v in data.items() if k != key}}
+            with pytest.raises(DocumentError, match=re.escape(f"entries[0].data: missing '{key}'")):
+                check_document({**base, "entries": [entry]})
