@@ -217,3 +217,20 @@ async def test_the_bundle_downloads_zipped_and_verifies(stack: LocalStack, tmp_p
     picture = await get(stack, page_of(incident, "/timeline.svg"), "alice")
     assert picture.body == (folder / export.PICTURE).read_bytes()
     assert "Friday&#x27;s build" in picture.text or "Friday's build" in picture.text
+
+
+async def test_people_slack_cannot_name_are_asked_once_not_on_every_view(stack: LocalStack) -> None:
+    incident, _ = await declare(stack, "Latency drift", options="sev=3 type=infrastructure")
+    async with stack.deps.session() as s:
+        for n in range(3):
+            await chain.append(s, incident_id=incident.id or 0, kind="message", at=stack.deps.now(),
+                               actor=f"U0GONE{n}", text=f"left the company before this ran ({n})")
+        await s.commit()
+    before = len(stack.emulator.calls_for("users.info"))
+    first = await get(stack, page_of(incident), "alice")
+    assert first.status == 200 and "<td>U0GONE1</td>" in first.text  # the id stands in for a name Slack lacks
+    asked = len(stack.emulator.calls_for("users.info")) - before
+    assert asked >= 3
+    for _ in range(3):
+        assert (await get(stack, page_of(incident), "alice")).status == 200
+    assert len(stack.emulator.calls_for("users.info")) - before == asked  # not asked again within the hour

@@ -9,6 +9,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.app.web import auth, pages, session
+from bot.app.web.names import NameAsker
 from bot.deps import Deps
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -23,6 +24,7 @@ def add_web_routes(web_app: web.Application, deps: Deps, bolt: AsyncApp) -> None
     from bot.app.web import incident_pages, list_pages, trend_pages  # the pages import the whole domain
 
     web_app[pages.DEPS], web_app[pages.BOLT], web_app[pages.PAGES] = deps, bolt, pages.environment()
+    web_app[pages.NAMES] = NameAsker()
     web_app.middlewares.append(pages.security_headers)
     web_app.router.add_get(session.PATH, _home)
     web_app.router.add_routes(auth.routes())

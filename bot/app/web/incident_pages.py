@@ -10,12 +10,11 @@ from aiohttp import web
 from bot.app.web import incident_files as files
 from bot.app.web.incident_record import draft_text, draft_versions, people
 from bot.app.web.incident_view import build_view, story_document
-from bot.app.web.pages import DEPS, Viewer, headers_for, render, signed_in
+from bot.app.web.pages import BOLT, DEPS, NAMES, Viewer, headers_for, render, signed_in
 from bot.app.web.session import PATH
 from bot.postmortem import document
 from bot.postmortem.picture import svg
 from bot.postmortem.timeline_picture import layout
-from bot.slack.people import names_of
 from storage.models import Incident
 
 BASE = f"{PATH}/incidents/{{id}}"
@@ -49,7 +48,8 @@ async def incident_page(request: web.Request) -> web.StreamResponse:
     deps = request.app[DEPS]
     async with deps.session() as s:
         view = await build_view(s, incident, deps.catalog, _number(request.query.get("page")),
-                                ask=lambda ids: names_of(viewer.membership.client, deps, incident.team_id, ids))
+                                ask=lambda ids: request.app[NAMES].ask(request.app[BOLT], deps, incident.team_id,
+                                                                       ids))
     return render(request, "incident.html.j2", me=viewer.me, v=view)
 
 

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 import templates
 from bot.app.web import session
+from bot.app.web.names import NameAsker
 from bot.deps import Deps
 from bot.slack.installs import acting_bot
 from bot.slack.people import Membership, membership_in
@@ -24,6 +25,7 @@ from storage.models import Incident, Workspace
 DEPS = web.AppKey("web_deps", Deps)
 BOLT = web.AppKey("web_bolt", AsyncApp)
 PAGES = web.AppKey("web_templates", jinja2.Environment)
+NAMES = web.AppKey("web_names", NameAsker)
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 HEADERS = {"Content-Security-Policy": CSP, "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
