@@ -44,10 +44,9 @@ def _atom_markdown(atom: str, people: dict[str, str]) -> str:
     """A code span or a Slack reference as Markdown, on one line (a display name may hold line breaks)."""
     if not atom.startswith("<"):
         return str(code(_decode(atom)))
-    (seg,) = [s for s in slack_segments(atom, people) if s != ""] or [""]
-    if isinstance(seg, Link):
-        return f"[{_one_line(_escape(seg.label))}]({quote(seg.url, safe=_URL_SAFE)})"
-    return _one_line(_escape(seg))
+    # Usually one segment; text like `<1>1` in a code span reaches here as a reference followed by text: all of it.
+    return "".join(f"[{_one_line(_escape(seg.label))}]({quote(seg.url, safe=_URL_SAFE)})" if isinstance(seg, Link)
+                   else _one_line(_escape(seg)) for seg in slack_segments(atom, people) if seg != "")
 
 
 def _one_line(text: str) -> str:

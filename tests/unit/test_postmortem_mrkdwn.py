@@ -76,3 +76,9 @@ def test_notes_land_after_the_list_item_table_or_paragraph_they_flag() -> None:
     assert html.tags.count("li") == 2 and html.tags.count("blockquote") == 3 and html.tags.count("table") == 1
     assert "Human error in a cell" in _words("".join(html.text))
     assert annotate(markdown, []) == markdown
+
+
+@pytest.mark.parametrize("text", ["`<1>1`", "`<x>y<z>`", "<1>1"])
+def test_a_reference_followed_by_text_in_one_atom_is_kept_whole(text: str) -> None:
+    html = _html(f"| h |\n|---|\n| {mrkdwn.inline(text, PEOPLE)} |\n")  # found by the property test above
+    assert html.tags.count("td") == 1 and set(html.tags) <= TABLE | FORMATTING | {"a"}

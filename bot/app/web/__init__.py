@@ -9,7 +9,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.app.web import auth, pages, session
-from bot.app.web.names import NameAsker
+from bot.app.web.name_lookup import NameAsker
 from bot.deps import Deps
 
 STATIC = Path(__file__).resolve().parent / "static"

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 import templates
 from bot.app.web import session
-from bot.app.web.names import NameAsker
+from bot.app.web.name_lookup import NameAsker
 from bot.deps import Deps
 from bot.slack.installs import acting_bot
 from bot.slack.people import Membership, membership_in
