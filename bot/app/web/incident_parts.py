@@ -13,6 +13,7 @@ from bot.incident.evidence import digest_of
 from bot.postmortem.doc_types import Doc, EvidenceRecord
 from bot.postmortem.document import parse_time
 from bot.postmortem.escaping import Link, slack_segments
+from bot.record.timeline import unescape_slack
 from storage.models import Evidence as EvidenceRow
 
 PNG = "image/png"
@@ -27,20 +28,15 @@ class Segment:
     url: str | None = None
 
 
-def _plain(text: str) -> str:
-    """Slack's three entities back as the characters they stand for (the page escapes them again)."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 def segments(text: str, people: dict[str, str]) -> list[Segment]:
     """Slack text as pieces: mentions by name, links kept only where they lead to a web page."""
     out = []
     for part in slack_segments(text, people):
         if isinstance(part, Link):
             url = part.url if part.url.startswith(WEB_SCHEMES) else None
-            out.append(Segment(_plain(part.label), url))
+            out.append(Segment(unescape_slack(part.label), url))
         elif part:
-            out.append(Segment(_plain(part)))
+            out.append(Segment(unescape_slack(part)))
     return out
 
 
