@@ -29,9 +29,7 @@ async def membership_in(client: AsyncWebClient, deps: Deps, team_id: str, user_i
     except SlackApiError as exc:
         log.warning("no bot token for %s (%s): private channels count as not theirs", team_id,
                     exc.response.get("error"))
-        known = Membership(client, user_id)
-        known._channels = frozenset()
-        return known
+        return Membership(client, user_id, frozenset())
 
 
 async def refusal(client: AsyncWebClient, deps: Deps, team_id: str, user_id: str) -> str | None:
@@ -52,9 +50,9 @@ async def refusal(client: AsyncWebClient, deps: Deps, team_id: str, user_id: str
 class Membership:
     """One person's private channels, asked of Slack once; a channel Slack does not list is one they are not in."""
 
-    def __init__(self, client: AsyncWebClient, user_id: str) -> None:
+    def __init__(self, client: AsyncWebClient, user_id: str, channels: frozenset[str] | None = None) -> None:
         self.client, self.user_id = client, user_id
-        self._channels: frozenset[str] | None = None
+        self._channels = channels  # known already (no token to ask with: none), else asked on first use
         self._asking = asyncio.Lock()
 
     async def is_member(self, channel_id: str) -> bool:
